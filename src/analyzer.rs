@@ -1,0 +1,264 @@
+//! The pipeline for one capture: packets to TCP conversations to TLS sessions, and at the end one
+//! [`ConnectionReport`](crate::report::ConnectionReport) per connection that carried TLS.
+
+use std::path::Path;
+
+use crate::capture::{self, CaptureError, CaptureEvent, Packet, ReadOutcome};
+use crate::packet::{flags, Endpoint, PacketDecoder, TcpSegment};
+use crate::report::{self, ConnectionReport, FileReport};
+use crate::tcp::{self, Delivery, FlowTable, HalfStream};
+use crate::tls::{CertCache, TlsSession};
+
+/// Tunables with their defaults.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Out-of-order bytes buffered per direction before a hole is given up.
+    pub max_out_of_order_bytes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_out_of_order_bytes: 4 << 20,
+        }
+    }
+}
+
+/// One TCP conversation.
+pub(crate) struct Conn {
+    pub stream: u64,
+    /// Sender of direction 0 and of direction 1.
+    pub endpoints: [Endpoint; 2],
+    pub tcp: [HalfStream; 2],
+    pub tls: Option<Box<TlsSession>>,
+    /// Direction that sent a SYN without ACK.
+    pub syn_dir: Option<u8>,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub first_ts: i64,
+    pub last_ts: i64,
+    pub finished: bool,
+}
+
+/// State that segments update; kept apart from the packet decoder so both can be borrowed.
+#[derive(Default)]
+struct State {
+    flows: FlowTable,
+    conns: Vec<Conn>,
+    certs: CertCache,
+    options: Options,
+}
+
+/// Analyses one capture.
+#[derive(Default)]
+pub struct Analyzer {
+    decoder: PacketDecoder,
+    state: State,
+    /// TLS key log text from Decryption Secrets Blocks, kept for decryption.
+    pub tls_secrets: Vec<u8>,
+    pub first_ts: Option<i64>,
+    pub last_ts: Option<i64>,
+}
+
+/// Hands one delivery of direction `dir` to the TLS session.
+fn deliver(
+    tls: &mut Option<Box<TlsSession>>,
+    certs: &mut CertCache,
+    dir: u8,
+    midstream: bool,
+    ts_ns: i64,
+    d: Delivery<'_>,
+) {
+    let session = tls.get_or_insert_with(|| Box::new(TlsSession::new()));
+    if session.gave_up() {
+        return;
+    }
+    match d {
+        Delivery::Data {
+            bytes,
+            frame,
+            at_frame,
+        } => session.on_data(dir, bytes, frame, at_frame, ts_ns, midstream, certs),
+        Delivery::Gap { len, at_frame } => session.on_gap(dir, len, at_frame),
+    }
+}
+
+impl State {
+    fn new_conn(&mut self, seg: &TcpSegment<'_>, frame: u64, ts_ns: i64) -> usize {
+        let slot = self.conns.len();
+        let stream = self.flows.insert(seg.src, seg.dst, slot);
+        self.conns.push(Conn {
+            stream,
+            endpoints: [seg.src, seg.dst],
+            tcp: [HalfStream::new(), HalfStream::new()],
+            tls: None,
+            syn_dir: None,
+            first_frame: frame,
+            last_frame: frame,
+            first_ts: ts_ns,
+            last_ts: ts_ns,
+            finished: false,
+        });
+        slot
+    }
+
+    fn segment(&mut self, seg: &TcpSegment<'_>, frame: u64, ts_ns: i64) {
+        let slot = match self.flows.lookup(seg.src, seg.dst) {
+            None => self.new_conn(seg, frame, ts_ns),
+            Some(slot) => {
+                let conn = &self.conns[slot];
+                let dir = if conn.endpoints[0] == seg.src { 0 } else { 1 };
+                if tcp::is_port_reuse(&conn.tcp[dir], seg) {
+                    self.finish_conn(slot, frame);
+                    self.new_conn(seg, frame, ts_ns)
+                } else {
+                    slot
+                }
+            }
+        };
+        let max_pending = self.options.max_out_of_order_bytes;
+        let State { conns, certs, .. } = self;
+        let conn = &mut conns[slot];
+        conn.last_frame = frame;
+        conn.last_ts = ts_ns;
+        let dir: u8 = if conn.endpoints[0] == seg.src { 0 } else { 1 };
+        let d = dir as usize;
+        if seg.flags & (flags::SYN | flags::ACK) == flags::SYN && conn.syn_dir.is_none() {
+            conn.syn_dir = Some(dir);
+        }
+        let Conn { tcp, tls, .. } = conn;
+        let [h0, h1] = tcp;
+        let (this, other) = if d == 0 { (h0, h1) } else { (h1, h0) };
+        let midstream = !this.syn_seen && !seg.has(flags::SYN);
+        this.segment(seg, frame, max_pending, &mut |del| {
+            deliver(tls, certs, dir, midstream, ts_ns, del)
+        });
+        if seg.has(flags::ACK) {
+            let other_mid = other.midstream;
+            other.peer_ack(seg.ack, frame, &mut |del| {
+                deliver(tls, certs, 1 - dir, other_mid, ts_ns, del)
+            });
+        }
+        if seg.has(flags::RST) {
+            // The last flight before a reset is often the answer: deliver all of it.
+            let (m0, m1) = (this.midstream, other.midstream);
+            this.flush(frame, &mut |del| deliver(tls, certs, dir, m0, ts_ns, del));
+            other.flush(frame, &mut |del| {
+                deliver(tls, certs, 1 - dir, m1, ts_ns, del)
+            });
+        }
+    }
+
+    /// Flushes a conversation (port reuse or end of capture).
+    fn finish_conn(&mut self, slot: usize, at_frame: u64) {
+        let State { conns, certs, .. } = self;
+        let conn = &mut conns[slot];
+        if conn.finished {
+            return;
+        }
+        conn.finished = true;
+        let Conn {
+            tcp, tls, last_ts, ..
+        } = conn;
+        for (d, half) in tcp.iter_mut().enumerate() {
+            let mid = half.midstream;
+            let ts = *last_ts;
+            half.flush(at_frame, &mut |del| {
+                deliver(tls, certs, d as u8, mid, ts, del)
+            });
+        }
+        if let Some(session) = tls.as_mut() {
+            session.finish();
+        }
+    }
+}
+
+impl Analyzer {
+    pub fn new(options: Options) -> Self {
+        Analyzer {
+            state: State {
+                options,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    /// Takes one packet.
+    pub fn packet(&mut self, pkt: &Packet<'_>) {
+        if pkt.ts_ns != 0 {
+            self.first_ts.get_or_insert(pkt.ts_ns);
+            self.last_ts = Some(pkt.ts_ns);
+        }
+        let state = &mut self.state;
+        let frame = pkt.frame;
+        let ts = pkt.ts_ns;
+        self.decoder
+            .decode(pkt, |seg| state.segment(seg, frame, ts));
+    }
+
+    /// Takes TLS key log text from a Decryption Secrets Block.
+    pub fn tls_secrets(&mut self, text: &[u8]) {
+        self.tls_secrets.extend_from_slice(text);
+        if !text.ends_with(b"\n") {
+            self.tls_secrets.push(b'\n');
+        }
+    }
+
+    /// Ends the capture: flushes every conversation and builds the report.
+    pub fn finish(mut self, file: String, outcome: ReadOutcome) -> FileReport {
+        let last_frame = outcome.packets;
+        for slot in 0..self.state.conns.len() {
+            self.state.finish_conn(slot, last_frame);
+        }
+        let mut connections: Vec<ConnectionReport> = self
+            .state
+            .conns
+            .iter()
+            .filter_map(|c| report::connection_report(c, last_frame))
+            .collect();
+        connections.sort_by_key(|c| c.stream);
+        let mut warnings = Vec::new();
+        if let Some(t) = &outcome.truncated {
+            warnings.push(t.clone());
+        }
+        report::file_report(
+            file,
+            outcome,
+            self.decoder.stats.clone(),
+            self.state.flows.conversations(),
+            self.state.certs.len(),
+            !self.tls_secrets.is_empty(),
+            self.first_ts,
+            self.last_ts,
+            connections,
+            warnings,
+        )
+    }
+}
+
+/// Reads and analyses one capture file (`-` for standard input).
+pub fn analyze_path(path: &Path, options: Options) -> Result<FileReport, CaptureError> {
+    let (input, compression) = capture::open_input(path)?;
+    let mut analyzer = Analyzer::new(options);
+    let outcome = capture::read_capture(input, compression, |ev| match ev {
+        CaptureEvent::Packet(p) => analyzer.packet(&p),
+        CaptureEvent::TlsSecrets(text) => analyzer.tls_secrets(text),
+    })?;
+    Ok(analyzer.finish(path.display().to_string(), outcome))
+}
+
+/// Analyses a capture held in memory (tests, fuzzing).
+pub fn analyze_bytes(
+    name: &str,
+    bytes: Vec<u8>,
+    options: Options,
+) -> Result<FileReport, CaptureError> {
+    let (input, compression) = capture::decompress(Box::new(std::io::Cursor::new(bytes)))?;
+    let mut analyzer = Analyzer::new(options);
+    let outcome = capture::read_capture(input, compression, |ev| match ev {
+        CaptureEvent::Packet(p) => analyzer.packet(&p),
+        CaptureEvent::TlsSecrets(text) => analyzer.tls_secrets(text),
+    })?;
+    Ok(analyzer.finish(name.to_string(), outcome))
+}

@@ -1,0 +1,524 @@
+//! Capture files: streams the packets of a pcap or pcapng file (optionally gzip or zstd
+//! compressed, from a file or standard input) in constant memory.
+//!
+//! pcap-parser does the block framing. What it leaves to its caller is done here: sniffing
+//! compression by magic, making reads full (the format sniffing in `create_reader` does a single
+//! `read()`, which fails on pipes), tracking pcapng interfaces per section (link type, timestamp
+//! resolution and offset), numbering frames exactly as Wireshark does (1-based, every packet
+//! block in file order), and keeping Decryption Secrets Blocks.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+use pcap_parser::pcapng::Block;
+use pcap_parser::traits::PcapNGPacketBlock;
+use pcap_parser::{PcapBlockOwned, PcapError, SecretsType};
+
+/// Initial size of the block buffer; large enough for any ordinary snaplen.
+const INITIAL_BUFFER: usize = 1 << 20;
+/// A single block larger than this is treated as a hostile length, not a packet.
+const MAX_BLOCK_BUFFER: usize = 256 << 20;
+
+/// Errors that stop reading a capture. A file cut short is not an error: see [`ReadOutcome`].
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("cannot open: {0}")]
+    Open(#[source] io::Error),
+    #[error("read error: {0}")]
+    Io(#[from] io::Error),
+    #[error("empty file")]
+    Empty,
+    #[error("not a pcap or pcapng capture (starts with {0})")]
+    NotACapture(String),
+    #[error("corrupt capture after {packets} packets (byte offset {offset}): {detail}")]
+    Corrupt {
+        packets: u64,
+        offset: u64,
+        detail: String,
+    },
+    #[error("block larger than {} MiB at byte offset {offset}: hostile or corrupt length", MAX_BLOCK_BUFFER >> 20)]
+    BlockTooLarge { offset: u64 },
+}
+
+/// How the container was recognised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// One packet as read from the file, borrowed from the reader's buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<'a> {
+    /// Wireshark's frame number: 1-based position among packet blocks.
+    pub frame: u64,
+    /// Capture time in nanoseconds since the Unix epoch (0 when the block has no timestamp).
+    pub ts_ns: i64,
+    /// LINKTYPE_* value of the interface the packet was captured on.
+    pub linktype: i32,
+    /// Interface index within the section (0 for legacy pcap).
+    pub interface: u32,
+    /// Captured bytes.
+    pub data: &'a [u8],
+    /// Length of the packet on the wire (larger than `data.len()` when snaplen cut it).
+    pub orig_len: u32,
+}
+
+/// What the reader hands to its consumer, in file order.
+pub enum CaptureEvent<'a> {
+    Packet(Packet<'a>),
+    /// Text of a TLS key log found in a pcapng Decryption Secrets Block.
+    TlsSecrets(&'a [u8]),
+}
+
+/// How reading ended.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ReadOutcome {
+    /// "pcap", "pcap-nsec", "pcap-modified", "pcapng".
+    pub format: String,
+    pub compression: Option<Compression>,
+    pub packets: u64,
+    pub sections: u32,
+    pub interfaces: u32,
+    /// Distinct link types seen, in first-seen order.
+    pub linktypes: Vec<i32>,
+    pub decryption_secrets_blocks: u32,
+    /// Set when the file ended in the middle of a block.
+    pub truncated: Option<String>,
+    pub bytes_read: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Interface {
+    linktype: i32,
+    /// Timestamp units per second.
+    units_per_sec: u64,
+    offset_sec: i64,
+}
+
+/// Opens a file (or `-` for standard input) and sniffs compression.
+pub fn open_input(path: &Path) -> Result<(Box<dyn Read + Send>, Compression), CaptureError> {
+    let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
+        Box::new(io::stdin())
+    } else {
+        Box::new(File::open(path).map_err(CaptureError::Open)?)
+    };
+    decompress(raw)
+}
+
+/// Wraps a reader in the decompressor its magic bytes call for.
+pub fn decompress(
+    raw: Box<dyn Read + Send>,
+) -> Result<(Box<dyn Read + Send>, Compression), CaptureError> {
+    let mut buffered = BufReader::with_capacity(64 * 1024, raw);
+    let mut magic = [0u8; 4];
+    let n = peek_full(&mut buffered, &mut magic)?;
+    let magic = &magic[..n];
+    if magic.starts_with(&[0x1f, 0x8b]) {
+        Ok((
+            Box::new(flate2::read::MultiGzDecoder::new(buffered)),
+            Compression::Gzip,
+        ))
+    } else if magic == [0x28, 0xb5, 0x2f, 0xfd] {
+        let dec = zstd::stream::read::Decoder::with_buffer(buffered)?;
+        Ok((Box::new(dec), Compression::Zstd))
+    } else {
+        Ok((Box::new(buffered), Compression::None))
+    }
+}
+
+/// Fills `out` from the reader's buffer without consuming, looping over short reads.
+fn peek_full<R: Read>(r: &mut BufReader<R>, out: &mut [u8]) -> io::Result<usize> {
+    // BufReader only refills when empty, so a short first read can leave fewer bytes than asked;
+    // for 4 bytes of magic one retry on an empty buffer is all that can happen in practice.
+    loop {
+        let buf = r.fill_buf()?;
+        let n = buf.len().min(out.len());
+        out[..n].copy_from_slice(&buf[..n]);
+        if n == out.len() || buf.is_empty() || n > 0 {
+            return Ok(n);
+        }
+    }
+}
+
+/// A reader whose `read` fills the whole buffer unless the source is at its end. pcap-parser
+/// sniffs the format with one `read()`, and a pipe or decoder may return only a few bytes.
+struct ReadFull<R>(R);
+
+impl<R: Read> Read for ReadFull<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.0.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(filled)
+    }
+}
+
+/// Counts bytes pulled from the (decompressed) input, for throughput figures.
+struct Counting<R> {
+    inner: R,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+fn describe_magic(bytes: &[u8]) -> String {
+    let hex: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let printable: String = bytes
+        .iter()
+        .take(8)
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    format!("{} \"{}\"", hex.join(" "), printable)
+}
+
+/// Reads every block of a capture and calls `on_event` for packets and secrets, in file order.
+///
+/// Returns how reading ended; a file cut short ends normally with `truncated` set, after every
+/// complete packet has been delivered.
+pub fn read_capture<F>(
+    input: Box<dyn Read + Send>,
+    compression: Compression,
+    mut on_event: F,
+) -> Result<ReadOutcome, CaptureError>
+where
+    F: FnMut(CaptureEvent<'_>),
+{
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let reader = ReadFull(Counting {
+        inner: input,
+        count: count.clone(),
+    });
+    let mut outcome = ReadOutcome {
+        compression: Some(compression),
+        ..Default::default()
+    };
+    let mut pcap = match pcap_parser::create_reader(INITIAL_BUFFER, reader) {
+        Ok(r) => r,
+        Err(PcapError::Eof) => return Err(CaptureError::Empty),
+        Err(PcapError::ReadError) => return Err(CaptureError::Io(io::Error::other("read failed"))),
+        Err(PcapError::Incomplete(_)) => {
+            return Err(CaptureError::NotACapture(
+                "a file shorter than a capture header".into(),
+            ))
+        }
+        Err(_) => {
+            return Err(CaptureError::NotACapture(
+                "bytes that are neither pcap nor pcapng".into(),
+            ))
+        }
+    };
+    let mut interfaces: Vec<Interface> = Vec::new();
+    let mut legacy: Option<Interface> = None;
+    let mut legacy_nsec = false;
+    let mut buffer_size = INITIAL_BUFFER;
+    loop {
+        match pcap.next() {
+            Ok((offset, block)) => {
+                match block {
+                    PcapBlockOwned::LegacyHeader(hdr) => {
+                        legacy_nsec = hdr.is_nanosecond_precision();
+                        outcome.format = if hdr.is_modified_format() {
+                            "pcap-modified".into()
+                        } else if legacy_nsec {
+                            "pcap-nsec".into()
+                        } else {
+                            "pcap".into()
+                        };
+                        let linktype = hdr.network.0;
+                        legacy = Some(Interface {
+                            linktype,
+                            units_per_sec: if legacy_nsec {
+                                1_000_000_000
+                            } else {
+                                1_000_000
+                            },
+                            offset_sec: 0,
+                        });
+                        outcome.interfaces = 1;
+                        outcome.linktypes.push(linktype);
+                    }
+                    PcapBlockOwned::Legacy(b) => {
+                        outcome.packets += 1;
+                        let iface = legacy.unwrap_or(Interface {
+                            linktype: 1,
+                            units_per_sec: 1_000_000,
+                            offset_sec: 0,
+                        });
+                        let sub = if legacy_nsec {
+                            b.ts_usec as i64
+                        } else {
+                            b.ts_usec as i64 * 1000
+                        };
+                        let caplen = (b.caplen as usize).min(b.data.len());
+                        on_event(CaptureEvent::Packet(Packet {
+                            frame: outcome.packets,
+                            ts_ns: (b.ts_sec as i64) * 1_000_000_000 + sub,
+                            linktype: iface.linktype,
+                            interface: 0,
+                            data: &b.data[..caplen],
+                            orig_len: b.origlen,
+                        }));
+                    }
+                    PcapBlockOwned::NG(block) => match block {
+                        Block::SectionHeader(_) => {
+                            outcome.format = "pcapng".into();
+                            outcome.sections += 1;
+                            interfaces.clear();
+                        }
+                        Block::InterfaceDescription(idb) => {
+                            let linktype = idb.linktype.0;
+                            interfaces.push(Interface {
+                                linktype,
+                                units_per_sec: idb.ts_resolution().unwrap_or(1_000_000).max(1),
+                                offset_sec: idb.if_tsoffset,
+                            });
+                            outcome.interfaces += 1;
+                            if !outcome.linktypes.contains(&linktype) {
+                                outcome.linktypes.push(linktype);
+                            }
+                        }
+                        Block::EnhancedPacket(epb) => {
+                            outcome.packets += 1;
+                            let iface = interfaces.get(epb.if_id as usize).copied();
+                            let (linktype, ts_ns) = match iface {
+                                Some(i) => (i.linktype, ng_timestamp(&i, epb.ts_high, epb.ts_low)),
+                                // A packet naming an interface that was never described cannot be
+                                // decoded; it still takes its frame number.
+                                None => (-1, 0),
+                            };
+                            on_event(CaptureEvent::Packet(Packet {
+                                frame: outcome.packets,
+                                ts_ns,
+                                linktype,
+                                interface: epb.if_id,
+                                data: epb.packet_data(),
+                                orig_len: epb.origlen,
+                            }));
+                        }
+                        Block::SimplePacket(spb) => {
+                            outcome.packets += 1;
+                            let linktype = interfaces.first().map(|i| i.linktype).unwrap_or(-1);
+                            on_event(CaptureEvent::Packet(Packet {
+                                frame: outcome.packets,
+                                ts_ns: 0,
+                                linktype,
+                                interface: 0,
+                                data: spb.packet_data(),
+                                orig_len: spb.origlen,
+                            }));
+                        }
+                        Block::DecryptionSecrets(dsb) => {
+                            outcome.decryption_secrets_blocks += 1;
+                            if dsb.secrets_type == SecretsType::TlsKeyLog {
+                                let len = (dsb.secrets_len as usize).min(dsb.data.len());
+                                on_event(CaptureEvent::TlsSecrets(&dsb.data[..len]));
+                            }
+                        }
+                        _ => {}
+                    },
+                }
+                pcap.consume(offset);
+            }
+            Err(PcapError::Eof) => break,
+            Err(PcapError::Incomplete(_)) => {
+                pcap.refill().map_err(|_| io::Error::other("read failed"))?;
+            }
+            Err(PcapError::BufferTooSmall) => {
+                if buffer_size >= MAX_BLOCK_BUFFER {
+                    return Err(CaptureError::BlockTooLarge {
+                        offset: pcap.consumed() as u64,
+                    });
+                }
+                buffer_size *= 2;
+                if !pcap.grow(buffer_size) {
+                    return Err(CaptureError::BlockTooLarge {
+                        offset: pcap.consumed() as u64,
+                    });
+                }
+                pcap.refill().map_err(|_| io::Error::other("read failed"))?;
+            }
+            Err(PcapError::UnexpectedEof) => {
+                outcome.truncated = Some(format!(
+                    "file cut short in the middle of a block after {} packets (byte offset {})",
+                    outcome.packets,
+                    pcap.consumed()
+                ));
+                break;
+            }
+            Err(PcapError::ReadError) => {
+                return Err(CaptureError::Io(io::Error::other("read failed")));
+            }
+            Err(e) => {
+                let detail = match &e {
+                    PcapError::NomError(i, kind) => {
+                        format!("{kind:?} at bytes {}", describe_magic(i))
+                    }
+                    other => format!("{other:?}"),
+                };
+                let at = pcap.consumed() as u64;
+                if outcome.packets == 0 && outcome.format.is_empty() {
+                    return Err(CaptureError::NotACapture(detail));
+                }
+                return Err(CaptureError::Corrupt {
+                    packets: outcome.packets,
+                    offset: at,
+                    detail,
+                });
+            }
+        }
+    }
+    outcome.bytes_read = count.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(outcome)
+}
+
+fn ng_timestamp(iface: &Interface, high: u32, low: u32) -> i64 {
+    let units = ((high as u64) << 32 | low as u64) as i128;
+    let per_sec = iface.units_per_sec as i128;
+    let ns = units / per_sec * 1_000_000_000
+        + (units % per_sec) * 1_000_000_000 / per_sec
+        + iface.offset_sec as i128 * 1_000_000_000;
+    ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
+/// Peeks at the first bytes of a file for error messages ("starts with 50 4b 03 04 ...").
+pub fn sniff_description(path: &Path) -> Option<String> {
+    let mut f = File::open(path).ok()?;
+    let mut buf = [0u8; 8];
+    let n = f.read(&mut buf).ok()?;
+    Some(describe_magic(&buf[..n]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn legacy_pcap(packets: &[&[u8]]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
+        v.extend_from_slice(&2u16.to_le_bytes());
+        v.extend_from_slice(&4u16.to_le_bytes());
+        v.extend_from_slice(&[0; 8]);
+        v.extend_from_slice(&65535u32.to_le_bytes());
+        v.extend_from_slice(&1u32.to_le_bytes());
+        for (i, p) in packets.iter().enumerate() {
+            v.extend_from_slice(&(1000 + i as u32).to_le_bytes());
+            v.extend_from_slice(&500u32.to_le_bytes());
+            v.extend_from_slice(&(p.len() as u32).to_le_bytes());
+            v.extend_from_slice(&(p.len() as u32).to_le_bytes());
+            v.extend_from_slice(p);
+        }
+        v
+    }
+
+    fn read_all(bytes: Vec<u8>) -> Result<(ReadOutcome, Vec<(u64, i64, usize)>), CaptureError> {
+        let (input, comp) = decompress(Box::new(io::Cursor::new(bytes)))?;
+        let mut seen = Vec::new();
+        let outcome = read_capture(input, comp, |ev| {
+            if let CaptureEvent::Packet(p) = ev {
+                seen.push((p.frame, p.ts_ns, p.data.len()));
+            }
+        })?;
+        Ok((outcome, seen))
+    }
+
+    #[test]
+    fn legacy_frames_and_timestamps() {
+        let (outcome, seen) = read_all(legacy_pcap(&[&[1, 2, 3], &[4; 60]])).unwrap();
+        assert_eq!(outcome.format, "pcap");
+        assert_eq!(
+            seen,
+            vec![(1, 1_000_000_500_000, 3), (2, 1_001_000_500_000, 60)]
+        );
+    }
+
+    #[test]
+    fn truncated_file_keeps_complete_packets() {
+        let mut bytes = legacy_pcap(&[&[1, 2, 3], &[4; 60]]);
+        bytes.truncate(bytes.len() - 10);
+        let (outcome, seen) = read_all(bytes).unwrap();
+        assert_eq!(seen.len(), 1);
+        assert!(outcome.truncated.unwrap().contains("cut short"));
+    }
+
+    #[test]
+    fn garbage_is_a_clear_error() {
+        let err = read_all(b"PK\x03\x04 this is a zip file, not a capture".to_vec()).unwrap_err();
+        assert!(matches!(err, CaptureError::NotACapture(_)), "{err}");
+        assert!(matches!(
+            read_all(Vec::new()).unwrap_err(),
+            CaptureError::Empty
+        ));
+    }
+
+    #[test]
+    fn hostile_caplen_is_bounded() {
+        let mut bytes = legacy_pcap(&[]);
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&0u32.to_le_bytes());
+        bytes.extend_from_slice(&0xfff0_0000u32.to_le_bytes());
+        bytes.extend_from_slice(&0xfff0_0000u32.to_le_bytes());
+        bytes.extend_from_slice(&[0; 100]);
+        // Either a clean error or a truncation warning; never an allocation of 4 GiB.
+        match read_all(bytes) {
+            Ok((outcome, seen)) => {
+                assert!(seen.is_empty());
+                assert!(outcome.truncated.is_some());
+            }
+            Err(e) => assert!(!e.to_string().is_empty()),
+        }
+    }
+
+    #[test]
+    fn gzip_is_sniffed_by_magic() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&legacy_pcap(&[&[9; 20]])).unwrap();
+        let (outcome, seen) = read_all(enc.finish().unwrap()).unwrap();
+        assert_eq!(outcome.compression, Some(Compression::Gzip));
+        assert_eq!(seen.len(), 1);
+    }
+
+    #[test]
+    fn short_reads_are_completed() {
+        struct Trickle(io::Cursor<Vec<u8>>);
+        impl Read for Trickle {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = buf.len().min(7);
+                self.0.read(&mut buf[..n])
+            }
+        }
+        let bytes = legacy_pcap(&[&[1; 100], &[2; 200]]);
+        let (input, comp) = decompress(Box::new(Trickle(io::Cursor::new(bytes)))).unwrap();
+        let mut n = 0;
+        read_capture(input, comp, |ev| {
+            if let CaptureEvent::Packet(_) = ev {
+                n += 1
+            }
+        })
+        .unwrap();
+        assert_eq!(n, 2);
+    }
+}

@@ -1,0 +1,19 @@
+//! tlsdiag reads packet captures offline and explains why TLS client-certificate
+//! authentication failed.
+//!
+//! The modules follow the data: [`capture`] streams pcap/pcapng blocks, [`packet`] peels link
+//! layers and IP down to TCP segments, [`tcp`] numbers conversations like Wireshark and
+//! reassembles each direction, [`tls`] frames records and reassembles handshake messages,
+//! [`x509`] describes certificates and names, [`analyzer`] wires them together for one capture,
+//! and [`report`] renders what was found.
+
+pub mod analyzer;
+pub mod capture;
+pub mod packet;
+pub mod report;
+pub mod tcp;
+pub mod tls;
+pub mod x509;
+
+pub use analyzer::{analyze_bytes, analyze_path, Analyzer, Options};
+pub use report::{ConnectionReport, FileReport};

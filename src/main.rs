@@ -1,0 +1,127 @@
+//! Command-line front end: argument parsing and output only; the work is in the library.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use tlsdiag::{analyze_path, report, Options};
+
+#[derive(Parser)]
+#[command(
+    name = "tlsdiag",
+    version,
+    about = "Explain TLS client-certificate failures from packet captures",
+    long_about = "Reads pcap/pcapng captures (plain, gzip or zstd; '-' for standard input) and reports, \
+connection by connection, every TLS handshake message with Wireshark's frame numbers.\n\n\
+`tlsdiag FILE...` is short for `tlsdiag analyze FILE...`."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyse captures and print a report per connection.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(clap::Args)]
+struct AnalyzeArgs {
+    /// Capture files (pcap, pcapng, optionally .gz/.zst); '-' reads standard input.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Out-of-order bytes buffered per TCP direction before a hole is given up.
+    #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
+    max_out_of_order: usize,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+/// Exit code for usage and input errors.
+const EXIT_INPUT_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    // `tlsdiag FILE` is a shortcut for `tlsdiag analyze FILE`.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(first) = args.get(1).and_then(|a| a.to_str()) {
+        let known = ["analyze", "help", "-h", "--help", "-V", "--version"];
+        if !known.contains(&first) && (!first.starts_with('-') || first == "-") {
+            args.insert(1, "analyze".into());
+        }
+    }
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_INPUT_ERROR)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
+        Command::Analyze(a) => analyze(a),
+    }
+}
+
+fn analyze(args: AnalyzeArgs) -> ExitCode {
+    let options = Options {
+        max_out_of_order_bytes: args.max_out_of_order,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut failed = false;
+    let mut reports = Vec::new();
+    for path in &args.files {
+        match analyze_path(path, options.clone()) {
+            Ok(r) => {
+                for w in &r.warnings {
+                    eprintln!("tlsdiag: {}: warning: {w}", path.display());
+                }
+                match args.format {
+                    Format::Text => {
+                        let _ = write!(out, "{}", report::render_text(&r));
+                    }
+                    Format::Json => reports.push(r),
+                }
+            }
+            Err(e) => {
+                failed = true;
+                eprintln!("tlsdiag: {}: {e}", path.display());
+            }
+        }
+    }
+    if let Format::Json = args.format {
+        let value = if reports.len() == 1 && args.files.len() == 1 {
+            serde_json::to_value(&reports[0])
+        } else {
+            serde_json::to_value(&reports)
+        };
+        match value {
+            Ok(v) => {
+                let _ = serde_json::to_writer_pretty(&mut out, &v);
+                let _ = writeln!(out);
+            }
+            Err(e) => {
+                eprintln!("tlsdiag: cannot write JSON: {e}");
+                return ExitCode::from(EXIT_INPUT_ERROR);
+            }
+        }
+    }
+    if failed {
+        ExitCode::from(EXIT_INPUT_ERROR)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,672 @@
+//! Packets: from link-layer bytes to TCP segments.
+//!
+//! Link layers are peeled here (Ethernet with 802.1Q/QinQ, MPLS and PPPoE, Linux SLL and SLL2,
+//! BSD loopback, raw IP, PPP), then etherparse slices IPv4/IPv6 (with extension headers) and TCP.
+//! Tunnels are followed (IP-in-IP, 6in4, GRE incl. ERSPAN, VXLAN, Geneve) so the innermost TCP is
+//! what counts, as in Wireshark. IPv4 fragments are reassembled here with bounded, expiring
+//! state. Nothing is copied except fragments.
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use etherparse::{LaxIpSlice, TcpSlice};
+use rustc_hash::FxHashMap;
+
+use crate::capture::Packet;
+
+/// An IP address and port, stored compactly for fast hashing.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    pub ip: [u8; 16],
+    pub v6: bool,
+    pub port: u16,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.v6 {
+            write!(f, "[{}]:{}", Ipv6Addr::from(self.ip), self.port)
+        } else {
+            let [a, b, c, d] = [self.ip[0], self.ip[1], self.ip[2], self.ip[3]];
+            write!(f, "{}:{}", Ipv4Addr::new(a, b, c, d), self.port)
+        }
+    }
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// TCP flag bits as on the wire.
+pub mod flags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+}
+
+/// One TCP segment, borrowed from the packet (or from the fragment buffer).
+#[derive(Debug, Clone, Copy)]
+pub struct TcpSegment<'a> {
+    pub src: Endpoint,
+    pub dst: Endpoint,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u8,
+    pub payload: &'a [u8],
+    /// Payload bytes the IP header announces but the capture did not keep (snaplen).
+    pub missing: u32,
+}
+
+impl TcpSegment<'_> {
+    pub fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+}
+
+/// What the decoder could not use, for the capture summary.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct PacketStats {
+    pub tcp_segments: u64,
+    pub not_tcp: u64,
+    pub undecodable: u64,
+    pub unsupported_linktype: u64,
+    pub ipv4_fragments: u64,
+    pub ipv4_reassembled: u64,
+    pub fragments_dropped: u64,
+}
+
+/// Limits of the IPv4 reassembly state.
+const MAX_PENDING_DATAGRAMS: usize = 4096;
+const MAX_DATAGRAM: usize = 65535;
+const FRAGMENT_TIMEOUT_NS: i64 = 60_000_000_000;
+/// Nested encapsulations deeper than this are not followed.
+const MAX_DEPTH: u8 = 6;
+
+#[derive(Hash, PartialEq, Eq, Clone, Copy)]
+struct FragKey {
+    src: [u8; 4],
+    dst: [u8; 4],
+    id: u16,
+    proto: u8,
+}
+
+struct PendingDatagram {
+    data: Vec<u8>,
+    /// Received byte ranges, merged lazily when checking completeness.
+    have: Vec<(u32, u32)>,
+    total: Option<u32>,
+    first_ts: i64,
+}
+
+/// IPv4 fragment reassembly. etherparse has a pool too, but it needs a strictly sliced packet
+/// (so it cannot take snaplen-cut or tunnelled fragments) and has no memory bound; this one caps
+/// the number and size of pending datagrams and expires them by capture time.
+#[derive(Default)]
+struct Ipv4Defrag {
+    pending: FxHashMap<FragKey, PendingDatagram>,
+    last_sweep_ns: i64,
+}
+
+impl Ipv4Defrag {
+    /// Adds a fragment; returns the whole payload once every byte is there.
+    fn add(
+        &mut self,
+        key: FragKey,
+        offset: u32,
+        more: bool,
+        payload: &[u8],
+        ts_ns: i64,
+        stats: &mut PacketStats,
+    ) -> Option<Vec<u8>> {
+        if ts_ns - self.last_sweep_ns > FRAGMENT_TIMEOUT_NS {
+            let before = self.pending.len();
+            self.pending
+                .retain(|_, p| ts_ns - p.first_ts <= FRAGMENT_TIMEOUT_NS);
+            stats.fragments_dropped += (before - self.pending.len()) as u64;
+            self.last_sweep_ns = ts_ns;
+        }
+        let end = offset as usize + payload.len();
+        if end > MAX_DATAGRAM {
+            stats.fragments_dropped += 1;
+            return None;
+        }
+        if !self.pending.contains_key(&key) && self.pending.len() >= MAX_PENDING_DATAGRAMS {
+            stats.fragments_dropped += 1;
+            return None;
+        }
+        let p = self.pending.entry(key).or_insert_with(|| PendingDatagram {
+            data: Vec::new(),
+            have: Vec::new(),
+            total: None,
+            first_ts: ts_ns,
+        });
+        if p.data.len() < end {
+            p.data.resize(end, 0);
+        }
+        p.data[offset as usize..end].copy_from_slice(payload);
+        p.have.push((offset, end as u32));
+        if !more {
+            p.total = Some(end as u32);
+        }
+        let total = p.total?;
+        p.have.sort_unstable();
+        let mut covered = 0u32;
+        for &(s, e) in &p.have {
+            if s > covered {
+                return None;
+            }
+            covered = covered.max(e);
+        }
+        if covered < total {
+            return None;
+        }
+        let mut done = self.pending.remove(&key)?;
+        done.data.truncate(total as usize);
+        Some(done.data)
+    }
+}
+
+/// Turns captured packets into TCP segments.
+#[derive(Default)]
+pub struct PacketDecoder {
+    defrag: Ipv4Defrag,
+    pub stats: PacketStats,
+}
+
+/// LINKTYPE values handled here.
+mod linktype {
+    pub const NULL: i32 = 0;
+    pub const ETHERNET: i32 = 1;
+    pub const PPP: i32 = 9;
+    pub const RAW_BSD1: i32 = 12;
+    pub const RAW_BSD2: i32 = 14;
+    pub const PPP_HDLC: i32 = 50;
+    pub const PPP_ETHER: i32 = 51;
+    pub const RAW: i32 = 101;
+    pub const LOOP: i32 = 108;
+    pub const LINUX_SLL: i32 = 113;
+    pub const IPV4: i32 = 228;
+    pub const IPV6: i32 = 229;
+    pub const LINUX_SLL2: i32 = 276;
+}
+
+enum L3<'a> {
+    Ip(&'a [u8]),
+    None,
+}
+
+impl PacketDecoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes one packet and calls `on_segment` with its TCP segment, if it carries one (or
+    /// completes a fragmented one).
+    pub fn decode<F>(&mut self, pkt: &Packet<'_>, on_segment: F)
+    where
+        F: FnOnce(&TcpSegment<'_>),
+    {
+        let l3 = match self.link_layer(pkt.linktype, pkt.data) {
+            Some(l3) => l3,
+            None => return,
+        };
+        match l3 {
+            L3::Ip(bytes) => self.ip(bytes, pkt.ts_ns, 0, on_segment),
+            L3::None => self.stats.not_tcp += 1,
+        }
+    }
+
+    fn link_layer<'a>(&mut self, linktype: i32, data: &'a [u8]) -> Option<L3<'a>> {
+        use linktype::*;
+        let l3 = match linktype {
+            ETHERNET => ethernet(data),
+            RAW | RAW_BSD1 | RAW_BSD2 | IPV4 | IPV6 => L3::Ip(data),
+            NULL | LOOP => {
+                // The 4-byte address family is in the capturing host's byte order (NULL) or
+                // big-endian (LOOP); the IP version nibble that follows is unambiguous.
+                if data.len() < 5 {
+                    L3::None
+                } else {
+                    L3::Ip(&data[4..])
+                }
+            }
+            LINUX_SLL => {
+                if data.len() < 16 {
+                    L3::None
+                } else {
+                    ethertype(u16::from_be_bytes([data[14], data[15]]), &data[16..], 0)
+                }
+            }
+            LINUX_SLL2 => {
+                if data.len() < 20 {
+                    L3::None
+                } else {
+                    ethertype(u16::from_be_bytes([data[0], data[1]]), &data[20..], 0)
+                }
+            }
+            PPP | PPP_HDLC => ppp(data),
+            PPP_ETHER => {
+                if data.len() < 6 {
+                    L3::None
+                } else {
+                    ppp(&data[6..])
+                }
+            }
+            _ => {
+                self.stats.unsupported_linktype += 1;
+                return None;
+            }
+        };
+        Some(l3)
+    }
+
+    fn ip<F>(&mut self, bytes: &[u8], ts_ns: i64, depth: u8, on_segment: F)
+    where
+        F: FnOnce(&TcpSegment<'_>),
+    {
+        if depth > MAX_DEPTH {
+            self.stats.undecodable += 1;
+            return;
+        }
+        let Ok((ip, _ext_err)) = LaxIpSlice::from_slice(bytes) else {
+            self.stats.undecodable += 1;
+            return;
+        };
+        let (src, dst, v6) = match &ip {
+            LaxIpSlice::Ipv4(v4) => {
+                let h = v4.header();
+                let mut s = [0u8; 16];
+                let mut d = [0u8; 16];
+                s[..4].copy_from_slice(&h.source());
+                d[..4].copy_from_slice(&h.destination());
+                (s, d, false)
+            }
+            LaxIpSlice::Ipv6(v6) => {
+                let h = v6.header();
+                (h.source(), h.destination(), true)
+            }
+        };
+        let payload = ip.payload();
+        let proto = payload.ip_number.0;
+        let claimed = claimed_payload_len(&ip);
+        if payload.fragmented {
+            let LaxIpSlice::Ipv4(v4) = &ip else {
+                // IPv6 fragments are rare on TLS paths; not reassembled (see README).
+                self.stats.undecodable += 1;
+                return;
+            };
+            self.stats.ipv4_fragments += 1;
+            let h = v4.header();
+            let key = FragKey {
+                src: h.source(),
+                dst: h.destination(),
+                id: h.identification(),
+                proto,
+            };
+            let offset = h.fragments_offset().value() as u32 * 8;
+            let whole = self.defrag.add(
+                key,
+                offset,
+                h.more_fragments(),
+                payload.payload,
+                ts_ns,
+                &mut self.stats,
+            );
+            if let Some(whole) = whole {
+                self.stats.ipv4_reassembled += 1;
+                self.transport(proto, src, dst, v6, &whole, 0, ts_ns, depth, on_segment);
+            }
+            return;
+        }
+        let missing = claimed.saturating_sub(payload.payload.len()) as u32;
+        self.transport(
+            proto,
+            src,
+            dst,
+            v6,
+            payload.payload,
+            missing,
+            ts_ns,
+            depth,
+            on_segment,
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn transport<F>(
+        &mut self,
+        proto: u8,
+        src: [u8; 16],
+        dst: [u8; 16],
+        v6: bool,
+        payload: &[u8],
+        missing: u32,
+        ts_ns: i64,
+        depth: u8,
+        on_segment: F,
+    ) where
+        F: FnOnce(&TcpSegment<'_>),
+    {
+        match proto {
+            6 => match TcpSlice::from_slice(payload) {
+                Ok(tcp) => {
+                    self.stats.tcp_segments += 1;
+                    let flag_byte = payload[13];
+                    on_segment(&TcpSegment {
+                        src: Endpoint {
+                            ip: src,
+                            v6,
+                            port: tcp.source_port(),
+                        },
+                        dst: Endpoint {
+                            ip: dst,
+                            v6,
+                            port: tcp.destination_port(),
+                        },
+                        seq: tcp.sequence_number(),
+                        ack: tcp.acknowledgment_number(),
+                        flags: flag_byte,
+                        payload: tcp.payload(),
+                        missing,
+                    });
+                }
+                Err(_) => self.stats.undecodable += 1,
+            },
+            // IP-in-IP, 6in4 / IPv6-in-IP.
+            4 | 41 => self.ip(payload, ts_ns, depth + 1, on_segment),
+            47 => match gre(payload) {
+                L3::Ip(inner) => self.ip(inner, ts_ns, depth + 1, on_segment),
+                L3::None => self.stats.not_tcp += 1,
+            },
+            17 => {
+                // VXLAN (4789) and Geneve (6081) carry Ethernet frames over UDP.
+                if payload.len() < 8 {
+                    self.stats.not_tcp += 1;
+                    return;
+                }
+                let dport = u16::from_be_bytes([payload[2], payload[3]]);
+                let udp = &payload[8..];
+                let inner = match dport {
+                    4789 if udp.len() >= 8 => ethernet(&udp[8..]),
+                    6081 if udp.len() >= 8 => {
+                        let opt_len = (udp[0] & 0x3f) as usize * 4;
+                        let proto = u16::from_be_bytes([udp[2], udp[3]]);
+                        match udp.get(8 + opt_len..) {
+                            Some(rest) => ethertype(proto, rest, 0),
+                            None => L3::None,
+                        }
+                    }
+                    _ => L3::None,
+                };
+                match inner {
+                    L3::Ip(inner) => self.ip(inner, ts_ns, depth + 1, on_segment),
+                    L3::None => self.stats.not_tcp += 1,
+                }
+            }
+            _ => self.stats.not_tcp += 1,
+        }
+    }
+}
+
+/// Payload length announced by the IP header(s), to tell how much snaplen cut.
+fn claimed_payload_len(ip: &LaxIpSlice<'_>) -> usize {
+    match ip {
+        LaxIpSlice::Ipv4(v4) => {
+            let h = v4.header();
+            (h.total_len() as usize).saturating_sub(h.ihl() as usize * 4)
+        }
+        LaxIpSlice::Ipv6(v6) => {
+            let announced = v6.header().payload_length() as usize;
+            if announced == 0 {
+                // Jumbogram or unknown: trust what was captured.
+                return v6.payload().payload.len();
+            }
+            announced.saturating_sub(v6.extensions().slice().len())
+        }
+    }
+}
+
+fn ethernet(data: &[u8]) -> L3<'_> {
+    if data.len() < 14 {
+        return L3::None;
+    }
+    ethertype(u16::from_be_bytes([data[12], data[13]]), &data[14..], 0)
+}
+
+/// Follows an EtherType through VLAN tags, MPLS and PPPoE down to IP.
+fn ethertype(kind: u16, rest: &[u8], depth: u8) -> L3<'_> {
+    if depth > MAX_DEPTH {
+        return L3::None;
+    }
+    match kind {
+        0x0800 | 0x86dd => L3::Ip(rest),
+        // 802.1Q, 802.1ad (QinQ), old QinQ.
+        0x8100 | 0x88a8 | 0x9100 => {
+            if rest.len() < 4 {
+                return L3::None;
+            }
+            ethertype(
+                u16::from_be_bytes([rest[2], rest[3]]),
+                &rest[4..],
+                depth + 1,
+            )
+        }
+        // MPLS unicast/multicast: pop labels until bottom of stack, then guess by IP version.
+        0x8847 | 0x8848 => {
+            let mut i = 0;
+            while i + 4 <= rest.len() {
+                let bottom = rest[i + 2] & 1 == 1;
+                i += 4;
+                if bottom {
+                    return match rest.get(i).map(|b| b >> 4) {
+                        Some(4) | Some(6) => L3::Ip(&rest[i..]),
+                        _ => L3::None,
+                    };
+                }
+            }
+            L3::None
+        }
+        // PPPoE session stage.
+        0x8864 => {
+            if rest.len() < 6 {
+                return L3::None;
+            }
+            ppp_protocol(&rest[6..])
+        }
+        // Transparent Ethernet bridging (e.g. inside GRE).
+        0x6558 => ethernet(rest),
+        _ => L3::None,
+    }
+}
+
+/// PPP with optional HDLC address/control bytes.
+fn ppp(data: &[u8]) -> L3<'_> {
+    let data = if data.starts_with(&[0xff, 0x03]) {
+        &data[2..]
+    } else {
+        data
+    };
+    ppp_protocol(data)
+}
+
+fn ppp_protocol(data: &[u8]) -> L3<'_> {
+    if data.is_empty() {
+        return L3::None;
+    }
+    // Protocol field compression: a 1-byte protocol has its low bit set.
+    let (proto, rest) = if data[0] & 1 == 1 {
+        (data[0] as u16, &data[1..])
+    } else if data.len() >= 2 {
+        (u16::from_be_bytes([data[0], data[1]]), &data[2..])
+    } else {
+        return L3::None;
+    };
+    match proto {
+        0x0021 | 0x0057 => L3::Ip(rest),
+        _ => L3::None,
+    }
+}
+
+/// GRE (RFC 2784/2890) with ERSPAN types II and III.
+fn gre(data: &[u8]) -> L3<'_> {
+    if data.len() < 4 {
+        return L3::None;
+    }
+    let flags = data[0];
+    let proto = u16::from_be_bytes([data[2], data[3]]);
+    let mut off = 4;
+    if flags & 0x80 != 0 {
+        off += 4; // checksum + reserved
+    }
+    if flags & 0x20 != 0 {
+        off += 4; // key
+    }
+    if flags & 0x10 != 0 {
+        off += 4; // sequence number
+    }
+    let Some(rest) = data.get(off..) else {
+        return L3::None;
+    };
+    match proto {
+        // ERSPAN type II: 8-byte header, then the mirrored Ethernet frame.
+        0x88be => rest.get(8..).map_or(L3::None, ethernet),
+        // ERSPAN type III: 12-byte header plus an optional 8-byte platform subheader (O bit).
+        0x22eb => {
+            if rest.len() < 12 {
+                return L3::None;
+            }
+            let skip = if rest[11] & 0x01 != 0 { 20 } else { 12 };
+            rest.get(skip..).map_or(L3::None, ethernet)
+        }
+        other => ethertype(other, rest, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ipv4_tcp(payload: &[u8]) -> Vec<u8> {
+        let total = 20 + 20 + payload.len();
+        let mut p = vec![
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            1,
+            0x40,
+            0,
+            64,
+            6,
+            0,
+            0,
+        ];
+        p.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+        p.extend_from_slice(&[0x04, 0xd2, 0x01, 0xbb]); // 1234 -> 443
+        p.extend_from_slice(&100u32.to_be_bytes());
+        p.extend_from_slice(&0u32.to_be_bytes());
+        p.extend_from_slice(&[0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+        p.extend_from_slice(payload);
+        p
+    }
+
+    fn decode_one(linktype: i32, data: &[u8]) -> Option<(String, String, Vec<u8>, u32)> {
+        let mut dec = PacketDecoder::new();
+        let mut out = None;
+        let pkt = Packet {
+            frame: 1,
+            ts_ns: 0,
+            linktype,
+            interface: 0,
+            data,
+            orig_len: data.len() as u32,
+        };
+        dec.decode(&pkt, |s| {
+            out = Some((
+                s.src.to_string(),
+                s.dst.to_string(),
+                s.payload.to_vec(),
+                s.missing,
+            ))
+        });
+        out
+    }
+
+    #[test]
+    fn ethernet_with_qinq() {
+        let mut frame = vec![0u8; 12];
+        frame.extend_from_slice(&[0x88, 0xa8, 0, 10, 0x81, 0x00, 0, 20, 0x08, 0x00]);
+        frame.extend_from_slice(&ipv4_tcp(b"hello"));
+        let (src, dst, payload, missing) = decode_one(1, &frame).unwrap();
+        assert_eq!(
+            (src.as_str(), dst.as_str()),
+            ("10.0.0.1:1234", "10.0.0.2:443")
+        );
+        assert_eq!(payload, b"hello");
+        assert_eq!(missing, 0);
+    }
+
+    #[test]
+    fn snaplen_cut_reports_missing_bytes() {
+        let mut frame = ipv4_tcp(&[7u8; 100]);
+        frame.truncate(frame.len() - 60);
+        let (_, _, payload, missing) = decode_one(101, &frame).unwrap();
+        assert_eq!((payload.len(), missing), (40, 60));
+    }
+
+    #[test]
+    fn sll2_and_null() {
+        let mut sll2 = vec![0x08, 0x00];
+        sll2.extend_from_slice(&[0u8; 18]);
+        sll2.extend_from_slice(&ipv4_tcp(b"x"));
+        assert!(decode_one(276, &sll2).is_some());
+        let mut null = 2u32.to_le_bytes().to_vec();
+        null.extend_from_slice(&ipv4_tcp(b"x"));
+        assert!(decode_one(0, &null).is_some());
+    }
+
+    #[test]
+    fn ipv4_fragments_are_reassembled() {
+        let whole = ipv4_tcp(&[9u8; 64]);
+        let l4 = &whole[20..];
+        let mut dec = PacketDecoder::new();
+        let mut got = Vec::new();
+        for (i, (off, chunk, more)) in [(0usize, &l4[..40], true), (40, &l4[40..], false)]
+            .into_iter()
+            .enumerate()
+        {
+            let total = 20 + chunk.len();
+            let fo = (off / 8) as u16 | if more { 0x2000 } else { 0 };
+            let mut p = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 7];
+            p.extend_from_slice(&fo.to_be_bytes());
+            p.extend_from_slice(&[64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+            p.extend_from_slice(chunk);
+            let pkt = Packet {
+                frame: i as u64 + 1,
+                ts_ns: 0,
+                linktype: 101,
+                interface: 0,
+                data: &p,
+                orig_len: p.len() as u32,
+            };
+            dec.decode(&pkt, |s| got.push(s.payload.len()));
+        }
+        assert_eq!(got, vec![64]);
+        assert_eq!(dec.stats.ipv4_reassembled, 1);
+    }
+
+    #[test]
+    fn garbage_does_not_panic() {
+        for lt in [0, 1, 9, 101, 113, 276, 51, 228, 229] {
+            for len in 0..80 {
+                let data: Vec<u8> = (0..len).map(|i| (i * 37 + lt as usize) as u8).collect();
+                let _ = decode_one(lt, &data);
+            }
+        }
+    }
+}

@@ -1,0 +1,580 @@
+//! Reports: the per-connection and per-file model (serialised as JSON, schema in
+//! `docs/json-schema.md`) and its text rendering.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::analyzer::Conn;
+use crate::capture::ReadOutcome;
+use crate::packet::PacketStats;
+use crate::tcp::HalfStats;
+use crate::tls::handshake::{cipher_name, handshake_title, version_name};
+use crate::tls::{
+    AlertEvent, AppDataStats, Detail, Direction, EncryptedHandshake, HandshakeMessage,
+};
+
+/// Version of the JSON layout; bumped on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CcsEvent {
+    pub direction: Direction,
+    pub frame: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PerDirection<T> {
+    pub client: T,
+    pub server: T,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TcpSummary {
+    /// The capture holds the SYN of the connection.
+    pub syn_seen: bool,
+    /// The first bytes seen in a direction were not the start of its stream.
+    pub midstream: bool,
+    /// "fin", "rst" or "capture-end".
+    pub ended_by: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rst_frame: Option<u64>,
+    pub client: HalfStats,
+    pub server: HalfStats,
+}
+
+/// Everything about one TCP connection that carried TLS.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionReport {
+    /// Wireshark's `tcp.stream`.
+    pub stream: u64,
+    pub client: String,
+    pub server: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cipher_suite: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    /// Capture time of the first packet, nanoseconds since the Unix epoch.
+    pub start_ns: i64,
+    /// TLS started after other application bytes (STARTTLS or a database upgrade).
+    pub upgraded: bool,
+    /// One-line handshake transcript: `>` client to server, `<` server to client.
+    pub transcript: String,
+    pub messages: Vec<HandshakeMessage>,
+    pub alerts: Vec<AlertEvent>,
+    pub change_cipher_spec: Vec<CcsEvent>,
+    pub encrypted_handshake: Vec<EncryptedHandshake>,
+    pub application_data: PerDirection<AppDataStats>,
+    pub tcp: TcpSummary,
+    /// What the capture does not show, in plain words.
+    pub not_seen: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    pub schema_version: u32,
+    pub file: String,
+    pub capture: ReadOutcome,
+    pub packets: PacketStats,
+    pub tcp_conversations: u64,
+    pub tls_connections: usize,
+    pub distinct_certificates: usize,
+    pub has_tls_secrets: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_ns: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_ns: Option<i64>,
+    pub warnings: Vec<String>,
+    pub connections: Vec<ConnectionReport>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn file_report(
+    file: String,
+    capture: ReadOutcome,
+    packets: PacketStats,
+    tcp_conversations: u64,
+    distinct_certificates: usize,
+    has_tls_secrets: bool,
+    first_ns: Option<i64>,
+    last_ns: Option<i64>,
+    connections: Vec<ConnectionReport>,
+    warnings: Vec<String>,
+) -> FileReport {
+    FileReport {
+        schema_version: SCHEMA_VERSION,
+        file,
+        capture,
+        packets,
+        tcp_conversations,
+        tls_connections: connections.len(),
+        distinct_certificates,
+        has_tls_secrets,
+        first_ns,
+        last_ns,
+        warnings,
+        connections,
+    }
+}
+
+/// Builds the report of a conversation, or None when it carried no TLS.
+pub(crate) fn connection_report(c: &Conn, capture_last_frame: u64) -> Option<ConnectionReport> {
+    let tls = c.tls.as_ref()?;
+    if !tls.detected {
+        return None;
+    }
+    // Client: the ClientHello sender, else the SYN sender, else the first packet's sender.
+    let client_dir = tls.client_dir.or(c.syn_dir).unwrap_or(0) as usize;
+    let server_dir = 1 - client_dir;
+    let dir_of = |d: u8| {
+        if d as usize == client_dir {
+            Direction::Client
+        } else {
+            Direction::Server
+        }
+    };
+    let mut messages = tls.messages.clone();
+    for m in &mut messages {
+        m.direction = dir_of(m.dir);
+    }
+    let mut alerts = tls.alerts.clone();
+    for a in &mut alerts {
+        a.direction = dir_of(a.dir);
+    }
+    let mut encrypted_handshake = tls.encrypted_handshake.clone();
+    for e in &mut encrypted_handshake {
+        e.direction = dir_of(e.dir);
+    }
+    let change_cipher_spec: Vec<CcsEvent> = tls
+        .ccs
+        .iter()
+        .map(|&(d, frame)| CcsEvent {
+            direction: dir_of(d),
+            frame,
+        })
+        .collect();
+    let sni = messages.iter().find_map(|m| match &m.detail {
+        Some(Detail::ClientHello(ch)) => ch.sni.clone(),
+        _ => None,
+    });
+    let tls_version = tls.version.map(version_name);
+    let cipher_suite = tls.cipher.map(cipher_name);
+
+    let mut not_seen = tls.notes.clone();
+    let tcp_c = &c.tcp[client_dir];
+    let tcp_s = &c.tcp[server_dir];
+    for (who, half) in [("client", tcp_c), ("server", tcp_s)] {
+        if half.first_frame.is_none() {
+            not_seen.push(format!(
+                "no packet from the {who} is in the capture (one-sided capture)"
+            ));
+        }
+        for g in &half.stats.gaps {
+            not_seen.push(format!(
+                "{} bytes from the {who} lost in a capture gap (at stream offset {}, noticed at frame {})",
+                g.bytes, g.offset, g.frame
+            ));
+        }
+        if half.stats.conflicting_overlaps > 0 {
+            not_seen.push(format!(
+                "{} retransmissions from the {who} carried bytes that differ from the first copy (first copy kept)",
+                half.stats.conflicting_overlaps
+            ));
+        }
+    }
+    if tcp_c.midstream || tcp_s.midstream {
+        not_seen.push(
+            "the capture starts in the middle of this connection; earlier handshake messages are not in it"
+                .into(),
+        );
+    }
+    if tls.version == Some(0x0304) {
+        not_seen.push("TLS 1.3 encrypts everything after ServerHello (certificates, CertificateRequest, client Certificate, alerts): a key log would show them".into());
+    }
+    let reneg = encrypted_handshake
+        .iter()
+        .filter(|e| e.after_finished)
+        .count();
+    if reneg > 0 {
+        not_seen.push(format!(
+            "{reneg} encrypted handshake record(s) after the handshake finished (renegotiation or post-handshake messages): a key log would show them"
+        ));
+    }
+    let ended_by = if c.tcp[0].rst_frame.is_some() || c.tcp[1].rst_frame.is_some() {
+        "rst"
+    } else if c.tcp[0].fin_frame.is_some() || c.tcp[1].fin_frame.is_some() {
+        "fin"
+    } else {
+        "capture-end"
+    };
+    let rst_frame = match (c.tcp[0].rst_frame, c.tcp[1].rst_frame) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let _ = capture_last_frame;
+    let application_data = PerDirection {
+        client: tls.app_data_stats(client_dir as u8).clone(),
+        server: tls.app_data_stats(server_dir as u8).clone(),
+    };
+    let mut report = ConnectionReport {
+        stream: c.stream,
+        client: c.endpoints[client_dir].to_string(),
+        server: c.endpoints[server_dir].to_string(),
+        tls_version,
+        cipher_suite,
+        sni,
+        first_frame: c.first_frame,
+        last_frame: c.last_frame,
+        start_ns: c.first_ts,
+        upgraded: tls.upgraded,
+        transcript: String::new(),
+        messages,
+        alerts,
+        change_cipher_spec,
+        encrypted_handshake,
+        application_data,
+        tcp: TcpSummary {
+            syn_seen: c.tcp[0].syn_seen || c.tcp[1].syn_seen,
+            midstream: tcp_c.midstream || tcp_s.midstream,
+            ended_by,
+            rst_frame,
+            client: tcp_c.stats.clone(),
+            server: tcp_s.stats.clone(),
+        },
+        not_seen,
+    };
+    report.transcript = transcript(&report);
+    Some(report)
+}
+
+/// Short label of a message for the transcript.
+fn message_label(m: &HandshakeMessage) -> String {
+    let title = if m.kind == "sslv2_server_hello" {
+        "SSLv2ServerHello"
+    } else {
+        handshake_title(m.type_id)
+    };
+    match &m.detail {
+        Some(Detail::ClientHello(ch)) if ch.sslv2_format => "ClientHello(SSLv2)".into(),
+        Some(Detail::ServerHello(sh)) if sh.hello_retry_request => "HelloRetryRequest".into(),
+        Some(Detail::Certificate(c)) if c.empty => "Certificate(empty)".into(),
+        Some(Detail::Certificate(c)) => format!("Certificate({})", c.certificates.len()),
+        Some(Detail::CertificateRequest(cr)) => {
+            format!(
+                "CertificateRequest({} CA, {} B)",
+                cr.ca_names.len(),
+                cr.ca_list_bytes
+            )
+        }
+        _ => title.to_string(),
+    }
+}
+
+/// Zeek-style one-line history: events in frame order, grouped by direction.
+fn transcript(r: &ConnectionReport) -> String {
+    let mut events: Vec<(u64, u8, Direction, String)> = Vec::new();
+    for m in &r.messages {
+        events.push((m.frame, 0, m.direction, message_label(m)));
+    }
+    for c in &r.change_cipher_spec {
+        events.push((c.frame, 1, c.direction, "CCS".into()));
+    }
+    for e in &r.encrypted_handshake {
+        let label = if e.after_finished {
+            "EncryptedHandshake"
+        } else {
+            "Finished*"
+        };
+        events.push((e.frame, 1, e.direction, label.into()));
+    }
+    for a in &r.alerts {
+        let label = match (a.name, a.level) {
+            (Some(n), Some(2)) => format!("Alert(fatal {n})"),
+            (Some(n), _) => format!("Alert({n})"),
+            _ => "Alert(encrypted)".into(),
+        };
+        events.push((a.frame, 2, a.direction, label));
+    }
+    for (dir, stats) in [
+        (Direction::Client, &r.application_data.client),
+        (Direction::Server, &r.application_data.server),
+    ] {
+        if let Some(f) = stats.first_frame {
+            events.push((f, 1, dir, format!("AppData×{}", stats.records)));
+        }
+    }
+    if let Some(f) = r.tcp.rst_frame {
+        events.push((f, 3, Direction::Unknown, "RST".into()));
+    }
+    events.sort_by_key(|e| (e.0, e.1));
+    let mut out = String::new();
+    let mut last: Option<Direction> = None;
+    for (_, _, dir, label) in events {
+        if last != Some(dir) {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(match dir {
+                Direction::Client => "> ",
+                Direction::Server => "< ",
+                Direction::Unknown => "| ",
+            });
+            last = Some(dir);
+        } else {
+            out.push(',');
+        }
+        out.push_str(&label);
+    }
+    out
+}
+
+fn fmt_time(secs: i64) -> String {
+    // Civil date from days since the epoch (Howard Hinnant's algorithm), UTC.
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z.rem_euclid(146097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// UTC date and time of a Unix timestamp, for the text report.
+pub fn utc(secs: i64) -> String {
+    fmt_time(secs)
+}
+
+fn dir_word(d: Direction) -> &'static str {
+    match d {
+        Direction::Client => "client",
+        Direction::Server => "server",
+        Direction::Unknown => "?",
+    }
+}
+
+/// Renders the text report of one file.
+pub fn render_text(r: &FileReport) -> String {
+    let mut o = String::new();
+    let cap = &r.capture;
+    let _ = writeln!(
+        o,
+        "{}: {}{}, {} packets, {} TCP conversations, {} with TLS",
+        r.file,
+        cap.format,
+        match cap.compression {
+            Some(crate::capture::Compression::Gzip) => " (gzip)",
+            Some(crate::capture::Compression::Zstd) => " (zstd)",
+            _ => "",
+        },
+        cap.packets,
+        r.tcp_conversations,
+        r.tls_connections
+    );
+    for w in &r.warnings {
+        let _ = writeln!(o, "warning: {w}");
+    }
+    if cap.decryption_secrets_blocks > 0 {
+        let _ = writeln!(
+            o,
+            "note: {} Decryption Secrets Block(s) with TLS keys in the capture",
+            cap.decryption_secrets_blocks
+        );
+    }
+    for c in &r.connections {
+        o.push('\n');
+        render_connection(&mut o, c);
+    }
+    o
+}
+
+fn render_connection(o: &mut String, c: &ConnectionReport) {
+    let _ = write!(o, "tcp.stream {}: {} -> {}", c.stream, c.client, c.server);
+    if let Some(v) = &c.tls_version {
+        let _ = write!(o, "  {v}");
+    }
+    if let Some(cs) = &c.cipher_suite {
+        let _ = write!(o, "  {cs}");
+    }
+    if let Some(sni) = &c.sni {
+        let _ = write!(o, "  SNI {sni}");
+    }
+    o.push('\n');
+    let _ = writeln!(
+        o,
+        "  frames {}-{}, started {}{}",
+        c.first_frame,
+        c.last_frame,
+        utc(c.start_ns.div_euclid(1_000_000_000)),
+        if c.upgraded {
+            ", TLS upgraded from a cleartext protocol"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(o, "  transcript: {}", c.transcript);
+    for m in &c.messages {
+        let _ = write!(
+            o,
+            "  frame {:<6} {:<6} {}",
+            m.frame,
+            dir_word(m.direction),
+            if m.kind == "sslv2_server_hello" {
+                "SSLv2 ServerHello"
+            } else {
+                handshake_title(m.type_id)
+            }
+        );
+        match &m.detail {
+            Some(Detail::ClientHello(ch)) => {
+                let _ = write!(o, " {}", ch.legacy_version);
+                if !ch.offered_versions.is_empty() {
+                    let _ = write!(o, ", offers {}", ch.offered_versions.join(" "));
+                }
+                if let Some(sni) = &ch.sni {
+                    let _ = write!(o, ", SNI {sni}");
+                }
+                if !ch.alpn.is_empty() {
+                    let _ = write!(o, ", ALPN {}", ch.alpn.join(","));
+                }
+                if ch.post_handshake_auth {
+                    o.push_str(", post-handshake auth offered");
+                }
+                if ch.sslv2_format {
+                    o.push_str(" (SSLv2 format)");
+                }
+                o.push('\n');
+            }
+            Some(Detail::ServerHello(sh)) => {
+                if sh.hello_retry_request {
+                    o.push_str(" (HelloRetryRequest)");
+                }
+                let _ = writeln!(o, " {}, {}", sh.version, sh.cipher_suite);
+            }
+            Some(Detail::Certificate(cert)) => {
+                if cert.empty {
+                    o.push_str(" EMPTY: no certificate sent\n");
+                } else {
+                    let _ = writeln!(
+                        o,
+                        " {} certificate(s), {} bytes",
+                        cert.certificates.len(),
+                        cert.certificates_length
+                    );
+                    for (i, ci) in cert.certificates.iter().enumerate() {
+                        let _ = writeln!(o, "      [{i}] subject {}", ci.subject);
+                        let _ = write!(o, "          issuer  {}", ci.issuer);
+                        if ci.self_issued {
+                            o.push_str("  (self-issued)");
+                        }
+                        o.push('\n');
+                        let mut facts = Vec::new();
+                        if let (Some(k), Some(b)) = (&ci.key, ci.key_bits) {
+                            facts.push(format!("{k} {b}"));
+                        }
+                        if let (Some(nb), Some(na)) = (ci.not_before, ci.not_after) {
+                            facts.push(format!("valid {} to {}", utc(nb), utc(na)));
+                        }
+                        if ci.is_ca == Some(true) {
+                            facts.push("CA".into());
+                        }
+                        if !ci.eku.is_empty() {
+                            facts.push(format!("EKU {}", ci.eku.join(",")));
+                        }
+                        if let Some(e) = &ci.parse_error {
+                            facts.push(format!("does not parse: {e}"));
+                        }
+                        if !facts.is_empty() {
+                            let _ = writeln!(o, "          {}", facts.join("; "));
+                        }
+                    }
+                }
+            }
+            Some(Detail::CertificateRequest(cr)) => {
+                let _ = writeln!(
+                    o,
+                    " {} CA name(s), CA list {} bytes, message {} bytes in {} record(s){}",
+                    cr.ca_names.len(),
+                    cr.ca_list_bytes,
+                    m.length + 4,
+                    m.records,
+                    if cr.truncated { ", LIST CUT SHORT" } else { "" }
+                );
+                for n in cr.ca_names.iter().take(20) {
+                    let _ = writeln!(o, "      {} ({} B)", n.dn, n.der_len);
+                }
+                if cr.ca_names.len() > 20 {
+                    let _ = writeln!(o, "      ... {} more", cr.ca_names.len() - 20);
+                }
+            }
+            Some(Detail::Malformed { malformed }) => {
+                let _ = writeln!(o, " MALFORMED: {malformed}");
+            }
+            _ => {
+                let _ = writeln!(o, " ({} bytes)", m.length);
+            }
+        }
+    }
+    for a in &c.alerts {
+        match (a.level, a.description, a.name) {
+            (Some(l), Some(d), Some(n)) => {
+                let _ = writeln!(
+                    o,
+                    "  frame {:<6} {:<6} Alert {} {n} ({d})",
+                    a.frame,
+                    dir_word(a.direction),
+                    if l == 2 { "fatal" } else { "warning" }
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    o,
+                    "  frame {:<6} {:<6} Alert (encrypted)",
+                    a.frame,
+                    dir_word(a.direction)
+                );
+            }
+        }
+    }
+    for e in c.encrypted_handshake.iter().filter(|e| e.after_finished) {
+        let _ = writeln!(
+            o,
+            "  frame {:<6} {:<6} encrypted handshake record, {} bytes",
+            e.frame,
+            dir_word(e.direction),
+            e.length
+        );
+    }
+    if let Some(f) = c.tcp.rst_frame {
+        let _ = writeln!(o, "  frame {f:<6} TCP reset");
+    }
+    for n in &c.not_seen {
+        let _ = writeln!(o, "  not seen: {n}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00Z");
+        assert_eq!(utc(951782400), "2000-02-29 00:00:00Z");
+        assert_eq!(utc(1700000000), "2023-11-14 22:13:20Z");
+    }
+}

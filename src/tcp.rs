@@ -1,0 +1,715 @@
+//! TCP: conversations numbered as Wireshark's `tcp.stream`, and each direction reassembled on
+//! its own.
+//!
+//! Data is delivered as soon as it is contiguous, never gated on the peer's ACK: a capture that
+//! holds one direction only, or ends before the last flight was acknowledged, still yields every
+//! byte it holds. Out-of-order segments wait in a bounded buffer; retransmissions are dropped;
+//! overlaps keep the first copy (a copy that differs is counted as a conflict). Holes become
+//! explicit [`Delivery::Gap`]s: when the peer acknowledged bytes the capture never showed, when
+//! the out-of-order buffer is full, and at RST, end of connection and end of file.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+
+use crate::packet::{flags, Endpoint, TcpSegment};
+
+/// Bytes handed to the consumer of one direction, in stream order.
+#[derive(Debug)]
+pub enum Delivery<'a> {
+    Data {
+        bytes: &'a [u8],
+        /// Frame that carried these bytes.
+        frame: u64,
+        /// Frame being processed when they became contiguous (differs after reordering).
+        at_frame: u64,
+    },
+    /// Bytes the capture does not hold.
+    Gap {
+        len: u64,
+        /// Frame being processed when the hole was given up on.
+        at_frame: u64,
+    },
+}
+
+/// A hole in one direction's byte stream.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct GapRecord {
+    /// Offset of the hole in the direction's stream (bytes since its start).
+    pub offset: u64,
+    pub bytes: u64,
+    /// Frame at which the hole was given up on.
+    pub frame: u64,
+}
+
+/// Counters and evidence for one direction.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct HalfStats {
+    pub bytes: u64,
+    pub segments: u64,
+    pub retransmitted_bytes: u64,
+    pub out_of_order_segments: u64,
+    pub conflicting_overlaps: u64,
+    pub gaps: Vec<GapRecord>,
+    pub gap_bytes: u64,
+    /// Out-of-order data discarded because the buffer bound was reached.
+    pub buffer_overflows: u64,
+}
+
+const MAX_GAP_RECORDS: usize = 32;
+
+struct Pending {
+    data: Vec<u8>,
+    frame: u64,
+}
+
+/// One direction of a TCP connection.
+pub struct HalfStream {
+    started: bool,
+    /// Sequence number of the next byte to deliver.
+    next_seq: u32,
+    /// Stream offset of the next byte to deliver (counts gaps too).
+    delivered: u64,
+    /// Wireshark's base sequence: the SYN's, or one less than the first segment's.
+    pub base_seq: Option<u32>,
+    pub syn_seen: bool,
+    /// Out-of-order segments by stream offset; never overlapping each other.
+    pending: BTreeMap<u64, Pending>,
+    pending_bytes: usize,
+    /// Highest stream offset the peer acknowledged.
+    peer_acked: Option<u64>,
+    pub fin_frame: Option<u64>,
+    pub rst_frame: Option<u64>,
+    pub first_frame: Option<u64>,
+    pub last_frame: u64,
+    /// The first byte seen was not the first byte of the stream.
+    pub midstream: bool,
+    pub stats: HalfStats,
+}
+
+impl Default for HalfStream {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HalfStream {
+    pub fn new() -> Self {
+        HalfStream {
+            started: false,
+            next_seq: 0,
+            delivered: 0,
+            base_seq: None,
+            syn_seen: false,
+            pending: BTreeMap::new(),
+            pending_bytes: 0,
+            peer_acked: None,
+            fin_frame: None,
+            rst_frame: None,
+            first_frame: None,
+            last_frame: 0,
+            midstream: false,
+            stats: HalfStats::default(),
+        }
+    }
+
+    /// Stream offset of a sequence number, relative to what has been delivered.
+    fn offset_of(&self, seq: u32) -> i64 {
+        self.delivered as i64 + seq.wrapping_sub(self.next_seq) as i32 as i64
+    }
+
+    /// Bytes delivered so far (including gaps).
+    pub fn position(&self) -> u64 {
+        self.delivered
+    }
+
+    /// Takes one segment sent in this direction.
+    pub fn segment<F>(&mut self, seg: &TcpSegment<'_>, frame: u64, max_pending: usize, out: &mut F)
+    where
+        F: FnMut(Delivery<'_>),
+    {
+        self.first_frame.get_or_insert(frame);
+        self.last_frame = frame;
+        if self.base_seq.is_none() {
+            self.base_seq = Some(if seg.has(flags::SYN) {
+                seg.seq
+            } else {
+                seg.seq.wrapping_sub(1)
+            });
+        }
+        if seg.has(flags::SYN) {
+            if !self.started {
+                self.started = true;
+                self.syn_seen = true;
+                self.next_seq = seg.seq.wrapping_add(1);
+            }
+            // Data on a SYN (TCP Fast Open) follows the SYN's sequence number.
+            if seg.payload.is_empty() {
+                return;
+            }
+        }
+        if !self.started {
+            self.started = true;
+            self.midstream = true;
+            self.next_seq = seg.seq;
+        }
+        let seq = if seg.has(flags::SYN) {
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        };
+        if !seg.payload.is_empty() || seg.missing > 0 {
+            self.stats.segments += 1;
+            self.insert(seq, seg.payload, seg.missing, frame, max_pending, out);
+        }
+        if seg.has(flags::FIN) {
+            self.fin_frame.get_or_insert(frame);
+        }
+        if seg.has(flags::RST) {
+            self.rst_frame.get_or_insert(frame);
+        }
+    }
+
+    fn insert<F>(
+        &mut self,
+        seq: u32,
+        payload: &[u8],
+        missing: u32,
+        frame: u64,
+        max_pending: usize,
+        out: &mut F,
+    ) where
+        F: FnMut(Delivery<'_>),
+    {
+        let start = self.offset_of(seq);
+        let end = start + payload.len() as i64;
+        let delivered = self.delivered as i64;
+        if end <= delivered {
+            self.stats.retransmitted_bytes += payload.len() as u64;
+            return;
+        }
+        if start <= delivered {
+            // In order (possibly overlapping what was delivered: the first copy won).
+            let skip = (delivered - start) as usize;
+            self.stats.retransmitted_bytes += skip as u64;
+            let fresh = &payload[skip..];
+            self.deliver_data(fresh, frame, frame, out);
+            if missing > 0 {
+                self.deliver_gap(missing as u64, frame, out);
+            }
+            self.drain(frame, out);
+            return;
+        }
+        // Out of order: keep the parts not already buffered.
+        self.stats.out_of_order_segments += 1;
+        let start = start as u64;
+        let mut cursor = start;
+        let end = end as u64;
+        let mut pieces: Vec<(u64, u64)> = Vec::new();
+        // Existing entries that may overlap [start, end): the one before start and those inside.
+        let before = self
+            .pending
+            .range(..start)
+            .next_back()
+            .map(|(&s, p)| (s, s + p.data.len() as u64));
+        let inside: Vec<(u64, u64)> = self
+            .pending
+            .range(start..end)
+            .map(|(&s, p)| (s, s + p.data.len() as u64))
+            .collect();
+        for (s, e) in before.into_iter().chain(inside) {
+            if e <= cursor {
+                continue;
+            }
+            if s > cursor {
+                pieces.push((cursor, s.min(end)));
+            }
+            // Compare the overlapping part with what was buffered first.
+            let ov_start = s.max(cursor);
+            let ov_end = e.min(end);
+            if ov_start < ov_end {
+                if let Some(p) = self.pending.get(&s) {
+                    let old = &p.data[(ov_start - s) as usize..(ov_end - s) as usize];
+                    let new = &payload[(ov_start - start) as usize..(ov_end - start) as usize];
+                    if old != new {
+                        self.stats.conflicting_overlaps += 1;
+                    }
+                }
+                self.stats.retransmitted_bytes += ov_end - ov_start;
+            }
+            cursor = cursor.max(e);
+            if cursor >= end {
+                break;
+            }
+        }
+        if cursor < end {
+            pieces.push((cursor, end));
+        }
+        for (s, e) in pieces {
+            let len = (e - s) as usize;
+            if self.pending_bytes + len > max_pending {
+                // The buffer is full: give up on the oldest hole so memory stays bounded.
+                self.stats.buffer_overflows += 1;
+                self.skip_to_first_pending(frame, out);
+                // After the skip, this piece may be deliverable directly.
+                if s <= self.delivered {
+                    let skip = (self.delivered - s.min(self.delivered)) as usize;
+                    let bytes = &payload[(s - start) as usize..(e - start) as usize];
+                    if skip < bytes.len() {
+                        self.deliver_data(&bytes[skip..], frame, frame, out);
+                    }
+                    self.drain(frame, out);
+                    continue;
+                }
+                if self.pending_bytes + len > max_pending {
+                    continue;
+                }
+            }
+            self.pending_bytes += len;
+            self.pending.insert(
+                s,
+                Pending {
+                    data: payload[(s - start) as usize..(e - start) as usize].to_vec(),
+                    frame,
+                },
+            );
+        }
+        self.check_acked_hole(frame, out);
+    }
+
+    fn deliver_data<F>(&mut self, bytes: &[u8], frame: u64, at_frame: u64, out: &mut F)
+    where
+        F: FnMut(Delivery<'_>),
+    {
+        if bytes.is_empty() {
+            return;
+        }
+        self.delivered += bytes.len() as u64;
+        self.next_seq = self.next_seq.wrapping_add(bytes.len() as u32);
+        self.stats.bytes += bytes.len() as u64;
+        out(Delivery::Data {
+            bytes,
+            frame,
+            at_frame,
+        });
+    }
+
+    fn deliver_gap<F>(&mut self, len: u64, at_frame: u64, out: &mut F)
+    where
+        F: FnMut(Delivery<'_>),
+    {
+        if len == 0 {
+            return;
+        }
+        if self.stats.gaps.len() < MAX_GAP_RECORDS {
+            self.stats.gaps.push(GapRecord {
+                offset: self.delivered,
+                bytes: len,
+                frame: at_frame,
+            });
+        }
+        self.stats.gap_bytes += len;
+        self.delivered += len;
+        self.next_seq = self.next_seq.wrapping_add(len as u32);
+        out(Delivery::Gap { len, at_frame });
+    }
+
+    /// Delivers buffered segments that have become contiguous.
+    fn drain<F>(&mut self, at_frame: u64, out: &mut F)
+    where
+        F: FnMut(Delivery<'_>),
+    {
+        while let Some(entry) = self.pending.first_entry() {
+            let start = *entry.key();
+            if start > self.delivered {
+                break;
+            }
+            let p = entry.remove();
+            self.pending_bytes -= p.data.len();
+            let skip = (self.delivered - start) as usize;
+            if skip < p.data.len() {
+                self.deliver_data(&p.data[skip..], p.frame, at_frame, out);
+            }
+        }
+    }
+
+    /// Skips the hole before the first buffered segment and delivers what follows.
+    fn skip_to_first_pending<F>(&mut self, at_frame: u64, out: &mut F)
+    where
+        F: FnMut(Delivery<'_>),
+    {
+        if let Some((&start, _)) = self.pending.first_key_value() {
+            if start > self.delivered {
+                self.deliver_gap(start - self.delivered, at_frame, out);
+            }
+            self.drain(at_frame, out);
+        }
+    }
+
+    /// If the peer acknowledged past a hole, the capture lost those bytes: skip them now
+    /// rather than wait for a retransmission that will never come.
+    fn check_acked_hole<F>(&mut self, at_frame: u64, out: &mut F)
+    where
+        F: FnMut(Delivery<'_>),
+    {
+        let Some(acked) = self.peer_acked else { return };
+        while let Some((&start, _)) = self.pending.first_key_value() {
+            if start <= self.delivered || acked < start {
+                break;
+            }
+            self.skip_to_first_pending(at_frame, out);
+        }
+    }
+
+    /// Takes an acknowledgement sent by the peer for this direction's bytes.
+    pub fn peer_ack<F>(&mut self, ack: u32, at_frame: u64, out: &mut F)
+    where
+        F: FnMut(Delivery<'_>),
+    {
+        if !self.started {
+            return;
+        }
+        let off = self.offset_of(ack);
+        if off < 0 {
+            return;
+        }
+        let off = off as u64;
+        if self.peer_acked.is_none_or(|a| off > a) {
+            self.peer_acked = Some(off);
+            if !self.pending.is_empty() {
+                self.check_acked_hole(at_frame, out);
+            }
+        }
+    }
+
+    /// Gives up on every hole and delivers everything buffered (RST, close, end of file).
+    pub fn flush<F>(&mut self, at_frame: u64, out: &mut F)
+    where
+        F: FnMut(Delivery<'_>),
+    {
+        while !self.pending.is_empty() {
+            self.skip_to_first_pending(at_frame, out);
+        }
+    }
+
+    /// Bytes buffered out of order.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+}
+
+/// Key of a conversation, the same for both directions.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    lo: Endpoint,
+    hi: Endpoint,
+}
+
+impl FlowKey {
+    pub fn new(a: Endpoint, b: Endpoint) -> Self {
+        if a <= b {
+            FlowKey { lo: a, hi: b }
+        } else {
+            FlowKey { lo: b, hi: a }
+        }
+    }
+}
+
+/// Maps packets to conversations, numbering them in order of first appearance like Wireshark's
+/// `tcp.stream`.
+#[derive(Default)]
+pub struct FlowTable {
+    map: FxHashMap<FlowKey, usize>,
+    next_stream: u64,
+}
+
+/// Where a segment belongs.
+pub enum Lookup {
+    /// An existing conversation (slot index).
+    Existing(usize),
+    /// A new conversation: the caller creates it with this stream number.
+    New { stream: u64 },
+}
+
+impl FlowTable {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn lookup(&self, src: Endpoint, dst: Endpoint) -> Option<usize> {
+        self.map.get(&FlowKey::new(src, dst)).copied()
+    }
+
+    /// Allocates the next stream number for a conversation stored at `slot`; any conversation
+    /// that had the same addresses and ports is forgotten (port reuse).
+    pub fn insert(&mut self, src: Endpoint, dst: Endpoint, slot: usize) -> u64 {
+        self.map.insert(FlowKey::new(src, dst), slot);
+        let stream = self.next_stream;
+        self.next_stream += 1;
+        stream
+    }
+
+    pub fn conversations(&self) -> u64 {
+        self.next_stream
+    }
+}
+
+/// Wireshark starts a new conversation on a SYN (without ACK) whose sequence number differs from
+/// the base sequence already recorded for that direction.
+pub fn is_port_reuse(half: &HalfStream, seg: &TcpSegment<'_>) -> bool {
+    seg.flags & (flags::SYN | flags::ACK) == flags::SYN
+        && half.base_seq.is_some_and(|b| b != seg.seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(port: u16) -> Endpoint {
+        Endpoint {
+            ip: [0; 16],
+            v6: false,
+            port,
+        }
+    }
+
+    fn seg(seq: u32, flags: u8, payload: &[u8]) -> TcpSegment<'_> {
+        TcpSegment {
+            src: ep(1),
+            dst: ep(2),
+            seq,
+            ack: 0,
+            flags,
+            payload,
+            missing: 0,
+        }
+    }
+
+    /// Feeds segments and returns (stream bytes with gaps as '#', delivery frames).
+    fn run(h: &mut HalfStream, segs: &[(u32, u8, &[u8])], flush: bool) -> (Vec<u8>, Vec<u64>) {
+        let mut got = Vec::new();
+        let mut frames = Vec::new();
+        for (i, (seq, f, p)) in segs.iter().enumerate() {
+            h.segment(&seg(*seq, *f, p), i as u64 + 1, 1 << 20, &mut |d| match d {
+                Delivery::Data { bytes, frame, .. } => {
+                    got.extend_from_slice(bytes);
+                    frames.push(frame);
+                }
+                Delivery::Gap { len, .. } => got.extend(std::iter::repeat_n(b'#', len as usize)),
+            });
+        }
+        if flush {
+            h.flush(99, &mut |d| match d {
+                Delivery::Data { bytes, frame, .. } => {
+                    got.extend_from_slice(bytes);
+                    frames.push(frame);
+                }
+                Delivery::Gap { len, .. } => got.extend(std::iter::repeat_n(b'#', len as usize)),
+            });
+        }
+        (got, frames)
+    }
+
+    const SYN: u8 = flags::SYN;
+    const ACK: u8 = flags::ACK;
+
+    #[test]
+    fn in_order_after_syn() {
+        let mut h = HalfStream::new();
+        let (got, frames) = run(
+            &mut h,
+            &[(100, SYN, b""), (101, ACK, b"abc"), (104, ACK, b"def")],
+            false,
+        );
+        assert_eq!(got, b"abcdef");
+        assert_eq!(frames, vec![2, 3]);
+        assert!(!h.midstream);
+    }
+
+    #[test]
+    fn out_of_order_is_reordered() {
+        let mut h = HalfStream::new();
+        let (got, frames) = run(
+            &mut h,
+            &[
+                (100, SYN, b""),
+                (104, ACK, b"def"),
+                (107, ACK, b"ghi"),
+                (101, ACK, b"abc"),
+            ],
+            false,
+        );
+        assert_eq!(got, b"abcdefghi");
+        assert_eq!(frames, vec![4, 2, 3]);
+        assert_eq!(h.stats.out_of_order_segments, 2);
+    }
+
+    #[test]
+    fn retransmission_and_duplicates_dropped() {
+        let mut h = HalfStream::new();
+        let (got, _) = run(
+            &mut h,
+            &[
+                (100, SYN, b""),
+                (101, ACK, b"abc"),
+                (101, ACK, b"abc"),
+                (104, ACK, b"def"),
+                (101, ACK, b"abcdef"),
+            ],
+            false,
+        );
+        assert_eq!(got, b"abcdef");
+        assert_eq!(h.stats.retransmitted_bytes, 9);
+    }
+
+    #[test]
+    fn overlap_first_copy_wins_and_conflict_counted() {
+        let mut h = HalfStream::new();
+        // "XYZ" arrives first at 104..107, then "dEFgh" at 104..109 overlapping with other bytes.
+        let (got, _) = run(
+            &mut h,
+            &[
+                (100, SYN, b""),
+                (104, ACK, b"XYZ"),
+                (104, ACK, b"dEFgh"),
+                (101, ACK, b"abc"),
+            ],
+            false,
+        );
+        assert_eq!(got, b"abcXYZgh");
+        assert_eq!(h.stats.conflicting_overlaps, 1);
+    }
+
+    #[test]
+    fn partial_overlap_with_delivered_data() {
+        let mut h = HalfStream::new();
+        let (got, _) = run(
+            &mut h,
+            &[(100, SYN, b""), (101, ACK, b"abcd"), (103, ACK, b"cdef")],
+            false,
+        );
+        assert_eq!(got, b"abcdef");
+    }
+
+    #[test]
+    fn gap_is_flushed_at_end() {
+        let mut h = HalfStream::new();
+        let (got, _) = run(
+            &mut h,
+            &[(100, SYN, b""), (101, ACK, b"abc"), (110, ACK, b"xyz")],
+            true,
+        );
+        assert_eq!(got, b"abc######xyz");
+        assert_eq!(h.stats.gap_bytes, 6);
+        assert_eq!(h.stats.gaps[0].offset, 3);
+    }
+
+    #[test]
+    fn gap_skipped_when_peer_acked_it() {
+        let mut h = HalfStream::new();
+        let mut got = Vec::new();
+        let mut sink = |d: Delivery<'_>| match d {
+            Delivery::Data { bytes, .. } => got.extend_from_slice(bytes),
+            Delivery::Gap { len, .. } => got.extend(std::iter::repeat_n(b'#', len as usize)),
+        };
+        h.segment(&seg(100, SYN, b""), 1, 1 << 20, &mut sink);
+        h.segment(&seg(101, ACK, b"abc"), 2, 1 << 20, &mut sink);
+        h.segment(&seg(107, ACK, b"ghi"), 3, 1 << 20, &mut sink);
+        // The peer acknowledges everything up to 110: bytes 104..107 were lost by the capture.
+        h.peer_ack(110, 4, &mut sink);
+        assert_eq!(got, b"abc###ghi");
+    }
+
+    #[test]
+    fn sequence_wraparound() {
+        let mut h = HalfStream::new();
+        let isn = u32::MAX - 2;
+        let (got, _) = run(
+            &mut h,
+            &[
+                (isn, SYN, b""),
+                (isn.wrapping_add(4), ACK, b"def"),
+                (isn.wrapping_add(1), ACK, b"abc"),
+                (4, ACK, b"ghi"),
+            ],
+            false,
+        );
+        assert_eq!(got, b"abcdefghi");
+    }
+
+    #[test]
+    fn midstream_pickup_and_one_direction() {
+        let mut h = HalfStream::new();
+        let (got, _) = run(&mut h, &[(5000, ACK, b"late"), (5004, ACK, b"r")], false);
+        assert_eq!(got, b"later");
+        assert!(h.midstream);
+    }
+
+    #[test]
+    fn bounded_out_of_order_buffer() {
+        let mut h = HalfStream::new();
+        let mut got = Vec::new();
+        let mut sink = |d: Delivery<'_>| match d {
+            Delivery::Data { bytes, .. } => got.extend_from_slice(bytes),
+            Delivery::Gap { len, .. } => got.extend(std::iter::repeat_n(b'#', len as usize)),
+        };
+        h.segment(&seg(0, SYN, b""), 1, 8, &mut sink);
+        h.segment(&seg(3, ACK, b"cdef"), 2, 8, &mut sink);
+        h.segment(&seg(7, ACK, b"ghij"), 3, 8, &mut sink);
+        // The third piece overflows the 8-byte bound: the hole at 1..3 is given up.
+        h.segment(&seg(11, ACK, b"k"), 4, 8, &mut sink);
+        assert!(h.pending_bytes() <= 8);
+        assert!(got.starts_with(b"##cdef"));
+        assert_eq!(h.stats.buffer_overflows, 1);
+    }
+
+    #[test]
+    fn port_reuse_rule() {
+        let mut h = HalfStream::new();
+        run(&mut h, &[(100, SYN, b"")], false);
+        assert!(
+            !is_port_reuse(&h, &seg(100, SYN, b"")),
+            "SYN retransmission"
+        );
+        assert!(is_port_reuse(&h, &seg(9000, SYN, b"")));
+        assert!(!is_port_reuse(&h, &seg(9000, SYN | ACK, b"")));
+    }
+
+    proptest::proptest! {
+        /// Any segmentation, reordering and duplication of a stream reassembles to the stream.
+        #[test]
+        fn random_segmentation_reassembles(
+            data in proptest::collection::vec(proptest::num::u8::ANY, 1..400),
+            cuts in proptest::collection::vec(1usize..40, 1..40),
+            order in proptest::collection::vec(proptest::num::usize::ANY, 0..60),
+            isn in proptest::num::u32::ANY,
+        ) {
+            let mut segs: Vec<(usize, usize)> = Vec::new();
+            let mut at = 0;
+            for c in cuts.iter().cycle() {
+                if at >= data.len() { break; }
+                let end = (at + c).min(data.len());
+                segs.push((at, end));
+                at = end;
+            }
+            // Shuffle deterministically and duplicate some segments.
+            let mut sequence: Vec<(usize, usize)> = segs.clone();
+            for (i, o) in order.iter().enumerate() {
+                let a = i % sequence.len();
+                let b = o % sequence.len();
+                sequence.swap(a, b);
+                if o % 5 == 0 { sequence.push(segs[o % segs.len()]); }
+            }
+            let mut h = HalfStream::new();
+            let mut got = Vec::new();
+            let mut sink = |d: Delivery<'_>| if let Delivery::Data { bytes, .. } = d { got.extend_from_slice(bytes) };
+            h.segment(&seg(isn, SYN, b""), 1, 1 << 20, &mut sink);
+            for (i, (s, e)) in sequence.iter().enumerate() {
+                let sg = seg(isn.wrapping_add(1).wrapping_add(*s as u32), ACK, &data[*s..*e]);
+                h.segment(&sg, i as u64 + 2, 1 << 20, &mut sink);
+            }
+            h.flush(0, &mut sink);
+            proptest::prop_assert_eq!(got, data);
+        }
+    }
+}

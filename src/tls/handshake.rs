@@ -1,0 +1,719 @@
+//! Handshake message bodies: what each message says, decoded per protocol version.
+//!
+//! tls-parser decodes ClientHello and ServerHello. CertificateRequest and Certificate are decoded
+//! here because their layout depends on the negotiated version (tls-parser guesses the
+//! CertificateRequest layout and has no TLS 1.3 layouts at all), and because the findings need
+//! exact byte counts of the CA list as it was on the wire, including lists cut short.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::x509::{self, CertInfo};
+
+/// snake_case name of a handshake type, as in tshark's field names and our JSON.
+pub fn handshake_name(kind: u8) -> &'static str {
+    match kind {
+        0 => "hello_request",
+        1 => "client_hello",
+        2 => "server_hello",
+        3 => "hello_verify_request",
+        4 => "new_session_ticket",
+        5 => "end_of_early_data",
+        6 => "hello_retry_request",
+        8 => "encrypted_extensions",
+        11 => "certificate",
+        12 => "server_key_exchange",
+        13 => "certificate_request",
+        14 => "server_hello_done",
+        15 => "certificate_verify",
+        16 => "client_key_exchange",
+        20 => "finished",
+        21 => "certificate_url",
+        22 => "certificate_status",
+        23 => "supplemental_data",
+        24 => "key_update",
+        25 => "compressed_certificate",
+        67 => "next_protocol",
+        254 => "message_hash",
+        _ => "unknown",
+    }
+}
+
+/// Display name for text output ("CertificateRequest").
+pub fn handshake_title(kind: u8) -> &'static str {
+    match kind {
+        0 => "HelloRequest",
+        1 => "ClientHello",
+        2 => "ServerHello",
+        3 => "HelloVerifyRequest",
+        4 => "NewSessionTicket",
+        5 => "EndOfEarlyData",
+        6 => "HelloRetryRequest",
+        8 => "EncryptedExtensions",
+        11 => "Certificate",
+        12 => "ServerKeyExchange",
+        13 => "CertificateRequest",
+        14 => "ServerHelloDone",
+        15 => "CertificateVerify",
+        16 => "ClientKeyExchange",
+        20 => "Finished",
+        21 => "CertificateURL",
+        22 => "CertificateStatus",
+        23 => "SupplementalData",
+        24 => "KeyUpdate",
+        25 => "CompressedCertificate",
+        67 => "NextProtocol",
+        254 => "MessageHash",
+        _ => "Unknown",
+    }
+}
+
+/// The random a ServerHello carries when it is really a HelloRetryRequest (RFC 8446 4.1.3).
+pub const HRR_RANDOM: [u8; 32] = [
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+];
+
+pub const TLS13: u16 = 0x0304;
+
+/// Name of a protocol version number.
+pub fn version_name(v: u16) -> String {
+    match v {
+        0x0002 => "SSLv2".into(),
+        0x0300 => "SSLv3".into(),
+        0x0301 => "TLS 1.0".into(),
+        0x0302 => "TLS 1.1".into(),
+        0x0303 => "TLS 1.2".into(),
+        0x0304 => "TLS 1.3".into(),
+        v if v & 0x0f0f == 0x0a0a => format!("GREASE 0x{v:04x}"),
+        v if v >> 8 == 0x7f => format!("TLS 1.3 draft {}", v & 0xff),
+        v => format!("0x{v:04x}"),
+    }
+}
+
+/// Name of a cipher suite from tls-parser's table.
+pub fn cipher_name(id: u16) -> String {
+    match tls_parser::TlsCipherSuite::from_id(id) {
+        Some(cs) => cs.name.to_string(),
+        None => format!("0x{id:04x}"),
+    }
+}
+
+/// A big-endian reader that never panics.
+pub(crate) struct Cursor<'a> {
+    pub buf: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(buf: &'a [u8]) -> Self {
+        Cursor { buf }
+    }
+    pub fn u8(&mut self) -> Option<u8> {
+        let (&b, rest) = self.buf.split_first()?;
+        self.buf = rest;
+        Some(b)
+    }
+    pub fn u16(&mut self) -> Option<u16> {
+        let b = self.take(2)?;
+        Some(u16::from_be_bytes([b[0], b[1]]))
+    }
+    pub fn u24(&mut self) -> Option<u32> {
+        let b = self.take(3)?;
+        Some(u32::from_be_bytes([0, b[0], b[1], b[2]]))
+    }
+    pub fn u32(&mut self) -> Option<u32> {
+        let b = self.take(4)?;
+        Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.buf.len() < n {
+            return None;
+        }
+        let (a, b) = self.buf.split_at(n);
+        self.buf = b;
+        Some(a)
+    }
+    pub fn vec8(&mut self) -> Option<&'a [u8]> {
+        let n = self.u8()? as usize;
+        self.take(n)
+    }
+    pub fn vec16(&mut self) -> Option<&'a [u8]> {
+        let n = self.u16()? as usize;
+        self.take(n)
+    }
+    pub fn vec24(&mut self) -> Option<&'a [u8]> {
+        let n = self.u24()? as usize;
+        self.take(n)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+}
+
+/// Extensions as (type, data), walked by hand so one odd extension does not hide the others.
+fn extension_list(block: &[u8]) -> Vec<(u16, &[u8])> {
+    let mut c = Cursor::new(block);
+    let mut out = Vec::new();
+    while !c.is_empty() {
+        let (Some(kind), Some(data)) = (c.u16(), c.vec16()) else {
+            break;
+        };
+        out.push((kind, data));
+    }
+    out
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ClientHelloInfo {
+    pub legacy_version: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub offered_versions: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alpn: Vec<String>,
+    pub cipher_suites: usize,
+    pub extensions: Vec<u16>,
+    pub post_handshake_auth: bool,
+    pub random: String,
+    /// Set for an SSLv2-format ClientHello.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sslv2_format: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ServerHelloInfo {
+    pub version: String,
+    #[serde(skip)]
+    pub version_id: u16,
+    pub cipher_suite: String,
+    #[serde(skip)]
+    pub cipher_id: u16,
+    pub hello_retry_request: bool,
+    pub extensions: Vec<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpn: Option<String>,
+    pub random: String,
+}
+
+/// One distinguished name of a CertificateRequest.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaName {
+    pub dn: String,
+    /// Size of the DER Name (without its 2-byte length prefix).
+    pub der_len: usize,
+    #[serde(skip)]
+    pub der: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct CertificateRequestInfo {
+    /// "tls1.3", "tls1.2" or "tls1.0" layout.
+    pub layout: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cert_types: Vec<u8>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signature_algorithms: Vec<String>,
+    /// Length of the DN vector as on the wire (tshark `tls.handshake.dnames_len`).
+    pub ca_list_bytes: usize,
+    pub ca_names: Vec<CaName>,
+    /// TLS 1.3 certificate_request_context length.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_len: Option<usize>,
+    /// The DN list announced more bytes than the message holds, or an entry ran past its end.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct CertificateMsgInfo {
+    /// Length of the certificate list (tshark `tls.handshake.certificates_length`).
+    pub certificates_length: usize,
+    pub empty: bool,
+    pub certificates: Vec<Arc<CertInfo>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_len: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Detail {
+    ClientHello(ClientHelloInfo),
+    ServerHello(ServerHelloInfo),
+    Certificate(CertificateMsgInfo),
+    CertificateRequest(CertificateRequestInfo),
+    KeyUpdate {
+        update_requested: bool,
+    },
+    CertificateStatus {
+        status_type: u8,
+        response_len: usize,
+    },
+    NewSessionTicket {
+        lifetime_hint: u32,
+        ticket_len: usize,
+    },
+    Malformed {
+        malformed: String,
+    },
+}
+
+/// Certificates seen in a file, analysed once each.
+#[derive(Default)]
+pub struct CertCache {
+    map: rustc_hash::FxHashMap<[u8; 32], Arc<CertInfo>>,
+}
+
+impl CertCache {
+    pub fn get(&mut self, der: &[u8]) -> Arc<CertInfo> {
+        use sha2::{Digest, Sha256};
+        let key: [u8; 32] = Sha256::digest(der).into();
+        self.map
+            .entry(key)
+            .or_insert_with(|| Arc::new(x509::cert_info(der)))
+            .clone()
+    }
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+pub fn parse_client_hello(body: &[u8]) -> Detail {
+    let mut msg = Vec::with_capacity(body.len() + 4);
+    msg.push(1);
+    msg.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    msg.extend_from_slice(body);
+    let parsed = tls_parser::parse_tls_message_handshake(&msg);
+    let ch = match parsed {
+        Ok((
+            _,
+            tls_parser::TlsMessage::Handshake(tls_parser::TlsMessageHandshake::ClientHello(ch)),
+        )) => ch,
+        _ => {
+            return Detail::Malformed {
+                malformed: "ClientHello does not parse".into(),
+            }
+        }
+    };
+    let mut info = ClientHelloInfo {
+        legacy_version: version_name(ch.version.0),
+        cipher_suites: ch.ciphers.len(),
+        random: hex::encode(ch.random),
+        ..Default::default()
+    };
+    for (kind, data) in extension_list(ch.ext.unwrap_or(&[])) {
+        info.extensions.push(kind);
+        let mut c = Cursor::new(data);
+        match kind {
+            0 => {
+                // server_name: list of (type, name); host_name is type 0.
+                if let Some(list) = c.vec16() {
+                    let mut l = Cursor::new(list);
+                    while let (Some(t), Some(name)) = (l.u8(), l.vec16()) {
+                        if t == 0 && info.sni.is_none() {
+                            info.sni = Some(String::from_utf8_lossy(name).into_owned());
+                        }
+                    }
+                }
+            }
+            16 => {
+                if let Some(list) = c.vec16() {
+                    let mut l = Cursor::new(list);
+                    while let Some(p) = l.vec8() {
+                        info.alpn.push(String::from_utf8_lossy(p).into_owned());
+                    }
+                }
+            }
+            43 => {
+                if let Some(list) = c.vec8() {
+                    info.offered_versions = list
+                        .chunks_exact(2)
+                        .map(|v| version_name(u16::from_be_bytes([v[0], v[1]])))
+                        .collect();
+                }
+            }
+            49 => info.post_handshake_auth = true,
+            _ => {}
+        }
+    }
+    Detail::ClientHello(info)
+}
+
+pub fn parse_server_hello(body: &[u8]) -> Detail {
+    let mut c = Cursor::new(body);
+    let parsed = (|| {
+        let version = c.u16()?;
+        let random = c.take(32)?;
+        let _session_id = c.vec8()?;
+        let cipher = c.u16()?;
+        let _compression = c.u8()?;
+        let ext = if c.is_empty() { &[][..] } else { c.vec16()? };
+        Some((version, random, cipher, ext))
+    })();
+    let Some((legacy_version, random, cipher, ext)) = parsed else {
+        return Detail::Malformed {
+            malformed: "ServerHello does not parse".into(),
+        };
+    };
+    let mut info = ServerHelloInfo {
+        version_id: legacy_version,
+        cipher_id: cipher,
+        cipher_suite: cipher_name(cipher),
+        hello_retry_request: random == HRR_RANDOM,
+        random: hex::encode(random),
+        ..Default::default()
+    };
+    for (kind, data) in extension_list(ext) {
+        info.extensions.push(kind);
+        match kind {
+            // supported_versions in a ServerHello is a single version (RFC 8446 4.2.1).
+            43 if data.len() == 2 => info.version_id = u16::from_be_bytes([data[0], data[1]]),
+            16 => {
+                let mut c = Cursor::new(data);
+                if let Some(list) = c.vec16() {
+                    let mut l = Cursor::new(list);
+                    if let Some(p) = l.vec8() {
+                        info.alpn = Some(String::from_utf8_lossy(p).into_owned());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    info.version = version_name(info.version_id);
+    Detail::ServerHello(info)
+}
+
+/// Parses a DN vector body (entries of u16 length + DER), tolerating a cut list.
+fn parse_dn_list(list: &[u8], truncated: &mut bool) -> Vec<CaName> {
+    let mut c = Cursor::new(list);
+    let mut names = Vec::new();
+    while !c.is_empty() {
+        let Some(len) = c.u16() else {
+            *truncated = true;
+            break;
+        };
+        let Some(der) = c.take(len as usize) else {
+            *truncated = true;
+            break;
+        };
+        names.push(CaName {
+            dn: x509::dn_to_string(der),
+            der_len: der.len(),
+            der: der.to_vec(),
+        });
+    }
+    names
+}
+
+/// CertificateRequest in the layout of `version` (None: unknown, try 1.2 then 1.0).
+pub fn parse_certificate_request(body: &[u8], version: Option<u16>) -> Detail {
+    match version {
+        Some(TLS13) => cert_request_13(body),
+        Some(v) if v >= 0x0303 => cert_request_12(body, true),
+        Some(_) => cert_request_12(body, false),
+        None => {
+            // An unknown version (one-sided capture): choose the layout that parses.
+            match cert_request_12(body, true) {
+                Detail::CertificateRequest(info) if !info.truncated => {
+                    Detail::CertificateRequest(info)
+                }
+                first => match cert_request_12(body, false) {
+                    Detail::CertificateRequest(info) if !info.truncated => {
+                        Detail::CertificateRequest(info)
+                    }
+                    _ => first,
+                },
+            }
+        }
+    }
+}
+
+fn cert_request_12(body: &[u8], with_sig_algs: bool) -> Detail {
+    let mut c = Cursor::new(body);
+    let mut info = CertificateRequestInfo {
+        layout: if with_sig_algs { "tls1.2" } else { "tls1.0" },
+        ..Default::default()
+    };
+    let Some(types) = c.vec8() else {
+        return malformed("CertificateRequest: no certificate types");
+    };
+    info.cert_types = types.to_vec();
+    if with_sig_algs {
+        let Some(algs) = c.vec16() else {
+            return malformed("CertificateRequest: no signature algorithms");
+        };
+        info.signature_algorithms = algs
+            .chunks_exact(2)
+            .map(|a| format!("0x{:02x}{:02x}", a[0], a[1]))
+            .collect();
+    }
+    let Some(announced) = c.u16() else {
+        return malformed("CertificateRequest: no CA list length");
+    };
+    info.ca_list_bytes = announced as usize;
+    let available = c.buf.len();
+    let list = &c.buf[..available.min(announced as usize)];
+    if available < announced as usize {
+        info.truncated = true;
+    }
+    info.ca_names = parse_dn_list(list, &mut info.truncated);
+    if available > announced as usize {
+        // Trailing bytes: the other layout is probably the right one.
+        info.truncated = true;
+    }
+    Detail::CertificateRequest(info)
+}
+
+fn cert_request_13(body: &[u8]) -> Detail {
+    let mut c = Cursor::new(body);
+    let mut info = CertificateRequestInfo {
+        layout: "tls1.3",
+        ..Default::default()
+    };
+    let Some(ctx) = c.vec8() else {
+        return malformed("CertificateRequest: no context");
+    };
+    info.context_len = Some(ctx.len());
+    let Some(exts) = c.vec16() else {
+        return malformed("CertificateRequest: no extensions");
+    };
+    for (kind, data) in extension_list(exts) {
+        let mut e = Cursor::new(data);
+        match kind {
+            // certificate_authorities (RFC 8446 4.2.4)
+            47 => {
+                let Some(announced) = e.u16() else { continue };
+                info.ca_list_bytes = announced as usize;
+                let list = &e.buf[..e.buf.len().min(announced as usize)];
+                if e.buf.len() < announced as usize {
+                    info.truncated = true;
+                }
+                info.ca_names = parse_dn_list(list, &mut info.truncated);
+            }
+            13 => {
+                if let Some(algs) = e.vec16() {
+                    info.signature_algorithms = algs
+                        .chunks_exact(2)
+                        .map(|a| format!("0x{:02x}{:02x}", a[0], a[1]))
+                        .collect();
+                }
+            }
+            _ => {}
+        }
+    }
+    Detail::CertificateRequest(info)
+}
+
+fn malformed(what: &str) -> Detail {
+    Detail::Malformed {
+        malformed: what.into(),
+    }
+}
+
+/// Certificate in the layout of `version` (None: try 1.2, then 1.3).
+pub fn parse_certificate(body: &[u8], version: Option<u16>, cache: &mut CertCache) -> Detail {
+    match version {
+        Some(TLS13) => certificate_13(body, cache),
+        Some(_) => certificate_12(body, cache),
+        None => match certificate_12(body, cache) {
+            Detail::Malformed { .. } => certificate_13(body, cache),
+            ok => ok,
+        },
+    }
+}
+
+fn certificate_12(body: &[u8], cache: &mut CertCache) -> Detail {
+    let mut c = Cursor::new(body);
+    let Some(list) = c.vec24() else {
+        return malformed("Certificate: list longer than the message");
+    };
+    if !c.is_empty() {
+        return malformed("Certificate: bytes after the certificate list");
+    }
+    let mut info = CertificateMsgInfo {
+        certificates_length: list.len(),
+        empty: list.is_empty(),
+        ..Default::default()
+    };
+    let mut l = Cursor::new(list);
+    while !l.is_empty() {
+        let Some(der) = l.vec24() else {
+            return malformed("Certificate: entry longer than the list");
+        };
+        info.certificates.push(cache.get(der));
+    }
+    Detail::Certificate(info)
+}
+
+fn certificate_13(body: &[u8], cache: &mut CertCache) -> Detail {
+    let mut c = Cursor::new(body);
+    let Some(ctx) = c.vec8() else {
+        return malformed("Certificate: no context");
+    };
+    let Some(list) = c.vec24() else {
+        return malformed("Certificate: list longer than the message");
+    };
+    let mut info = CertificateMsgInfo {
+        certificates_length: list.len(),
+        empty: list.is_empty(),
+        context_len: Some(ctx.len()),
+        ..Default::default()
+    };
+    let mut l = Cursor::new(list);
+    while !l.is_empty() {
+        let (Some(der), Some(_exts)) = (l.vec24(), l.vec16()) else {
+            return malformed("Certificate: entry longer than the list");
+        };
+        info.certificates.push(cache.get(der));
+    }
+    Detail::Certificate(info)
+}
+
+/// Decodes the body of a plaintext handshake message of `kind`.
+pub fn decode(
+    kind: u8,
+    body: &[u8],
+    version: Option<u16>,
+    cache: &mut CertCache,
+) -> Option<Detail> {
+    Some(match kind {
+        1 => parse_client_hello(body),
+        2 => parse_server_hello(body),
+        11 => parse_certificate(body, version, cache),
+        13 => parse_certificate_request(body, version),
+        22 => {
+            let mut c = Cursor::new(body);
+            match (c.u8(), c.vec24()) {
+                (Some(t), Some(r)) => Detail::CertificateStatus {
+                    status_type: t,
+                    response_len: r.len(),
+                },
+                _ => malformed("CertificateStatus does not parse"),
+            }
+        }
+        24 => Detail::KeyUpdate {
+            update_requested: body.first() == Some(&1),
+        },
+        4 => {
+            let mut c = Cursor::new(body);
+            let hint = c.u32()?;
+            let ticket_len = if version == Some(TLS13) {
+                // ticket_age_add, nonce, then the ticket
+                c.u32()?;
+                c.vec8()?;
+                c.vec16()?.len()
+            } else {
+                c.vec16()?.len()
+            };
+            Detail::NewSessionTicket {
+                lifetime_hint: hint,
+                ticket_len,
+            }
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dn(cn: &str) -> Vec<u8> {
+        // SEQUENCE { SET { SEQUENCE { OID 2.5.4.3, UTF8String cn } } }
+        let mut atv = vec![0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, cn.len() as u8];
+        atv.extend_from_slice(cn.as_bytes());
+        let mut seq = vec![0x30, atv.len() as u8];
+        seq.extend(atv);
+        let mut set = vec![0x31, seq.len() as u8];
+        set.extend(seq);
+        let mut name = vec![0x30, set.len() as u8];
+        name.extend(set);
+        name
+    }
+
+    fn dn_list(names: &[Vec<u8>]) -> Vec<u8> {
+        let mut list = Vec::new();
+        for n in names {
+            list.extend_from_slice(&(n.len() as u16).to_be_bytes());
+            list.extend_from_slice(n);
+        }
+        let mut v = (list.len() as u16).to_be_bytes().to_vec();
+        v.extend(list);
+        v
+    }
+
+    #[test]
+    fn certificate_request_tls12() {
+        let mut body = vec![2, 1, 64, 0, 4, 4, 1, 8, 4];
+        body.extend(dn_list(&[dn("Root A"), dn("Root B")]));
+        let Detail::CertificateRequest(info) = parse_certificate_request(&body, Some(0x0303))
+        else {
+            panic!()
+        };
+        assert_eq!(info.ca_names.len(), 2);
+        assert_eq!(info.ca_names[0].dn, "CN=Root A");
+        assert_eq!(info.ca_list_bytes, 2 * (2 + 19));
+        assert_eq!(info.signature_algorithms, vec!["0x0401", "0x0804"]);
+        assert!(!info.truncated);
+    }
+
+    #[test]
+    fn certificate_request_layout_guess_and_tls10() {
+        let mut body = vec![1, 1];
+        body.extend(dn_list(&[dn("Old CA")]));
+        let Detail::CertificateRequest(info) = parse_certificate_request(&body, None) else {
+            panic!()
+        };
+        assert_eq!(info.layout, "tls1.0");
+        assert_eq!(info.ca_names[0].dn, "CN=Old CA");
+    }
+
+    #[test]
+    fn certificate_request_tls13_and_cut_list() {
+        let list = dn_list(&[dn("Root 13")]);
+        let mut ext = 47u16.to_be_bytes().to_vec();
+        ext.extend_from_slice(&(list.len() as u16).to_be_bytes());
+        ext.extend(&list);
+        let mut body = vec![0];
+        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        body.extend(ext);
+        let Detail::CertificateRequest(info) = parse_certificate_request(&body, Some(TLS13)) else {
+            panic!()
+        };
+        assert_eq!(info.ca_names[0].dn, "CN=Root 13");
+        assert_eq!(info.context_len, Some(0));
+
+        let mut cut = vec![1, 1, 0, 2, 4, 1];
+        cut.extend(dn_list(&[dn("A"), dn("B")]));
+        cut.truncate(cut.len() - 5);
+        let Detail::CertificateRequest(info) = parse_certificate_request(&cut, Some(0x0303)) else {
+            panic!()
+        };
+        assert!(info.truncated);
+        assert_eq!(info.ca_names.len(), 1);
+    }
+
+    #[test]
+    fn empty_certificate_both_layouts() {
+        let mut cache = CertCache::default();
+        let Detail::Certificate(c12) = parse_certificate(&[0, 0, 0], Some(0x0303), &mut cache)
+        else {
+            panic!()
+        };
+        assert!(c12.empty);
+        let Detail::Certificate(c13) = parse_certificate(&[0, 0, 0, 0], Some(TLS13), &mut cache)
+        else {
+            panic!()
+        };
+        assert!(c13.empty);
+        assert!(matches!(
+            parse_certificate(&[0, 0, 9, 1], Some(0x0303), &mut cache),
+            Detail::Malformed { .. }
+        ));
+    }
+}

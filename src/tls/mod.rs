@@ -1,0 +1,1084 @@
+//! TLS: records framed per direction, handshake messages reassembled across records and TCP
+//! segments, alerts, ChangeCipherSpec, and the encrypted records that still say something.
+//!
+//! Each TCP direction feeds its own [`RecordLayer`] state: partial records and partial handshake
+//! messages of one direction never mix with the other's (the rusticata parser shares one buffer
+//! for both). After encryption starts, only record headers are walked; payload is not buffered.
+//! A direction that does not start with TLS is scanned for a ClientHello/ServerHello (STARTTLS
+//! and other upgrades); a capture gap or a direction picked up mid-stream is resynchronised on
+//! plausible record headers.
+
+pub mod handshake;
+
+use serde::Serialize;
+
+use handshake::{handshake_name, TLS13};
+pub use handshake::{CertCache, Detail};
+
+/// Largest record body accepted: TLS 1.2 ciphertext may reach 2^14 + 2048 (RFC 5246 6.2.3).
+/// tls-parser caps at 2^14 + 256, which rejects legal CBC records; framing is ours.
+const MAX_RECORD: usize = 16384 + 2048;
+/// Handshake messages above this are reported but not buffered.
+const MAX_HANDSHAKE_MESSAGE: usize = 4 << 20;
+/// How far into a non-TLS direction we look for a TLS upgrade.
+const SCAN_LIMIT: u64 = 256 * 1024;
+/// Bounds on per-connection evidence lists.
+const MAX_EVENTS: usize = 512;
+
+/// Which side sent something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Client,
+    Server,
+    Unknown,
+}
+
+/// One handshake message as seen on the wire.
+#[derive(Debug, Clone, Serialize)]
+pub struct HandshakeMessage {
+    /// snake_case type name (`client_hello`, `certificate_request`...).
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub type_id: u8,
+    pub direction: Direction,
+    /// The frame in which the message is complete (where Wireshark shows it).
+    pub frame: u64,
+    /// Every frame that carried its bytes.
+    pub frames: Vec<u64>,
+    /// Body length from the handshake header.
+    pub length: u32,
+    /// Records the message spanned.
+    pub records: u32,
+    #[serde(skip)]
+    pub dir: u8,
+    #[serde(skip)]
+    pub ts_ns: i64,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Detail>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertEvent {
+    pub direction: Direction,
+    pub frame: u64,
+    /// None when the alert is encrypted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'static str>,
+    pub encrypted: bool,
+    #[serde(skip)]
+    pub dir: u8,
+}
+
+/// An encrypted handshake record (TLS <= 1.2 after ChangeCipherSpec).
+#[derive(Debug, Clone, Serialize)]
+pub struct EncryptedHandshake {
+    pub direction: Direction,
+    pub frame: u64,
+    pub length: usize,
+    /// False for the first one of a direction after its ChangeCipherSpec (its Finished).
+    pub after_finished: bool,
+    #[serde(skip)]
+    pub dir: u8,
+}
+
+/// Application data seen in one direction.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AppDataStats {
+    pub records: u64,
+    pub bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_frame: Option<u64>,
+}
+
+/// Name of an alert description (RFC 8446 6, RFC 5246 7.2).
+pub fn alert_name(code: u8) -> &'static str {
+    match code {
+        0 => "close_notify",
+        10 => "unexpected_message",
+        20 => "bad_record_mac",
+        21 => "decryption_failed",
+        22 => "record_overflow",
+        30 => "decompression_failure",
+        40 => "handshake_failure",
+        41 => "no_certificate",
+        42 => "bad_certificate",
+        43 => "unsupported_certificate",
+        44 => "certificate_revoked",
+        45 => "certificate_expired",
+        46 => "certificate_unknown",
+        47 => "illegal_parameter",
+        48 => "unknown_ca",
+        49 => "access_denied",
+        50 => "decode_error",
+        51 => "decrypt_error",
+        60 => "export_restriction",
+        70 => "protocol_version",
+        71 => "insufficient_security",
+        80 => "internal_error",
+        86 => "inappropriate_fallback",
+        90 => "user_canceled",
+        100 => "no_renegotiation",
+        109 => "missing_extension",
+        110 => "unsupported_extension",
+        111 => "certificate_unobtainable",
+        112 => "unrecognized_name",
+        113 => "bad_certificate_status_response",
+        114 => "bad_certificate_hash_value",
+        115 => "unknown_psk_identity",
+        116 => "certificate_required",
+        120 => "no_application_protocol",
+        _ => "unknown",
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Nothing seen yet in this direction.
+    Start,
+    /// Looking for a hello record (upgrade), or for any plausible record (resync).
+    Scan {
+        any_record: bool,
+    },
+    Records,
+    /// Given up: not TLS.
+    Off,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Record {
+    kind: u8,
+    len: usize,
+    remaining: usize,
+    /// Content is buffered (handshake, alert, CCS in clear).
+    keep: bool,
+    /// Bytes of it were lost in a capture gap.
+    damaged: bool,
+    /// SSLv2 record (2-byte header).
+    sslv2: bool,
+}
+
+/// Per-direction record and handshake reassembly state.
+struct RecordLayer {
+    mode: Mode,
+    hdr: [u8; 5],
+    hdr_len: usize,
+    cur: Option<Record>,
+    body: Vec<u8>,
+    rec_frames: Vec<u64>,
+    /// Plaintext handshake bytes not yet forming a whole message.
+    hs_buf: Vec<u8>,
+    /// (end offset in hs_buf, frames of the record that brought those bytes).
+    hs_pieces: Vec<(usize, Vec<u64>)>,
+    /// Bytes of an oversized handshake message still to skip.
+    hs_skip: usize,
+    /// After ChangeCipherSpec (TLS <= 1.2): handshake records are encrypted.
+    encrypted: bool,
+    finished_seen: bool,
+    /// SSLv2 records may appear (the direction started with one).
+    sslv2: bool,
+    scanned: u64,
+    records: u64,
+    app: AppDataStats,
+    sync_losses: u32,
+}
+
+impl RecordLayer {
+    fn new() -> Self {
+        RecordLayer {
+            mode: Mode::Start,
+            hdr: [0; 5],
+            hdr_len: 0,
+            cur: None,
+            body: Vec::new(),
+            rec_frames: Vec::new(),
+            hs_buf: Vec::new(),
+            hs_pieces: Vec::new(),
+            hs_skip: 0,
+            encrypted: false,
+            finished_seen: false,
+            sslv2: false,
+            scanned: 0,
+            records: 0,
+            app: AppDataStats::default(),
+            sync_losses: 0,
+        }
+    }
+}
+
+/// Is this a plausible TLS record header?
+fn plausible_header(h: &[u8]) -> bool {
+    h.len() >= 5
+        && (20..=24).contains(&h[0])
+        && h[1] == 3
+        && h[2] <= 4
+        && (u16::from_be_bytes([h[3], h[4]]) as usize) <= MAX_RECORD
+        && u16::from_be_bytes([h[3], h[4]]) > 0
+}
+
+/// Is this the start of a ClientHello (dir client) or ServerHello record?
+fn hello_record_at(b: &[u8]) -> bool {
+    plausible_header(b)
+        && b[0] == 22
+        && b.len() >= 9
+        && (b[5] == 1 || b[5] == 2)
+        && u32::from_be_bytes([0, b[6], b[7], b[8]]) < 0x10000
+}
+
+/// SSLv2-format ClientHello or ServerHello (2-byte header with the high bit set).
+fn sslv2_hello_at(b: &[u8]) -> bool {
+    if b.len() < 5 || b[0] & 0x80 == 0 {
+        return false;
+    }
+    let len = (((b[0] & 0x7f) as usize) << 8) | b[1] as usize;
+    match b[2] {
+        1 => len >= 9 && b[3] <= 3 && (b[3] == 0 && b[4] == 2 || b[3] == 3),
+        4 => len >= 11,
+        _ => false,
+    }
+}
+
+/// Everything TLS seen on one TCP connection.
+pub struct TlsSession {
+    layers: [RecordLayer; 2],
+    pub messages: Vec<HandshakeMessage>,
+    pub alerts: Vec<AlertEvent>,
+    pub encrypted_handshake: Vec<EncryptedHandshake>,
+    /// (dir, frame) of each ChangeCipherSpec.
+    pub ccs: Vec<(u8, u64)>,
+    /// Negotiated version (ServerHello, supported_versions first).
+    pub version: Option<u16>,
+    pub cipher: Option<u16>,
+    /// TCP direction index that sent the first ClientHello.
+    pub client_dir: Option<u8>,
+    /// TLS was found in this connection.
+    pub detected: bool,
+    /// TLS started after other bytes (STARTTLS or similar upgrade).
+    pub upgraded: bool,
+    pub notes: Vec<String>,
+    pub sslv2_records: u64,
+    pub oversized_records: u64,
+}
+
+impl Default for TlsSession {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TlsSession {
+    pub fn new() -> Self {
+        TlsSession {
+            layers: [RecordLayer::new(), RecordLayer::new()],
+            messages: Vec::new(),
+            alerts: Vec::new(),
+            encrypted_handshake: Vec::new(),
+            ccs: Vec::new(),
+            version: None,
+            cipher: None,
+            client_dir: None,
+            detected: false,
+            upgraded: false,
+            notes: Vec::new(),
+            sslv2_records: 0,
+            oversized_records: 0,
+        }
+    }
+
+    /// True once neither direction can still turn out to carry TLS.
+    pub fn gave_up(&self) -> bool {
+        !self.detected && self.layers.iter().all(|l| l.mode == Mode::Off)
+    }
+
+    /// Both directions have nothing more to tell without keys: no partial handshake message
+    /// buffered and encryption under way. Used to skip application data cheaply.
+    pub fn app_data_stats(&self, dir: u8) -> &AppDataStats {
+        &self.layers[dir as usize & 1].app
+    }
+
+    pub fn records(&self, dir: u8) -> u64 {
+        self.layers[dir as usize & 1].records
+    }
+
+    fn note(&mut self, text: String) {
+        if self.notes.len() < 64 && !self.notes.contains(&text) {
+            self.notes.push(text);
+        }
+    }
+
+    /// Takes contiguous bytes of direction `dir` (0 or 1).
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_data(
+        &mut self,
+        dir: u8,
+        mut bytes: &[u8],
+        frame: u64,
+        at_frame: u64,
+        ts_ns: i64,
+        midstream: bool,
+        cache: &mut CertCache,
+    ) {
+        let d = (dir & 1) as usize;
+        while !bytes.is_empty() {
+            match self.layers[d].mode {
+                Mode::Off => return,
+                Mode::Start => {
+                    // Decide on the first bytes; wait for 5 when they come in smaller pieces.
+                    let layer = &mut self.layers[d];
+                    let need = 5 - layer.hdr_len;
+                    let take = need.min(bytes.len());
+                    if layer.hdr_len > 0 || bytes.len() < 5 {
+                        if layer.rec_frames.last() != Some(&frame) {
+                            layer.rec_frames.push(frame);
+                        }
+                        layer.hdr[layer.hdr_len..layer.hdr_len + take]
+                            .copy_from_slice(&bytes[..take]);
+                        layer.hdr_len += take;
+                        bytes = &bytes[take..];
+                        if layer.hdr_len < 5 {
+                            return;
+                        }
+                        let probe = layer.hdr;
+                        layer.hdr_len = 0;
+                        self.start_direction(d, &probe, midstream);
+                        // Replay the probe through the chosen mode.
+                        self.feed(d, &probe, frame, at_frame, ts_ns, cache);
+                    } else {
+                        let probe = [bytes[0], bytes[1], bytes[2], bytes[3], bytes[4]];
+                        self.start_direction(d, &probe, midstream);
+                    }
+                }
+                _ => {
+                    self.feed(d, bytes, frame, at_frame, ts_ns, cache);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn start_direction(&mut self, d: usize, probe: &[u8; 5], midstream: bool) {
+        let layer = &mut self.layers[d];
+        if plausible_header(probe) {
+            layer.mode = Mode::Records;
+        } else if sslv2_hello_at(probe) {
+            layer.mode = Mode::Records;
+            layer.sslv2 = true;
+        } else {
+            layer.mode = Mode::Scan {
+                any_record: midstream || self.detected,
+            };
+        }
+    }
+
+    /// Runs bytes through the direction's current mode.
+    fn feed(
+        &mut self,
+        d: usize,
+        mut bytes: &[u8],
+        frame: u64,
+        at_frame: u64,
+        ts_ns: i64,
+        cache: &mut CertCache,
+    ) {
+        while !bytes.is_empty() {
+            match self.layers[d].mode {
+                Mode::Off => return,
+                Mode::Start => unreachable_start(),
+                Mode::Scan { any_record } => {
+                    let layer = &mut self.layers[d];
+                    let found = (0..bytes.len()).find(|&i| {
+                        let b = &bytes[i..];
+                        hello_record_at(b)
+                            || (any_record && plausible_header(b) && {
+                                let next = 5 + u16::from_be_bytes([b[3], b[4]]) as usize;
+                                next == b.len() || (next < b.len() && plausible_header(&b[next..]))
+                            })
+                    });
+                    match found {
+                        Some(i) => {
+                            if i > 0 || !any_record {
+                                self.upgraded |= !any_record && !self.detected;
+                            }
+                            let layer = &mut self.layers[d];
+                            layer.mode = Mode::Records;
+                            layer.scanned += i as u64;
+                            layer.rec_frames.clear();
+                            layer.cur = None;
+                            layer.hdr_len = 0;
+                            bytes = &bytes[i..];
+                        }
+                        None => {
+                            layer.scanned += bytes.len() as u64;
+                            if layer.scanned > SCAN_LIMIT && !any_record {
+                                layer.mode = Mode::Off;
+                            }
+                            return;
+                        }
+                    }
+                }
+                Mode::Records => {
+                    let used = self.records_step(d, bytes, frame, at_frame, ts_ns, cache);
+                    bytes = &bytes[used..];
+                }
+            }
+        }
+    }
+
+    /// Consumes bytes in record mode; returns how many were used (all, unless sync was lost).
+    fn records_step(
+        &mut self,
+        d: usize,
+        bytes: &[u8],
+        frame: u64,
+        at_frame: u64,
+        ts_ns: i64,
+        cache: &mut CertCache,
+    ) -> usize {
+        let mut pos = 0;
+        while pos < bytes.len() {
+            if self.layers[d].cur.is_none() {
+                // Header.
+                let layer = &mut self.layers[d];
+                if layer.rec_frames.last() != Some(&frame) {
+                    layer.rec_frames.push(frame);
+                }
+                let rest = &bytes[pos..];
+                let sslv2_now = layer.sslv2
+                    && (if layer.hdr_len > 0 {
+                        layer.hdr[0]
+                    } else {
+                        rest[0]
+                    }) & 0x80
+                        != 0;
+                let hdr_size = if sslv2_now { 2 } else { 5 };
+                let header: [u8; 5];
+                let from_buffer = layer.hdr_len > 0 || rest.len() < hdr_size;
+                if !from_buffer {
+                    let mut h = [0u8; 5];
+                    h[..hdr_size].copy_from_slice(&rest[..hdr_size]);
+                    header = h;
+                    pos += hdr_size;
+                } else {
+                    let take = (hdr_size - layer.hdr_len).min(rest.len());
+                    layer.hdr[layer.hdr_len..layer.hdr_len + take].copy_from_slice(&rest[..take]);
+                    layer.hdr_len += take;
+                    pos += take;
+                    if layer.hdr_len < hdr_size {
+                        return pos;
+                    }
+                    header = layer.hdr;
+                    layer.hdr_len = 0;
+                }
+                let record = if sslv2_now {
+                    let len = (((header[0] & 0x7f) as usize) << 8) | header[1] as usize;
+                    Record {
+                        kind: 0,
+                        len,
+                        remaining: len,
+                        keep: true,
+                        damaged: false,
+                        sslv2: true,
+                    }
+                } else if (20..=24).contains(&header[0]) && header[1] == 3 && header[2] <= 4 {
+                    let len = u16::from_be_bytes([header[3], header[4]]) as usize;
+                    if len > MAX_RECORD {
+                        // Beyond what any TLS version allows; still skip it to stay in sync.
+                        self.oversized_records += 1;
+                    }
+                    let keep = match header[0] {
+                        22 => !layer.encrypted || self.version == Some(TLS13),
+                        20 | 21 => true,
+                        _ => false,
+                    } && len <= MAX_RECORD;
+                    Record {
+                        kind: header[0],
+                        len,
+                        remaining: len,
+                        keep,
+                        damaged: false,
+                        sslv2: false,
+                    }
+                } else {
+                    // Lost sync: look for the next plausible record.
+                    layer.sync_losses += 1;
+                    layer.rec_frames.clear();
+                    layer.mode = Mode::Scan { any_record: true };
+                    self.note(format!(
+                        "lost TLS record framing at frame {at_frame}; resynchronised on the next plausible record"
+                    ));
+                    // Rescan from just after the bad header's first byte (or from the start of
+                    // this chunk when the header began in an earlier one).
+                    return if from_buffer { 0 } else { pos - hdr_size + 1 };
+                };
+                let layer = &mut self.layers[d];
+                layer.records += 1;
+                layer.body.clear();
+                layer.cur = Some(record);
+                if record.len == 0 {
+                    self.complete_record(d, at_frame, ts_ns, cache, None);
+                }
+                continue;
+            }
+            // Body.
+            let layer = &mut self.layers[d];
+            let Some(mut rec) = layer.cur else { break };
+            let n = rec.remaining.min(bytes.len() - pos);
+            if layer.rec_frames.last() != Some(&frame) {
+                layer.rec_frames.push(frame);
+            }
+            let whole_here = rec.remaining == rec.len && n == rec.len;
+            rec.remaining -= n;
+            layer.cur = Some(rec);
+            if whole_here && rec.keep {
+                // Zero-copy: the record is whole in this chunk.
+                let content = &bytes[pos..pos + n];
+                pos += n;
+                self.complete_record(d, at_frame, ts_ns, cache, Some(content));
+                continue;
+            }
+            if rec.keep {
+                layer.body.extend_from_slice(&bytes[pos..pos + n]);
+            }
+            pos += n;
+            if rec.remaining == 0 {
+                self.complete_record(d, at_frame, ts_ns, cache, None);
+            }
+        }
+        pos
+    }
+
+    /// A record is complete: dispatch on its type. `inline` holds its content when it was not
+    /// copied into the body buffer.
+    fn complete_record(
+        &mut self,
+        d: usize,
+        at_frame: u64,
+        ts_ns: i64,
+        cache: &mut CertCache,
+        inline: Option<&[u8]>,
+    ) {
+        let Some(rec) = self.layers[d].cur.take() else {
+            return;
+        };
+        let body = std::mem::take(&mut self.layers[d].body);
+        let content: &[u8] = inline.unwrap_or(&body);
+        let dir = d as u8;
+        if rec.damaged {
+            if rec.kind == 22 && rec.keep {
+                self.note(format!(
+                    "a handshake record completed at frame {at_frame} lost bytes in a capture gap; its messages cannot be decoded"
+                ));
+                self.layers[d].hs_buf.clear();
+                self.layers[d].hs_pieces.clear();
+            }
+        } else if rec.sslv2 {
+            self.sslv2_record(d, content, at_frame, ts_ns);
+        } else {
+            self.detected = true;
+            match rec.kind {
+                22 if rec.keep => self.handshake_bytes(d, content, at_frame, ts_ns, cache),
+                22 => {
+                    let layer = &mut self.layers[d];
+                    let after = layer.finished_seen;
+                    layer.finished_seen = true;
+                    if self.encrypted_handshake.len() < MAX_EVENTS {
+                        self.encrypted_handshake.push(EncryptedHandshake {
+                            direction: Direction::Unknown,
+                            frame: at_frame,
+                            length: rec.len,
+                            after_finished: after,
+                            dir,
+                        });
+                    }
+                }
+                20 => {
+                    if self.ccs.len() < MAX_EVENTS {
+                        self.ccs.push((dir, at_frame));
+                    }
+                    // TLS 1.3 sends CCS only for middlebox compatibility; it changes nothing.
+                    if self.version != Some(TLS13) {
+                        self.layers[d].encrypted = true;
+                    }
+                }
+                21 => {
+                    let clear = content.len() == 2 && !(self.layers[d].encrypted && rec.len != 2);
+                    if self.alerts.len() < MAX_EVENTS {
+                        self.alerts.push(if clear {
+                            AlertEvent {
+                                direction: Direction::Unknown,
+                                frame: at_frame,
+                                level: Some(content[0]),
+                                description: Some(content[1]),
+                                name: Some(alert_name(content[1])),
+                                encrypted: false,
+                                dir,
+                            }
+                        } else {
+                            AlertEvent {
+                                direction: Direction::Unknown,
+                                frame: at_frame,
+                                level: None,
+                                description: None,
+                                name: None,
+                                encrypted: true,
+                                dir,
+                            }
+                        });
+                    }
+                }
+                23 => {
+                    let app = &mut self.layers[d].app;
+                    app.records += 1;
+                    app.bytes += rec.len as u64;
+                    app.first_frame.get_or_insert(at_frame);
+                }
+                _ => {}
+            }
+        }
+        // Give the buffer back for reuse.
+        let layer = &mut self.layers[d];
+        layer.rec_frames.clear();
+        if inline.is_none() {
+            let mut body = body;
+            body.clear();
+            layer.body = body;
+        }
+    }
+
+    fn sslv2_record(&mut self, d: usize, content: &[u8], at_frame: u64, ts_ns: i64) {
+        self.sslv2_records += 1;
+        let Some(&kind) = content.first() else { return };
+        let (name, detail): (&'static str, Option<Detail>) = match kind {
+            1 if self.client_dir.is_none() => {
+                self.client_dir = Some(d as u8);
+                let version = content
+                    .get(1..3)
+                    .map(|v| u16::from_be_bytes([v[0], v[1]]))
+                    .unwrap_or(0);
+                let info = handshake::ClientHelloInfo {
+                    legacy_version: handshake::version_name(version),
+                    cipher_suites: content
+                        .get(3..5)
+                        .map(|v| u16::from_be_bytes([v[0], v[1]]) as usize / 3)
+                        .unwrap_or(0),
+                    sslv2_format: true,
+                    ..Default::default()
+                };
+                ("client_hello", Some(Detail::ClientHello(info)))
+            }
+            4 if self.messages.iter().all(|m| m.kind != "sslv2_server_hello") => {
+                self.version.get_or_insert(0x0002);
+                ("sslv2_server_hello", None)
+            }
+            _ => return,
+        };
+        self.detected = true;
+        let frames = self.layers[d].rec_frames.clone();
+        self.messages.push(HandshakeMessage {
+            kind: name,
+            type_id: kind,
+            direction: Direction::Unknown,
+            frame: at_frame,
+            frames,
+            length: content.len() as u32,
+            records: 1,
+            dir: d as u8,
+            ts_ns,
+            detail,
+        });
+    }
+
+    /// Appends plaintext handshake bytes and decodes every message they complete.
+    fn handshake_bytes(
+        &mut self,
+        d: usize,
+        mut content: &[u8],
+        at_frame: u64,
+        ts_ns: i64,
+        cache: &mut CertCache,
+    ) {
+        let frames = self.layers[d].rec_frames.clone();
+        // Skip the rest of an oversized message.
+        let layer = &mut self.layers[d];
+        if layer.hs_skip > 0 {
+            let n = layer.hs_skip.min(content.len());
+            layer.hs_skip -= n;
+            content = &content[n..];
+        }
+        // Fast path: nothing buffered, messages whole in this record.
+        if self.layers[d].hs_buf.is_empty() {
+            let mut c = content;
+            while c.len() >= 4 {
+                let len = u32::from_be_bytes([0, c[1], c[2], c[3]]) as usize;
+                if c.len() < 4 + len {
+                    break;
+                }
+                let (msg, rest) = c.split_at(4 + len);
+                if !self.message(d, msg, frames.clone(), 1, at_frame, ts_ns, cache) {
+                    return;
+                }
+                c = rest;
+            }
+            content = c;
+            if content.is_empty() {
+                return;
+            }
+        }
+        let layer = &mut self.layers[d];
+        layer.hs_buf.extend_from_slice(content);
+        let end = layer.hs_buf.len();
+        layer.hs_pieces.push((end, frames));
+        loop {
+            let layer = &mut self.layers[d];
+            if layer.hs_buf.len() < 4 {
+                return;
+            }
+            let len =
+                u32::from_be_bytes([0, layer.hs_buf[1], layer.hs_buf[2], layer.hs_buf[3]]) as usize;
+            if len > MAX_HANDSHAKE_MESSAGE {
+                let kind = layer.hs_buf[0];
+                let have = layer.hs_buf.len() - 4;
+                layer.hs_skip = len - have;
+                layer.hs_buf.clear();
+                layer.hs_pieces.clear();
+                self.note(format!(
+                    "{} of {len} bytes at frame {at_frame} is larger than {} MiB and was not decoded",
+                    handshake_name(kind),
+                    MAX_HANDSHAKE_MESSAGE >> 20
+                ));
+                return;
+            }
+            if layer.hs_buf.len() < 4 + len {
+                return;
+            }
+            let msg: Vec<u8> = layer.hs_buf.drain(..4 + len).collect();
+            // Frames of the records that brought these bytes.
+            let mut msg_frames: Vec<u64> = Vec::new();
+            let mut records = 0u32;
+            let mut start = 0usize;
+            let mut keep = Vec::new();
+            for (piece_end, pf) in layer.hs_pieces.drain(..) {
+                if start < 4 + len {
+                    records += 1;
+                    for f in &pf {
+                        if !msg_frames.contains(f) {
+                            msg_frames.push(*f);
+                        }
+                    }
+                }
+                if piece_end > 4 + len {
+                    keep.push((piece_end - (4 + len), pf));
+                }
+                start = piece_end;
+            }
+            layer.hs_pieces = keep;
+            if !self.message(d, &msg, msg_frames, records, at_frame, ts_ns, cache) {
+                return;
+            }
+        }
+    }
+
+    /// Records one whole handshake message. Returns false when the bytes turned out not to be a
+    /// plaintext handshake (the direction is encrypted and we missed the switch).
+    #[allow(clippy::too_many_arguments)]
+    fn message(
+        &mut self,
+        d: usize,
+        msg: &[u8],
+        frames: Vec<u64>,
+        records: u32,
+        at_frame: u64,
+        ts_ns: i64,
+        cache: &mut CertCache,
+    ) -> bool {
+        let kind = msg[0];
+        let body = &msg[4..];
+        if handshake_name(kind) == "unknown" {
+            // Wireshark's heuristic too: an unknown type means an encrypted handshake record
+            // whose ChangeCipherSpec we did not see (gap, or picked up mid-stream).
+            let layer = &mut self.layers[d];
+            layer.encrypted = true;
+            layer.finished_seen = true;
+            layer.hs_buf.clear();
+            layer.hs_pieces.clear();
+            if self.encrypted_handshake.len() < MAX_EVENTS {
+                self.encrypted_handshake.push(EncryptedHandshake {
+                    direction: Direction::Unknown,
+                    frame: at_frame,
+                    length: msg.len(),
+                    after_finished: true,
+                    dir: d as u8,
+                });
+            }
+            return false;
+        }
+        let detail = handshake::decode(kind, body, self.version, cache);
+        match (&detail, kind) {
+            (_, 1) if self.client_dir.is_none() => self.client_dir = Some(d as u8),
+            (Some(Detail::ServerHello(sh)), 2) => {
+                if self.client_dir.is_none() {
+                    self.client_dir = Some(1 - d as u8);
+                }
+                if sh.hello_retry_request {
+                    self.version = Some(TLS13);
+                } else {
+                    self.version = Some(sh.version_id);
+                    self.cipher = Some(sh.cipher_id);
+                }
+            }
+            _ => {}
+        }
+        if self.messages.len() < MAX_EVENTS * 4 {
+            self.messages.push(HandshakeMessage {
+                kind: handshake_name(kind),
+                type_id: kind,
+                direction: Direction::Unknown,
+                frame: at_frame,
+                frames,
+                length: body.len() as u32,
+                records,
+                dir: d as u8,
+                ts_ns,
+                detail,
+            });
+        }
+        true
+    }
+
+    /// Bytes of direction `dir` were lost in a capture gap.
+    pub fn on_gap(&mut self, dir: u8, len: u64, at_frame: u64) {
+        let d = (dir & 1) as usize;
+        let layer = &mut self.layers[d];
+        match layer.mode {
+            Mode::Records => {
+                let mut lost_handshake = !layer.hs_buf.is_empty() || layer.hs_skip > 0;
+                match layer.cur.as_mut() {
+                    Some(rec) if (len as usize) < rec.remaining && layer.hdr_len == 0 => {
+                        rec.remaining -= len as usize;
+                        rec.damaged = true;
+                        lost_handshake |= rec.kind == 22 && rec.keep;
+                    }
+                    _ => {
+                        layer.cur = None;
+                        layer.hdr_len = 0;
+                        layer.mode = Mode::Scan { any_record: true };
+                    }
+                }
+                if lost_handshake {
+                    layer.hs_buf.clear();
+                    layer.hs_pieces.clear();
+                    layer.hs_skip = 0;
+                    self.note(format!(
+                        "{len} bytes lost in a capture gap at frame {at_frame} cut a handshake message; it is not reported"
+                    ));
+                }
+            }
+            Mode::Start => layer.mode = Mode::Scan { any_record: true },
+            _ => {}
+        }
+    }
+
+    /// End of the connection or of the capture: report what was left incomplete, and settle
+    /// directions.
+    pub fn finish(&mut self) {
+        for d in 0..2 {
+            let layer = &self.layers[d];
+            if layer.hs_buf.len() >= 4 {
+                let kind = layer.hs_buf[0];
+                let len =
+                    u32::from_be_bytes([0, layer.hs_buf[1], layer.hs_buf[2], layer.hs_buf[3]]);
+                let have = layer.hs_buf.len() - 4;
+                let frames: Vec<String> = layer
+                    .hs_pieces
+                    .iter()
+                    .flat_map(|(_, f)| f.iter().map(|x| x.to_string()))
+                    .collect();
+                let text = format!(
+                    "incomplete {} ({have} of {len} bytes, frames {}): the rest is not in the capture",
+                    handshake_name(kind),
+                    frames.join(",")
+                );
+                self.note(text);
+            } else if let Some(rec) = layer.cur {
+                if rec.keep && rec.kind == 22 {
+                    let text = format!(
+                        "incomplete handshake record ({} of {} bytes) at the end: the rest is not in the capture",
+                        rec.len - rec.remaining,
+                        rec.len
+                    );
+                    self.note(text);
+                }
+            }
+        }
+        let client = self.client_dir;
+        let dir_of = |d: u8| match client {
+            Some(c) if c == d => Direction::Client,
+            Some(_) => Direction::Server,
+            None => Direction::Unknown,
+        };
+        for m in &mut self.messages {
+            m.direction = dir_of(m.dir);
+        }
+        for a in &mut self.alerts {
+            a.direction = dir_of(a.dir);
+        }
+        for e in &mut self.encrypted_handshake {
+            e.direction = dir_of(e.dir);
+        }
+    }
+}
+
+#[cold]
+fn unreachable_start() {
+    // `feed` is only called after the direction left Start; nothing to do if it is not.
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![kind, 3, 3];
+        v.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        v.extend_from_slice(body);
+        v
+    }
+
+    fn hs(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![kind];
+        v.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        v.extend_from_slice(body);
+        v
+    }
+
+    fn feed(s: &mut TlsSession, dir: u8, chunks: &[(&[u8], u64)]) {
+        let mut cache = CertCache::default();
+        for (bytes, frame) in chunks {
+            s.on_data(dir, bytes, *frame, *frame, 0, false, &mut cache);
+        }
+    }
+
+    #[test]
+    fn message_split_over_three_records() {
+        let body: Vec<u8> = (0..300u16).map(|i| i as u8).collect();
+        let msg = hs(12, &body);
+        let (a, rest) = msg.split_at(100);
+        let (b, c) = rest.split_at(100);
+        let mut stream = record(22, a);
+        stream.extend(record(22, b));
+        stream.extend(record(22, c));
+        let mut s = TlsSession::new();
+        feed(&mut s, 1, &[(&stream[..110], 5), (&stream[110..], 6)]);
+        assert_eq!(s.messages.len(), 1);
+        let m = &s.messages[0];
+        assert_eq!(
+            (m.kind, m.length, m.records, m.frame),
+            ("server_key_exchange", 300, 3, 6)
+        );
+        assert_eq!(m.frames, vec![5, 6]);
+    }
+
+    #[test]
+    fn three_messages_in_one_record() {
+        let mut payload = hs(2, &[3, 3]);
+        payload.extend(hs(14, &[]));
+        payload.extend(hs(0, &[]));
+        let stream = record(22, &payload);
+        let mut s = TlsSession::new();
+        feed(&mut s, 1, &[(&stream, 9)]);
+        let kinds: Vec<&str> = s.messages.iter().map(|m| m.kind).collect();
+        assert_eq!(
+            kinds,
+            vec!["server_hello", "server_hello_done", "hello_request"]
+        );
+        assert!(s.messages.iter().all(|m| m.frame == 9 && m.records == 1));
+    }
+
+    #[test]
+    fn record_split_over_five_segments() {
+        let stream = record(22, &hs(14, &[]));
+        let mut alert = record(21, &[2, 40]);
+        let mut all = stream.clone();
+        all.append(&mut alert);
+        let pieces: Vec<(&[u8], u64)> = vec![
+            (&all[0..1], 1),
+            (&all[1..3], 2),
+            (&all[3..5], 3),
+            (&all[5..7], 4),
+            (&all[7..], 5),
+        ];
+        let mut s = TlsSession::new();
+        feed(&mut s, 1, &pieces);
+        assert_eq!(s.messages.len(), 1);
+        assert_eq!(s.messages[0].frames, vec![1, 2, 3, 4, 5]);
+        assert_eq!(s.messages[0].frame, 5);
+        assert_eq!(s.alerts[0].description, Some(40));
+    }
+
+    #[test]
+    fn encrypted_after_ccs_and_gap_resync() {
+        let mut stream = record(20, &[1]);
+        stream.extend(record(22, &[0xaa; 40]));
+        stream.extend(record(23, &[0xbb; 100]));
+        stream.extend(record(22, &[0xcc; 60]));
+        let mut s = TlsSession::new();
+        s.version = Some(0x0303);
+        feed(&mut s, 0, &[(&stream, 3)]);
+        assert_eq!(s.encrypted_handshake.len(), 2);
+        assert!(!s.encrypted_handshake[0].after_finished);
+        assert!(s.encrypted_handshake[1].after_finished);
+        assert_eq!(s.app_data_stats(0).records, 1);
+        // A gap in the middle of a record, then records resume.
+        s.on_gap(0, 1000, 4);
+        let mut more = vec![0x99; 7];
+        more.extend(record(23, &[1; 10]));
+        more.extend(record(23, &[1; 10]));
+        feed(&mut s, 0, &[(&more, 5)]);
+        assert_eq!(s.app_data_stats(0).records, 3);
+    }
+
+    #[test]
+    fn starttls_upgrade_is_found() {
+        let mut stream = b"220 mail ESMTP\r\n".to_vec();
+        stream.extend(record(22, &hs(1, &[0; 40])));
+        let mut s = TlsSession::new();
+        feed(&mut s, 0, &[(&stream[..16], 1), (&stream[16..], 2)]);
+        assert!(s.detected);
+        assert!(s.upgraded);
+        assert_eq!(s.messages[0].kind, "client_hello");
+    }
+
+    #[test]
+    fn not_tls_gives_up() {
+        let mut s = TlsSession::new();
+        let junk = vec![b'A'; 1024];
+        for i in 0..300 {
+            feed(&mut s, 0, &[(&junk, i)]);
+            feed(&mut s, 1, &[(&junk, i)]);
+        }
+        assert!(s.gave_up());
+    }
+
+    #[test]
+    fn hostile_bytes_never_panic() {
+        let mut seed = 7u32;
+        for _ in 0..200 {
+            let mut s = TlsSession::new();
+            let mut v = Vec::new();
+            for _ in 0..400 {
+                seed = seed.wrapping_mul(1103515245).wrapping_add(12345);
+                v.push((seed >> 16) as u8);
+            }
+            v[0] = 22;
+            v[1] = 3;
+            v[2] = 1;
+            feed(&mut s, 0, &[(&v[..200], 1), (&v[200..], 2)]);
+            s.on_gap(0, 17, 3);
+            s.finish();
+        }
+    }
+}
