@@ -105,6 +105,7 @@ impl State {
     fn segment(&mut self, seg: &TcpSegment<'_>, frame: u64, ts_ns: i64) {
         let slot = match self.flows.lookup(seg.src, seg.dst) {
             None => self.new_conn(seg, frame, ts_ns),
+            Some(_) if seg.in_icmp_error => return,
             Some(slot) => {
                 let conn = &self.conns[slot];
                 let dir = if conn.endpoints[0] == seg.src { 0 } else { 1 };
@@ -116,6 +117,10 @@ impl State {
                 }
             }
         };
+        if seg.in_icmp_error {
+            // Only names the conversation; its bytes are a quote, not data.
+            return;
+        }
         let max_pending = self.options.max_out_of_order_bytes;
         let State { conns, certs, .. } = self;
         let conn = &mut conns[slot];

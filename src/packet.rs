@@ -59,6 +59,9 @@ pub struct TcpSegment<'a> {
     pub payload: &'a [u8],
     /// Payload bytes the IP header announces but the capture did not keep (snaplen).
     pub missing: u32,
+    /// The segment is the copy quoted inside an ICMP error: it names a conversation (Wireshark
+    /// gives it a `tcp.stream`) but carries no data for it.
+    pub in_icmp_error: bool,
 }
 
 impl TcpSegment<'_> {
@@ -85,6 +88,8 @@ const MAX_DATAGRAM: usize = 65535;
 const FRAGMENT_TIMEOUT_NS: i64 = 60_000_000_000;
 /// Nested encapsulations deeper than this are not followed.
 const MAX_DEPTH: u8 = 6;
+/// Depth given to packets quoted in ICMP errors, so they are recognised as such.
+const ICMP_DEPTH: u8 = MAX_DEPTH - 1;
 
 #[derive(Hash, PartialEq, Eq, Clone, Copy)]
 struct FragKey {
@@ -372,12 +377,26 @@ impl PacketDecoder {
                         flags: flag_byte,
                         payload: tcp.payload(),
                         missing,
+                        in_icmp_error: depth >= ICMP_DEPTH,
                     });
                 }
                 Err(_) => self.stats.undecodable += 1,
             },
             // IP-in-IP, 6in4 / IPv6-in-IP.
             4 | 41 => self.ip(payload, ts_ns, depth + 1, on_segment),
+            // ICMP and ICMPv6 errors quote the offending packet; Wireshark dissects the quoted
+            // TCP header and so opens a conversation for it.
+            1 | 58 if depth < ICMP_DEPTH && payload.len() > 8 => {
+                let is_error = match proto {
+                    1 => matches!(payload[0], 3 | 4 | 5 | 11 | 12),
+                    _ => matches!(payload[0], 1..=4),
+                };
+                if is_error {
+                    self.ip(&payload[8..], ts_ns, ICMP_DEPTH, on_segment)
+                } else {
+                    self.stats.not_tcp += 1
+                }
+            }
             47 => match gre(payload) {
                 L3::Ip(inner) => self.ip(inner, ts_ns, depth + 1, on_segment),
                 L3::None => self.stats.not_tcp += 1,
@@ -479,6 +498,18 @@ fn ethertype(kind: u16, rest: &[u8], depth: u8) -> L3<'_> {
         }
         // Transparent Ethernet bridging (e.g. inside GRE).
         0x6558 => ethernet(rest),
+        // Cisco MetaData (Security Group Tag): version, length in 4-byte option units, options,
+        // then the next EtherType.
+        0x8909 => {
+            if rest.len() < 2 {
+                return L3::None;
+            }
+            let skip = 2 + rest[1] as usize * 4;
+            match rest.get(skip..skip + 2) {
+                Some(t) => ethertype(u16::from_be_bytes([t[0], t[1]]), &rest[skip + 2..], depth + 1),
+                None => L3::None,
+            }
+        }
         _ => L3::None,
     }
 }

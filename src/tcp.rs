@@ -482,6 +482,7 @@ mod tests {
             flags,
             payload,
             missing: 0,
+            in_icmp_error: false,
         }
     }
 

@@ -234,6 +234,9 @@ pub struct CertificateMsgInfo {
     pub certificates: Vec<Arc<CertInfo>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context_len: Option<usize>,
+    /// The message is malformed; what parsed is kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -521,16 +524,31 @@ pub fn parse_certificate(body: &[u8], version: Option<u16>, cache: &mut CertCach
         Some(TLS13) => certificate_13(body, cache),
         Some(_) => certificate_12(body, cache),
         None => match certificate_12(body, cache) {
-            Detail::Malformed { .. } => certificate_13(body, cache),
-            ok => ok,
+            Detail::Certificate(c) if c.error.is_none() => Detail::Certificate(c),
+            first => match certificate_13(body, cache) {
+                Detail::Certificate(c) if c.error.is_none() => Detail::Certificate(c),
+                _ => first,
+            },
         },
     }
 }
 
 fn certificate_12(body: &[u8], cache: &mut CertCache) -> Detail {
     let mut c = Cursor::new(body);
-    let Some(list) = c.vec24() else {
-        return malformed("Certificate: list longer than the message");
+    let Some(announced) = c.u24() else {
+        return malformed("Certificate: no list length");
+    };
+    let Some(list) = c.take(announced as usize) else {
+        // Report the announced length as tshark does, without guessing at the certificates.
+        return Detail::Certificate(CertificateMsgInfo {
+            certificates_length: announced as usize,
+            empty: announced == 0,
+            error: Some(format!(
+                "certificate list of {announced} bytes is longer than the {}-byte message",
+                body.len()
+            )),
+            ..Default::default()
+        });
     };
     if !c.is_empty() {
         return malformed("Certificate: bytes after the certificate list");

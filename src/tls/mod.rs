@@ -182,6 +182,8 @@ struct RecordLayer {
     /// SSLv2 records may appear (the direction started with one).
     sslv2: bool,
     scanned: u64,
+    /// Last bytes of the previous chunk while scanning, for hellos split across chunks.
+    scan_tail: Vec<u8>,
     records: u64,
     app: AppDataStats,
     sync_losses: u32,
@@ -203,6 +205,7 @@ impl RecordLayer {
             finished_seen: false,
             sslv2: false,
             scanned: 0,
+            scan_tail: Vec::new(),
             records: 0,
             app: AppDataStats::default(),
             sync_losses: 0,
@@ -262,6 +265,8 @@ pub struct TlsSession {
     pub notes: Vec<String>,
     pub sslv2_records: u64,
     pub oversized_records: u64,
+    /// MAC length when the negotiated suite encrypts nothing (TLS_RSA_WITH_NULL_SHA...).
+    null_cipher_mac: Option<usize>,
 }
 
 impl Default for TlsSession {
@@ -286,6 +291,7 @@ impl TlsSession {
             notes: Vec::new(),
             sslv2_records: 0,
             oversized_records: 0,
+            null_cipher_mac: None,
         }
     }
 
@@ -329,6 +335,14 @@ impl TlsSession {
                 Mode::Start => {
                     // Decide on the first bytes; wait for 5 when they come in smaller pieces.
                     let layer = &mut self.layers[d];
+                    let first = if layer.hdr_len > 0 { layer.hdr[0] } else { bytes[0] };
+                    if !(20..=24).contains(&first) && first & 0x80 == 0 {
+                        // Cannot start a record: another protocol first (or mid-stream).
+                        layer.mode = Mode::Scan {
+                            any_record: midstream || self.detected,
+                        };
+                        continue;
+                    }
                     let need = 5 - layer.hdr_len;
                     let take = need.min(bytes.len());
                     if layer.hdr_len > 0 || bytes.len() < 5 {
@@ -390,6 +404,21 @@ impl TlsSession {
                 Mode::Start => unreachable_start(),
                 Mode::Scan { any_record } => {
                     let layer = &mut self.layers[d];
+                    // A hello may start in the last bytes of the previous chunk.
+                    let tail = std::mem::take(&mut layer.scan_tail);
+                    if !tail.is_empty() {
+                        let mut window = tail.clone();
+                        window.extend_from_slice(&bytes[..bytes.len().min(16)]);
+                        if let Some(i) = (0..tail.len()).find(|&i| hello_record_at(&window[i..])) {
+                            layer.mode = Mode::Records;
+                            layer.rec_frames.clear();
+                            layer.cur = None;
+                            layer.hdr_len = 0;
+                            self.upgraded |= !any_record && !self.detected;
+                            self.feed(d, &tail[i..], frame, at_frame, ts_ns, cache);
+                            continue;
+                        }
+                    }
                     let found = (0..bytes.len()).find(|&i| {
                         let b = &bytes[i..];
                         hello_record_at(b)
@@ -413,6 +442,7 @@ impl TlsSession {
                         }
                         None => {
                             layer.scanned += bytes.len() as u64;
+                            layer.scan_tail = bytes[bytes.len().saturating_sub(8)..].to_vec();
                             if layer.scanned > SCAN_LIMIT && !any_record {
                                 layer.mode = Mode::Off;
                             }
@@ -490,7 +520,11 @@ impl TlsSession {
                         self.oversized_records += 1;
                     }
                     let keep = match header[0] {
-                        22 => !layer.encrypted || self.version == Some(TLS13),
+                        22 => {
+                            !layer.encrypted
+                                || self.version == Some(TLS13)
+                                || self.null_cipher_mac.is_some()
+                        }
                         20 | 21 => true,
                         _ => false,
                     } && len <= MAX_RECORD;
@@ -579,6 +613,12 @@ impl TlsSession {
             self.sslv2_record(d, content, at_frame, ts_ns);
         } else {
             self.detected = true;
+            // With a NULL cipher the "encrypted" records are plaintext followed by their MAC.
+            let null_mac = self.null_cipher_mac.filter(|_| self.layers[d].encrypted);
+            let content = match null_mac {
+                Some(mac) if content.len() >= mac => &content[..content.len() - mac],
+                _ => content,
+            };
             match rec.kind {
                 22 if rec.keep => self.handshake_bytes(d, content, at_frame, ts_ns, cache),
                 22 => {
@@ -605,7 +645,8 @@ impl TlsSession {
                     }
                 }
                 21 => {
-                    let clear = content.len() == 2 && !(self.layers[d].encrypted && rec.len != 2);
+                    let clear = content.len() == 2
+                        && (null_mac.is_some() || !(self.layers[d].encrypted && rec.len != 2));
                     if self.alerts.len() < MAX_EVENTS {
                         self.alerts.push(if clear {
                             AlertEvent {
@@ -674,6 +715,12 @@ impl TlsSession {
                 self.version.get_or_insert(0x0002);
                 ("sslv2_server_hello", None)
             }
+            // The last message in clear: everything after it is encrypted.
+            2 if self.client_dir == Some(d as u8)
+                && self.messages.iter().all(|m| m.kind != "sslv2_client_master_key") =>
+            {
+                ("sslv2_client_master_key", None)
+            }
             _ => return,
         };
         self.detected = true;
@@ -739,6 +786,13 @@ impl TlsSession {
             }
             let len =
                 u32::from_be_bytes([0, layer.hs_buf[1], layer.hs_buf[2], layer.hs_buf[3]]) as usize;
+            if handshake_name(layer.hs_buf[0]) == "unknown" {
+                // Not a handshake header: encrypted bytes, or garbage after a malformed message.
+                let bytes = std::mem::take(&mut layer.hs_buf);
+                layer.hs_pieces.clear();
+                self.message(d, &bytes, Vec::new(), 1, at_frame, ts_ns, cache);
+                return;
+            }
             if len > MAX_HANDSHAKE_MESSAGE {
                 let kind = layer.hs_buf[0];
                 let have = layer.hs_buf.len() - 4;
@@ -817,17 +871,23 @@ impl TlsSession {
             return false;
         }
         let detail = handshake::decode(kind, body, self.version, cache);
+        if self.client_dir.is_none() {
+            match kind {
+                1 => self.client_dir = Some(d as u8),
+                2 => self.client_dir = Some(1 - d as u8),
+                _ => {}
+            }
+        }
         match (&detail, kind) {
-            (_, 1) if self.client_dir.is_none() => self.client_dir = Some(d as u8),
             (Some(Detail::ServerHello(sh)), 2) => {
-                if self.client_dir.is_none() {
-                    self.client_dir = Some(1 - d as u8);
-                }
                 if sh.hello_retry_request {
                     self.version = Some(TLS13);
                 } else {
                     self.version = Some(sh.version_id);
                     self.cipher = Some(sh.cipher_id);
+                    self.null_cipher_mac = tls_parser::TlsCipherSuite::from_id(sh.cipher_id)
+                        .filter(|cs| cs.enc == tls_parser::TlsCipherEnc::Null)
+                        .map(|cs| cs.mac_size as usize / 8);
                 }
             }
             _ => {}

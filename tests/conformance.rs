@@ -1,0 +1,289 @@
+//! Conformance with tshark over the public captures in `../shared/captures-public/dev/` and over
+//! our own captures in `captures/`: for every capture and TCP stream, the handshake messages
+//! (type, frame, direction), CertificateRequest CA lists (byte size and every name), certificate
+//! chains (subject, issuer, DER size) and empty client Certificates must equal tshark's ground
+//! truth (`truth/*.json`, made by `shared/tools/tshark_truth.py` with tshark 4.0.17).
+//!
+//! Where we differ from tshark on purpose, the case is listed in `KNOWN_DIFFERENCES` with the
+//! reason; a listed case that starts to agree fails too, so the list stays true.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use tlsdiag::tls::Detail;
+
+/// (capture path relative to its corpus, substring of the difference, why we are right).
+const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
+    (
+        "FoxIO-LLC+ja4/pcap/http2-with-cookies.pcapng",
+        "tshark has frame",
+        "the pcapng carries a Decryption Secrets Block and tshark decrypts the TLS 1.3 handshake \
+         with it; decryption is not implemented yet (issue 5), so we only see the hellos",
+    ),
+    (
+        "OISF+suricata-verify/tests/bug-1450-04/tls_DER-incomplete-header.pcap",
+        "certificates_length=12 chain=[",
+        "the certificate entry is 9 bytes (tshark's own tree says Certificate Length: 9); tshark's \
+         certificate field holds only the 7 bytes its X.509 dissector read before the DER broke",
+    ),
+    (
+        "ntop+nDPI/tests/cfgs/default/pcap/anydesk.pcapng",
+        "stream 1: we have",
+        "AnyDesk runs TLS on TCP port 80; tshark dissects port 80 as HTTP and shows no TLS there \
+         without `-d tcp.port==80,tls`, we detect TLS by content on any port",
+    ),
+    (
+        "zeek+zeek/testing/btest/Traces/tls/tls-fragmented-handshake.pcap.gz",
+        "we have frame 410 server certificate certificates_length=339626",
+        "a 339,626-byte Certificate: tshark assumes plaintext handshake messages are below 64 KiB \
+         (is_encrypted_handshake_message in packet-tls.c) and labels it encrypted",
+    ),
+];
+
+/// One handshake message reduced to what both sides must agree on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Msg {
+    frame: u64,
+    name: String,
+    from: String,
+    facts: String,
+}
+
+/// Removes RFC 4514 escapes so our names compare with the truth's unescaped rendering.
+fn unescape(dn: &str) -> String {
+    let mut out = String::new();
+    let mut chars = dn.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(n) = chars.next() {
+                out.push(n);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn truth_messages(truth: &Value) -> BTreeMap<u64, Vec<Msg>> {
+    let mut per_stream: BTreeMap<u64, Vec<Msg>> = BTreeMap::new();
+    let Some(list) = truth["without_keylog"]["handshake_messages"].as_array() else {
+        return per_stream;
+    };
+    for m in list {
+        let stream = m["stream"].as_u64().unwrap();
+        let name = m["name"].as_str().unwrap().to_string();
+        let from = match m["from"].as_str().unwrap_or("") {
+            "server?" => "server".to_string(),
+            f => f.to_string(),
+        };
+        let mut facts = String::new();
+        if name == "certificate_request" {
+            let names: Vec<String> = m["ca_names"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|n| format!("{}:{}", n["len"], n["dn"].as_str().unwrap_or("")))
+                        .collect()
+                })
+                .unwrap_or_default();
+            facts = format!("dnames_len={} names=[{}]", m["dnames_len"], names.join(" | "));
+        }
+        if name == "certificate" {
+            let chain: Vec<String> = m["chain"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|c| {
+                            format!(
+                                "{}:{} <- {}",
+                                c["der_len"],
+                                c["subject"].as_str().unwrap_or("?"),
+                                c["issuer"].as_str().unwrap_or("?")
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            facts = format!(
+                "certificates_length={} chain=[{}]",
+                m["certificates_length"],
+                chain.join(" | ")
+            );
+        }
+        per_stream.entry(stream).or_default().push(Msg {
+            frame: m["frame"].as_u64().unwrap(),
+            name,
+            from,
+            facts,
+        });
+    }
+    per_stream
+}
+
+fn our_messages(report: &tlsdiag::FileReport) -> BTreeMap<u64, Vec<Msg>> {
+    let mut per_stream: BTreeMap<u64, Vec<Msg>> = BTreeMap::new();
+    for c in &report.connections {
+        for m in &c.messages {
+            let mut facts = String::new();
+            match &m.detail {
+                Some(Detail::CertificateRequest(cr)) => {
+                    let names: Vec<String> = cr
+                        .ca_names
+                        .iter()
+                        .map(|n| format!("{}:{}", n.der_len, unescape(&n.dn)))
+                        .collect();
+                    facts = format!("dnames_len={} names=[{}]", cr.ca_list_bytes, names.join(" | "));
+                }
+                Some(Detail::Certificate(cert)) => {
+                    let chain: Vec<String> = cert
+                        .certificates
+                        .iter()
+                        .map(|ci| {
+                            format!(
+                                "{}:{} <- {}",
+                                ci.der_len,
+                                if ci.parse_error.is_some() { "?".into() } else { unescape(&ci.subject) },
+                                if ci.parse_error.is_some() { "?".into() } else { unescape(&ci.issuer) }
+                            )
+                        })
+                        .collect();
+                    facts = format!(
+                        "certificates_length={} chain=[{}]",
+                        cert.certificates_length,
+                        chain.join(" | ")
+                    );
+                }
+                _ => {}
+            }
+            let from = match m.direction {
+                tlsdiag::tls::Direction::Client => "client",
+                tlsdiag::tls::Direction::Server => "server",
+                tlsdiag::tls::Direction::Unknown => "unknown",
+            };
+            per_stream.entry(c.stream).or_default().push(Msg {
+                frame: m.frame,
+                name: m.kind.to_string(),
+                from: from.to_string(),
+                facts,
+            });
+        }
+    }
+    per_stream
+}
+
+/// Compares one capture; returns the differences as lines.
+fn compare(capture: &Path, truth: &Value) -> Vec<String> {
+    let report = match tlsdiag::analyze_path(capture, tlsdiag::Options::default()) {
+        Ok(r) => r,
+        Err(e) => {
+            // tshark could not read it either when it reports no packets.
+            if truth["format"]["capinfos"]["packets"].is_null() {
+                return Vec::new();
+            }
+            return vec![format!("cannot read: {e}")];
+        }
+    };
+    let ours = our_messages(&report);
+    let theirs = truth_messages(truth);
+    let mut diffs = Vec::new();
+    let streams: BTreeSet<u64> = ours.keys().chain(theirs.keys()).copied().collect();
+    for s in streams {
+        let mut a = ours.get(&s).cloned().unwrap_or_default();
+        let mut b = theirs.get(&s).cloned().unwrap_or_default();
+        a.sort();
+        b.sort();
+        if a == b {
+            continue;
+        }
+        for m in b.iter().filter(|m| !a.contains(m)) {
+            diffs.push(format!(
+                "stream {s}: tshark has frame {} {} {} {}",
+                m.frame, m.from, m.name, m.facts
+            ));
+        }
+        for m in a.iter().filter(|m| !b.contains(m)) {
+            diffs.push(format!(
+                "stream {s}: we have frame {} {} {} {}",
+                m.frame, m.from, m.name, m.facts
+            ));
+        }
+    }
+    diffs
+}
+
+fn run_corpus(root: &Path, truth_dir: &Path, data_dir: &Path) -> (usize, Vec<String>) {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(truth_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    entries.sort();
+    for path in entries {
+        let truth: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let Some(file) = truth["file"].as_str() else { continue };
+        let capture = data_dir.join(file);
+        if !capture.exists() {
+            failures.push(format!("{file}: capture missing at {}", capture.display()));
+            continue;
+        }
+        checked += 1;
+        let diffs = compare(&capture, &truth);
+        let known: Vec<&(&str, &str, &str)> =
+            KNOWN_DIFFERENCES.iter().filter(|k| k.0 == file).collect();
+        let mut unexplained: Vec<&String> = diffs
+            .iter()
+            .filter(|d| !known.iter().any(|k| d.contains(k.1)))
+            .collect();
+        for k in &known {
+            if !diffs.iter().any(|d| d.contains(k.1)) {
+                failures.push(format!(
+                    "{file}: listed difference no longer occurs ({}); remove it from KNOWN_DIFFERENCES",
+                    k.1
+                ));
+            }
+        }
+        if !unexplained.is_empty() {
+            unexplained.truncate(12);
+            failures.push(format!(
+                "{file} (relative to {}):\n    {}",
+                root.display(),
+                unexplained.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n    ")
+            ));
+        }
+    }
+    (checked, failures)
+}
+
+#[test]
+fn public_captures_match_tshark() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/captures-public");
+    if !root.exists() {
+        println!("SKIPPED: {} is absent (CI and developers have it)", root.display());
+        return;
+    }
+    let (checked, failures) = run_corpus(&root, &root.join("truth"), &root.join("dev"));
+    assert!(checked >= 80, "only {checked} captures checked");
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} captures differ from tshark:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn own_captures_match_tshark() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let (checked, failures) = run_corpus(&root, &root.join("truth"), &root);
+    assert!(checked >= 20, "only {checked} captures checked");
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} captures differ from tshark:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
