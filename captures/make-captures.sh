@@ -19,7 +19,9 @@
 #   KEEP_WORK=1 keeps the temp dir (PKI, server configs and logs) for debugging.
 #   Takes about 1 minute.  Everything it writes goes into the directory of
 #   this script: *.pcap, *.keys, *.pcapng, *.gz, *.zst, pki/, truth/,
-#   MANIFEST.tsv.  README.md and selection.tsv are hand-written and kept.
+#   MANIFEST.tsv, outcomes.txt, versions.txt.  README.md and selection.tsv
+#   are hand-written and kept (selection.tsv lists the captures for the truth
+#   script: add a row there when adding a capture here).
 #   Old generated files are deleted first, so the script is idempotent
 #   (the certificates, keys and random values differ from run to run, so the
 #   byte-level contents and some lengths - signatures, DH shares - change;
@@ -83,7 +85,7 @@ APACHE2=$(command -v apache2 || echo /usr/sbin/apache2)
 # 1. clean output, temp dir, process bookkeeping
 # ---------------------------------------------------------------------------
 cd "$OUT"
-rm -f ./*.pcap ./*.pcapng ./*.keys ./*.pcap.gz ./*.pcapng.zst MANIFEST.tsv versions.txt
+rm -f ./*.pcap ./*.pcapng ./*.keys ./*.pcap.gz ./*.pcapng.zst MANIFEST.tsv versions.txt outcomes.txt
 rm -rf ./truth ./pki
 
 WORK=$(mktemp -d /tmp/tlsdiag-captures.XXXXXX)
@@ -101,7 +103,7 @@ cleanup() {
             kill -KILL "$p" 2>/dev/null || true
         fi
     done
-    # nginx / apache started in their own process groups (see *_start)
+    # nginx and apache daemonize: stop them through their pid files
     [ -f "$WORK/nginx/nginx.pid" ] && kill -QUIT "$(cat "$WORK/nginx/nginx.pid")" 2>/dev/null || true
     [ -f "$WORK/apache/httpd.pid" ] && kill -TERM "$(cat "$WORK/apache/httpd.pid")" 2>/dev/null || true
     sleep 0.3
@@ -165,7 +167,8 @@ cap_stop() {
 }
 
 # s_server in the background: srv_start PORT LOGNAME [s_server args...]
-# stdin is /dev/null: only for -www servers (the echo mode reads stdin).
+# stdin is /dev/null: only for -HTTP/-www servers (the echo mode reads stdin
+# and ends the connection on EOF; see run_interactive).  cwd = $WORK/www.
 srv_start() {
     local port=$1 name=$2; shift 2
     (cd "$WORK/www" && exec openssl s_server -accept "127.0.0.1:$port" -naccept 1 "$@") \
@@ -356,6 +359,21 @@ cd "$OUT"
 # ---------------------------------------------------------------------------
 # 3. openssl s_server / s_client captures
 # ---------------------------------------------------------------------------
+# outcomes.txt: what the TLS software itself reported (verification results,
+# alerts, HTTP status), for README.md
+: > "$OUT/outcomes.txt"
+outcome() {     # outcome NAME SERVERLOG CLIENTLOG
+    local name=$1 who f line
+    for who in server client; do
+        if [ "$who" = server ]; then f=$2; else f=$3; fi
+        [ -f "$f" ] || continue
+        grep -E 'Verify return code|verify error|alert|SSL_do_handshake|^HTTP ' "$f" 2>/dev/null \
+            | sed -E 's/^[0-9A-F]{8,}:error:/error:/; s/^[[:space:]]+//' | sort | uniq -c \
+            | sed -E 's/^ *([0-9]+) (.*)$/\2 (x\1)/; s/ \(x1\)$//' \
+            | while IFS= read -r line; do printf '%s\t%s\t%s\n' "$name" "$who" "$line"; done \
+            || true
+    done | tee -a "$OUT/outcomes.txt" | sed 's/^/    /' >&2 || true
+}
 # s_server -HTTP serves ./index.html verbatim (status line and headers are in
 # the file), so the answer is a small, complete HTTP/1.0 response
 mkdir -p "$WORK/www"
@@ -378,8 +396,7 @@ run_pair() {
         -keylogfile "$OUT/$name.keys" $cargs >"$WORK/cli-$name.log" 2>&1 || true
     wait_pid "$SRV_PID" 50
     cap_stop
-    grep -E '^(Verify return code|verify error|.*alert|ERROR|DONE)' "$WORK/srv-$name.log" \
-        "$WORK/cli-$name.log" 2>/dev/null | sed 's/^/    /' | head -8 >&2 || true
+    outcome "$name" "$WORK/srv-$name.log" "$WORK/cli-$name.log"
 }
 
 SCERT="-cert $P/server.pem -key $P/server.key -cert_chain $P/chain.pem"
@@ -470,8 +487,7 @@ run_interactive() {
     wait_pid "$cpid" 50
     wait_pid "$spid" 50
     cap_stop
-    grep -E 'SSL_do_handshake|verify|Verify|depth|subject|RENEGOTIATING|DONE|ERROR|alert' \
-        "$slog" 2>/dev/null | sed 's/^/    srv: /' | head -12 >&2 || true
+    outcome "$name" "$slog" "$clog"
 }
 
 run_interactive tls12-renegotiation 44318 R "$SCERT -tls1_2 -CAfile $P/cas.pem" "$CCERT -tls1_2"
@@ -549,20 +565,22 @@ curl_tls() {    # curl_tls NAME PORT [curl args...]
     local name=$1 port=$2; shift 2
     cap_start "$name" "$port"
     SSLKEYLOGFILE="$OUT/$name.keys" timeout 20 curl -sS --http1.1 --cacert "$P/root.pem" \
-        -o /dev/null -w "    $name: HTTP %{http_code}\n" "$@" >&2 || true
+        -o /dev/null -w 'HTTP %{http_code} (curl)\n' "$@" >"$WORK/curl-$name.log" 2>&1 || true
     cap_stop
+    outcome "$name" /dev/null "$WORK/curl-$name.log"
 }
 curl_tls nginx-mtls-403 44320 --tlsv1.2 --tls-max 1.2 https://127.0.0.1:44320/secure/
 curl_tls nginx-mtls-403-tls13 44324 --tlsv1.3 https://127.0.0.1:44324/secure/
 
 cap_start http-401-403 44325
-timeout 20 curl -sS -o /dev/null -w '    http-401-403: HTTP %{http_code}\n' \
+timeout 20 curl -sS -o /dev/null -w 'HTTP %{http_code} (curl, no credentials)\n' \
     http://127.0.0.1:44325/private/ \
-    --next -sS -o /dev/null -w '    http-401-403: HTTP %{http_code}\n' -u user:secret \
+    --next -sS -o /dev/null -w 'HTTP %{http_code} (curl -u user:secret)\n' -u user:secret \
     http://127.0.0.1:44325/private/ \
-    --next -sS -o /dev/null -w '    http-401-403: HTTP %{http_code}\n' \
-    http://127.0.0.1:44325/forbidden/ >&2 || true
+    --next -sS -o /dev/null -w 'HTTP %{http_code} (curl, /forbidden/)\n' \
+    http://127.0.0.1:44325/forbidden/ >"$WORK/curl-http-401-403.log" 2>&1 || true
 cap_stop
+outcome http-401-403 /dev/null "$WORK/curl-http-401-403.log"
 
 kill -QUIT "$(cat "$NG/nginx.pid")"
 for ((i = 0; i < 50; i++)); do [ -f "$NG/nginx.pid" ] || break; sleep 0.1; done
@@ -633,7 +651,8 @@ if [ "$APACHE_OK" = 1 ]; then
         --cert "$P/client.pem" --key "$P/client.key" https://127.0.0.1:44326/secure/
     "$APACHE2" -f "$AP/httpd.conf" -k stop || kill -TERM "$(cat "$AP/httpd.pid")"
     for ((i = 0; i < 50; i++)); do [ -f "$AP/httpd.pid" ] || break; sleep 0.1; done
-    grep -iE 'renegotiat|verify|error' "$AP/logs/error.log" | head -6 | sed 's/^/    apache: /' >&2 || true
+    grep -iE 'renegotiat|verify|error' "$AP/logs/error.log" | grep -v AH10159 | head -6 \
+        | sed 's/^/    apache: /' >&2 || true
 fi
 
 # ---------------------------------------------------------------------------

@@ -433,7 +433,9 @@ mod tests {
         v
     }
 
-    fn read_all(bytes: Vec<u8>) -> Result<(ReadOutcome, Vec<(u64, i64, usize)>), CaptureError> {
+    type Seen = Vec<(u64, i64, usize)>;
+
+    fn read_all(bytes: Vec<u8>) -> Result<(ReadOutcome, Seen), CaptureError> {
         let (input, comp) = decompress(Box::new(io::Cursor::new(bytes)))?;
         let mut seen = Vec::new();
         let outcome = read_capture(input, comp, |ev| {

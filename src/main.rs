@@ -55,7 +55,7 @@ fn main() -> ExitCode {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Some(first) = args.get(1).and_then(|a| a.to_str()) {
         let known = ["analyze", "help", "-h", "--help", "-V", "--version"];
-        if !known.contains(&first) && (!first.starts_with('-') || first == "-") {
+        if !known.contains(&first) {
             args.insert(1, "analyze".into());
         }
     }
@@ -103,14 +103,14 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         }
     }
     if let Format::Json = args.format {
-        let value = if reports.len() == 1 && args.files.len() == 1 {
-            serde_json::to_value(&reports[0])
+        // One file gives one object; several give an array of them.
+        let written = if reports.len() == 1 && args.files.len() == 1 {
+            serde_json::to_writer_pretty(&mut out, &reports[0])
         } else {
-            serde_json::to_value(&reports)
+            serde_json::to_writer_pretty(&mut out, &reports)
         };
-        match value {
-            Ok(v) => {
-                let _ = serde_json::to_writer_pretty(&mut out, &v);
+        match written {
+            Ok(()) => {
                 let _ = writeln!(out);
             }
             Err(e) => {

@@ -506,7 +506,11 @@ fn ethertype(kind: u16, rest: &[u8], depth: u8) -> L3<'_> {
             }
             let skip = 2 + rest[1] as usize * 4;
             match rest.get(skip..skip + 2) {
-                Some(t) => ethertype(u16::from_be_bytes([t[0], t[1]]), &rest[skip + 2..], depth + 1),
+                Some(t) => ethertype(
+                    u16::from_be_bytes([t[0], t[1]]),
+                    &rest[skip + 2..],
+                    depth + 1,
+                ),
                 None => L3::None,
             }
         }

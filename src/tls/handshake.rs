@@ -197,14 +197,20 @@ pub struct ServerHelloInfo {
     pub random: String,
 }
 
-/// One distinguished name of a CertificateRequest.
-#[derive(Debug, Clone, Serialize)]
+/// One distinguished name of a CertificateRequest. Serialised as its RFC 4514 text; the sizes
+/// are in `ca_name_sizes` beside the list.
+#[derive(Debug, Clone)]
 pub struct CaName {
     pub dn: String,
     /// Size of the DER Name (without its 2-byte length prefix).
     pub der_len: usize,
-    #[serde(skip)]
     pub der: Vec<u8>,
+}
+
+impl Serialize for CaName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.dn)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -217,7 +223,10 @@ pub struct CertificateRequestInfo {
     pub signature_algorithms: Vec<String>,
     /// Length of the DN vector as on the wire (tshark `tls.handshake.dnames_len`).
     pub ca_list_bytes: usize,
+    /// CA distinguished names as RFC 4514 text, in wire order.
     pub ca_names: Vec<CaName>,
+    /// DER size of each name, in the same order.
+    pub ca_name_sizes: Vec<usize>,
     /// TLS 1.3 certificate_request_context length.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context_len: Option<usize>,
@@ -465,6 +474,7 @@ fn cert_request_12(body: &[u8], with_sig_algs: bool) -> Detail {
         info.truncated = true;
     }
     info.ca_names = parse_dn_list(list, &mut info.truncated);
+    info.ca_name_sizes = info.ca_names.iter().map(|n| n.der_len).collect();
     if available > announced as usize {
         // Trailing bytes: the other layout is probably the right one.
         info.truncated = true;
@@ -497,6 +507,7 @@ fn cert_request_13(body: &[u8]) -> Detail {
                     info.truncated = true;
                 }
                 info.ca_names = parse_dn_list(list, &mut info.truncated);
+                info.ca_name_sizes = info.ca_names.iter().map(|n| n.der_len).collect();
             }
             13 => {
                 if let Some(algs) = e.vec16() {

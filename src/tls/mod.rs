@@ -335,7 +335,11 @@ impl TlsSession {
                 Mode::Start => {
                     // Decide on the first bytes; wait for 5 when they come in smaller pieces.
                     let layer = &mut self.layers[d];
-                    let first = if layer.hdr_len > 0 { layer.hdr[0] } else { bytes[0] };
+                    let first = if layer.hdr_len > 0 {
+                        layer.hdr[0]
+                    } else {
+                        bytes[0]
+                    };
                     if !(20..=24).contains(&first) && first & 0x80 == 0 {
                         // Cannot start a record: another protocol first (or mid-stream).
                         layer.mode = Mode::Scan {
@@ -717,7 +721,10 @@ impl TlsSession {
             }
             // The last message in clear: everything after it is encrypted.
             2 if self.client_dir == Some(d as u8)
-                && self.messages.iter().all(|m| m.kind != "sslv2_client_master_key") =>
+                && self
+                    .messages
+                    .iter()
+                    .all(|m| m.kind != "sslv2_client_master_key") =>
             {
                 ("sslv2_client_master_key", None)
             }
@@ -878,19 +885,16 @@ impl TlsSession {
                 _ => {}
             }
         }
-        match (&detail, kind) {
-            (Some(Detail::ServerHello(sh)), 2) => {
-                if sh.hello_retry_request {
-                    self.version = Some(TLS13);
-                } else {
-                    self.version = Some(sh.version_id);
-                    self.cipher = Some(sh.cipher_id);
-                    self.null_cipher_mac = tls_parser::TlsCipherSuite::from_id(sh.cipher_id)
-                        .filter(|cs| cs.enc == tls_parser::TlsCipherEnc::Null)
-                        .map(|cs| cs.mac_size as usize / 8);
-                }
+        if let (Some(Detail::ServerHello(sh)), 2) = (&detail, kind) {
+            if sh.hello_retry_request {
+                self.version = Some(TLS13);
+            } else {
+                self.version = Some(sh.version_id);
+                self.cipher = Some(sh.cipher_id);
+                self.null_cipher_mac = tls_parser::TlsCipherSuite::from_id(sh.cipher_id)
+                    .filter(|cs| cs.enc == tls_parser::TlsCipherEnc::Null)
+                    .map(|cs| cs.mac_size as usize / 8);
             }
-            _ => {}
         }
         if self.messages.len() < MAX_EVENTS * 4 {
             self.messages.push(HandshakeMessage {
