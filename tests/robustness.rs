@@ -11,7 +11,9 @@ fn captures() -> Vec<PathBuf> {
     let public = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/captures-public/dev");
     let mut stack = vec![own, public];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -33,7 +35,10 @@ fn captures() -> Vec<PathBuf> {
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 }
@@ -50,7 +55,11 @@ fn truncated_and_corrupted_captures_do_not_panic() {
             continue;
         }
         // Cut short at a few points: the report of what was read must still come out.
-        for cut in [bytes.len() / 3, bytes.len() / 2, bytes.len() - bytes.len() / 7] {
+        for cut in [
+            bytes.len() / 3,
+            bytes.len() / 2,
+            bytes.len() - bytes.len() / 7,
+        ] {
             let r = analyze_bytes("cut", bytes[..cut].to_vec(), Options::default());
             if let Ok(report) = r {
                 assert!(report.capture.packets > 0 || report.warnings.len() <= 1);
@@ -83,10 +92,15 @@ fn garbage_inputs_are_clear_errors() {
             e.write_all(b"hello, not a capture").unwrap();
             e.finish().unwrap()
         }),
-        ("truncated gzip", vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2]),
+        (
+            "truncated gzip",
+            vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2],
+        ),
         ("pcap header only", {
             let mut v = 0xa1b2c3d4u32.to_le_bytes().to_vec();
-            v.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0]);
+            v.extend_from_slice(&[
+                2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0,
+            ]);
             v
         }),
     ];

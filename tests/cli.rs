@@ -1,0 +1,287 @@
+//! The command line on the project's own captures: exact facts in text and JSON, every input
+//! form (plain, gzip, zstd, pcapng, standard input), and clear errors with exit code 2.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn capture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("captures")
+        .join(name)
+}
+
+fn tlsdiag(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tlsdiag"))
+        .args(args)
+        .output()
+        .expect("run tlsdiag")
+}
+
+fn json_of(path: &Path) -> Value {
+    let out = tlsdiag(&["analyze", "--format", "json", path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("valid JSON")
+}
+
+fn messages<'a>(conn: &'a Value, kind: &str) -> Vec<&'a Value> {
+    conn["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["type"] == kind)
+        .collect()
+}
+
+#[test]
+fn large_ca_list_spanning_two_records() {
+    let v = json_of(&capture("tls12-ca-list-17k.pcap"));
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["tls_connections"], 1);
+    let conn = &v["connections"][0];
+    assert_eq!(conn["stream"], 0);
+    assert_eq!(conn["tls_version"], "TLS 1.2");
+    let cr = messages(conn, "certificate_request");
+    assert_eq!(cr.len(), 1);
+    let cr = cr[0];
+    assert_eq!(cr["frame"], 10);
+    assert_eq!(cr["direction"], "server");
+    assert_eq!(cr["ca_list_bytes"], 17006);
+    assert_eq!(cr["records"], 2);
+    let names = cr["ca_names"].as_array().unwrap();
+    assert_eq!(names.len(), 83);
+    assert_eq!(names[0], "CN=tlsdiag Test Root CA,O=tlsdiag test PKI,C=US");
+    let sizes: u64 = cr["ca_name_sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_u64().unwrap())
+        .sum();
+    // Each name has a 2-byte length prefix in the list.
+    assert_eq!(sizes + 2 * 83, 17006);
+    let frames: Vec<u64> = cr["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_u64().unwrap())
+        .collect();
+    assert!(
+        frames.len() >= 2 && *frames.last().unwrap() == 10,
+        "{frames:?}"
+    );
+    let client_cert = messages(conn, "certificate")
+        .into_iter()
+        .find(|m| m["direction"] == "client")
+        .unwrap();
+    assert_eq!(client_cert["frame"], 12);
+    assert_eq!(client_cert["empty"], false);
+    assert_eq!(client_cert["certificates"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        client_cert["certificates"][0]["issuer"],
+        "CN=tlsdiag Test Intermediate CA,O=tlsdiag test PKI,C=US"
+    );
+}
+
+#[test]
+fn empty_client_certificate_then_fatal_alert() {
+    let v = json_of(&capture("tls12-client-cert-empty-required.pcap"));
+    let conn = &v["connections"][0];
+    let cr = messages(conn, "certificate_request")[0];
+    assert_eq!(
+        (cr["frame"].as_u64(), cr["ca_list_bytes"].as_u64()),
+        (Some(6), Some(158))
+    );
+    assert_eq!(cr["ca_names"].as_array().unwrap().len(), 2);
+    let cert = messages(conn, "certificate")
+        .into_iter()
+        .find(|m| m["direction"] == "client")
+        .unwrap();
+    assert_eq!(cert["frame"], 8);
+    assert_eq!(cert["empty"], true);
+    assert_eq!(cert["certificates_length"], 0);
+    let alert = &conn["alerts"][0];
+    assert_eq!(alert["frame"], 9);
+    assert_eq!(alert["direction"], "server");
+    assert_eq!(alert["description"], 40);
+    assert_eq!(alert["name"], "handshake_failure");
+    assert!(conn["transcript"]
+        .as_str()
+        .unwrap()
+        .contains("> Certificate(empty),ClientKeyExchange"));
+}
+
+#[test]
+fn text_report_names_the_evidence() {
+    let out = tlsdiag(&[capture("tls12-client-cert-empty-required.pcap")
+        .to_str()
+        .unwrap()]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("tcp.stream 0:"), "{text}");
+    assert!(
+        text.contains("CertificateRequest 2 CA name(s), CA list 158 bytes"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Certificate EMPTY: no certificate sent"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Alert fatal handshake_failure (40)"),
+        "{text}"
+    );
+}
+
+/// The same capture as pcap, gzip, pcapng with a Decryption Secrets Block, zstd pcapng and
+/// standard input yields the same handshake.
+#[test]
+fn every_input_form_gives_the_same_handshake() {
+    let reference = json_of(&capture("tls12-cr-small.pcap"));
+    let summary = |v: &Value| -> Vec<(String, u64, String)> {
+        v["connections"][0]["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["type"].as_str().unwrap().to_string(),
+                    m["frame"].as_u64().unwrap(),
+                    m["direction"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let expected = summary(&reference);
+    assert_eq!(expected.len(), 9, "{expected:?}");
+    for (name, compression, format) in [
+        ("tls12-cr-small.pcap.gz", "gzip", "pcap"),
+        ("tls12-cr-small.pcapng.zst", "zstd", "pcapng"),
+        ("tls12-cr-small-dsb.pcapng", "none", "pcapng"),
+    ] {
+        let v = json_of(&capture(name));
+        assert_eq!(v["capture"]["compression"], compression, "{name}");
+        assert_eq!(v["capture"]["format"], format, "{name}");
+        assert_eq!(summary(&v), expected, "{name}");
+    }
+    let dsb = json_of(&capture("tls12-cr-small-dsb.pcapng"));
+    assert_eq!(dsb["capture"]["decryption_secrets_blocks"], 1);
+    assert_eq!(dsb["has_tls_secrets"], true);
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tlsdiag"))
+        .args(["--format", "json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let bytes = std::fs::read(capture("tls12-cr-small.pcap.gz")).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Dribble the input in small writes: the reader must cope with short reads.
+    let writer = std::thread::spawn(move || {
+        for chunk in bytes.chunks(7) {
+            stdin.write_all(chunk).unwrap();
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["file"], "-");
+    assert_eq!(summary(&v), expected);
+}
+
+#[test]
+fn renegotiation_is_visible_as_encrypted_handshake_records() {
+    let v = json_of(&capture("tls12-renegotiation.pcap"));
+    let conn = &v["connections"][0];
+    let after: Vec<u64> = conn["encrypted_handshake"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["after_finished"] == true)
+        .map(|e| e["frame"].as_u64().unwrap())
+        .collect();
+    // HelloRequest (13), then the renegotiation flights up to the new Finished messages (19).
+    assert_eq!(after.first(), Some(&13), "{after:?}");
+    assert!(after.iter().all(|f| (13..=19).contains(f)), "{after:?}");
+    assert!(messages(conn, "certificate_request").is_empty());
+    assert!(conn["not_seen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n.as_str().unwrap().contains("after the handshake finished")));
+}
+
+#[test]
+fn tls13_says_what_is_encrypted() {
+    let v = json_of(&capture("tls13-cr-small.pcap"));
+    let conn = &v["connections"][0];
+    assert_eq!(conn["tls_version"], "TLS 1.3");
+    assert!(messages(conn, "certificate_request").is_empty());
+    assert!(conn["not_seen"][0]
+        .as_str()
+        .unwrap()
+        .contains("TLS 1.3 encrypts everything"));
+}
+
+#[test]
+fn truncated_capture_warns_and_reports_what_was_read() {
+    let bytes = std::fs::read(capture("tls12-client-cert-empty-required.pcap")).unwrap();
+    let dir = std::env::temp_dir().join(format!("tlsdiag-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cut = dir.join("cut.pcap");
+    // Cut in the middle of the last packet.
+    std::fs::write(&cut, &bytes[..bytes.len() - 20]).unwrap();
+    let out = tlsdiag(&["--format", "json", cut.to_str().unwrap()]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cut short"), "{stderr}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["capture"]["truncated"]
+        .as_str()
+        .unwrap()
+        .contains("cut short"));
+    assert_eq!(
+        messages(&v["connections"][0], "certificate_request").len(),
+        1
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_inputs_are_one_line_errors_with_exit_code_2() {
+    let missing = tlsdiag(&["analyze", "no/such/file.pcap"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("tlsdiag: no/such/file.pcap: cannot open"),
+        "{err}"
+    );
+
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let not_capture = tlsdiag(&[manifest.to_str().unwrap()]);
+    assert_eq!(not_capture.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&not_capture.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("Cargo.toml: not a pcap or pcapng capture"),
+        "{err}"
+    );
+
+    // One bad file among good ones: the good one is still reported, the exit code says 2.
+    let mixed = tlsdiag(&[
+        "no-such.pcap",
+        capture("tls12-cr-small.pcap").to_str().unwrap(),
+    ]);
+    assert_eq!(mixed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&mixed.stdout).contains("tcp.stream 0:"));
+
+    let usage = tlsdiag(&["analyze", "--format", "yaml", "x.pcap"]);
+    assert_eq!(usage.status.code(), Some(2));
+}
