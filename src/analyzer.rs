@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::capture::{self, CaptureError, CaptureEvent, Packet, ReadOutcome};
+use crate::findings::{self, FindingsContext, Thresholds};
 use crate::packet::{flags, Endpoint, PacketDecoder, TcpSegment};
 use crate::report::{self, ConnectionReport, FileReport};
 use crate::tcp::{self, Delivery, FlowTable, HalfStream};
@@ -14,12 +15,15 @@ use crate::tls::{CertCache, TlsSession};
 pub struct Options {
     /// Out-of-order bytes buffered per direction before a hole is given up.
     pub max_out_of_order_bytes: usize,
+    /// Thresholds of the findings.
+    pub thresholds: Thresholds,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             max_out_of_order_bytes: 4 << 20,
+            thresholds: Thresholds::default(),
         }
     }
 }
@@ -210,6 +214,33 @@ impl Analyzer {
         }
     }
 
+    /// Hosts the capture holds TCP traffic with: every conversation's addresses, and the DNS
+    /// names that resolved to them in the capture.
+    fn contacted_hosts(&self) -> Vec<String> {
+        let mut ips: rustc_hash::FxHashSet<String> = rustc_hash::FxHashSet::default();
+        for c in &self.state.conns {
+            for ep in &c.endpoints {
+                let s = ep.to_string();
+                let host = s.rsplit_once(':').map(|(h, _)| h).unwrap_or(&s);
+                ips.insert(
+                    host.trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .to_string(),
+                );
+            }
+        }
+        let mut out: Vec<String> = self
+            .decoder
+            .dns
+            .iter()
+            .filter(|(_, addrs)| addrs.iter().any(|a| ips.contains(a)))
+            .map(|(name, _)| name.clone())
+            .collect();
+        out.extend(ips);
+        out.sort();
+        out
+    }
+
     /// Ends the capture: flushes every conversation and builds the report.
     pub fn finish(mut self, file: String, outcome: ReadOutcome) -> FileReport {
         let last_frame = outcome.packets;
@@ -223,6 +254,13 @@ impl Analyzer {
             .filter_map(|c| report::connection_report(c, last_frame))
             .collect();
         connections.sort_by_key(|c| c.stream);
+        let mut ctx = FindingsContext::new(self.state.options.thresholds.clone());
+        ctx.contacted = self.contacted_hosts();
+        for c in &mut connections {
+            let (list, client_auth) = findings::evaluate(c, &mut ctx);
+            c.findings = list;
+            c.client_auth = client_auth;
+        }
         let mut warnings = Vec::new();
         if let Some(t) = &outcome.truncated {
             warnings.push(t.clone());

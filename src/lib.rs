@@ -5,10 +5,11 @@
 //! layers and IP down to TCP segments, [`tcp`] numbers conversations like Wireshark and
 //! reassembles each direction, [`tls`] frames records and reassembles handshake messages,
 //! [`x509`] describes certificates and names, [`analyzer`] wires them together for one capture,
-//! and [`report`] renders what was found.
+//! [`findings`] explains what went wrong, and [`report`] renders it all.
 
 pub mod analyzer;
 pub mod capture;
+pub mod findings;
 pub mod packet;
 pub mod report;
 pub mod tcp;

@@ -26,6 +26,21 @@ struct Cli {
 enum Command {
     /// Analyse captures and print a report per connection.
     Analyze(AnalyzeArgs),
+    /// Print the documentation of a finding code (cause, evidence, fix, references).
+    Explain(ExplainArgs),
+}
+
+#[derive(clap::Args)]
+struct ExplainArgs {
+    /// Finding code, e.g. ca-list-over-limit.
+    #[arg(required_unless_present = "all")]
+    code: Option<String>,
+    /// Every code.
+    #[arg(long)]
+    all: bool,
+    /// Markdown (the form of docs/findings.md).
+    #[arg(long, requires = "all")]
+    markdown: bool,
 }
 
 #[derive(clap::Args)]
@@ -39,6 +54,10 @@ struct AnalyzeArgs {
     /// Out-of-order bytes buffered per TCP direction before a hole is given up.
     #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
     max_out_of_order: usize,
+    /// CA lists in a CertificateRequest at least this large give the ca-list-large warning
+    /// (Schannel truncates at 16384, which is always an error).
+    #[arg(long, default_value_t = tlsdiag::findings::DEFAULT_CA_LIST_WARN, value_name = "BYTES")]
+    ca_list_warn_bytes: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -54,7 +73,15 @@ fn main() -> ExitCode {
     // `tlsdiag FILE` is a shortcut for `tlsdiag analyze FILE`.
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Some(first) = args.get(1).and_then(|a| a.to_str()) {
-        let known = ["analyze", "help", "-h", "--help", "-V", "--version"];
+        let known = [
+            "analyze",
+            "explain",
+            "help",
+            "-h",
+            "--help",
+            "-V",
+            "--version",
+        ];
         if !known.contains(&first) {
             args.insert(1, "analyze".into());
         }
@@ -72,12 +99,48 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Analyze(a) => analyze(a),
+        Command::Explain(e) => explain(e),
+    }
+}
+
+fn explain(args: ExplainArgs) -> ExitCode {
+    use tlsdiag::findings::{catalog_markdown, doc, explain_text, CATALOG};
+    if args.all {
+        if args.markdown {
+            print!("{}", catalog_markdown());
+        } else {
+            for d in CATALOG {
+                println!("{}", explain_text(d));
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    let code = args.code.unwrap_or_default();
+    match doc(&code) {
+        Some(d) => {
+            print!("{}", explain_text(d));
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!(
+                "tlsdiag: unknown finding code '{code}'; known codes: {}",
+                CATALOG
+                    .iter()
+                    .map(|d| d.code)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            ExitCode::from(EXIT_INPUT_ERROR)
+        }
     }
 }
 
 fn analyze(args: AnalyzeArgs) -> ExitCode {
     let options = Options {
         max_out_of_order_bytes: args.max_out_of_order,
+        thresholds: tlsdiag::findings::Thresholds {
+            ca_list_warn_bytes: args.ca_list_warn_bytes,
+        },
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -180,7 +180,13 @@ impl Ipv4Defrag {
 pub struct PacketDecoder {
     defrag: Ipv4Defrag,
     pub stats: PacketStats,
+    /// Addresses learnt from DNS answers (name -> IPs), to tell whether the capture holds
+    /// traffic to a host named in a certificate (CRL, OCSP).
+    pub dns: FxHashMap<String, Vec<String>>,
 }
+
+/// DNS names remembered at most.
+const MAX_DNS_NAMES: usize = 65536;
 
 /// LINKTYPE values handled here.
 mod linktype {
@@ -407,8 +413,16 @@ impl PacketDecoder {
                     self.stats.not_tcp += 1;
                     return;
                 }
+                let sport = u16::from_be_bytes([payload[0], payload[1]]);
                 let dport = u16::from_be_bytes([payload[2], payload[3]]);
                 let udp = &payload[8..];
+                if sport == 53 {
+                    if self.dns.len() < MAX_DNS_NAMES {
+                        dns_answers(udp, &mut self.dns);
+                    }
+                    self.stats.not_tcp += 1;
+                    return;
+                }
                 let inner = match dport {
                     4789 if udp.len() >= 8 => ethernet(&udp[8..]),
                     6081 if udp.len() >= 8 => {
@@ -427,6 +441,89 @@ impl PacketDecoder {
                 }
             }
             _ => self.stats.not_tcp += 1,
+        }
+    }
+}
+
+/// Reads a possibly compressed DNS name at `pos`; returns it and the position after it.
+fn dns_name(msg: &[u8], mut pos: usize) -> Option<(String, usize)> {
+    let mut name = String::new();
+    let mut end = None;
+    for _ in 0..64 {
+        let len = *msg.get(pos)? as usize;
+        if len == 0 {
+            return Some((name, end.unwrap_or(pos + 1)));
+        }
+        if len & 0xc0 == 0xc0 {
+            let target = ((len & 0x3f) << 8) | *msg.get(pos + 1)? as usize;
+            end.get_or_insert(pos + 2);
+            pos = target;
+            continue;
+        }
+        let label = msg.get(pos + 1..pos + 1 + len)?;
+        if !name.is_empty() {
+            name.push('.');
+        }
+        name.push_str(&String::from_utf8_lossy(label).to_ascii_lowercase());
+        pos += 1 + len;
+    }
+    None
+}
+
+/// Records the A/AAAA answers (and CNAME aliases) of a DNS response.
+fn dns_answers(msg: &[u8], out: &mut FxHashMap<String, Vec<String>>) {
+    if msg.len() < 12 || msg[2] & 0x80 == 0 {
+        return;
+    }
+    let questions = u16::from_be_bytes([msg[4], msg[5]]);
+    let answers = u16::from_be_bytes([msg[6], msg[7]]);
+    let mut pos = 12;
+    for _ in 0..questions {
+        let Some((_, next)) = dns_name(msg, pos) else {
+            return;
+        };
+        pos = next + 4;
+    }
+    let mut aliases: Vec<(String, String)> = Vec::new();
+    for _ in 0..answers.min(64) {
+        let Some((name, next)) = dns_name(msg, pos) else {
+            return;
+        };
+        let Some(fixed) = msg.get(next..next + 10) else {
+            return;
+        };
+        let kind = u16::from_be_bytes([fixed[0], fixed[1]]);
+        let rdlen = u16::from_be_bytes([fixed[8], fixed[9]]) as usize;
+        let Some(rdata) = msg.get(next + 10..next + 10 + rdlen) else {
+            return;
+        };
+        let ip = match (kind, rdlen) {
+            (1, 4) => Some(Ipv4Addr::new(rdata[0], rdata[1], rdata[2], rdata[3]).to_string()),
+            (28, 16) => {
+                let mut a = [0u8; 16];
+                a.copy_from_slice(rdata);
+                Some(Ipv6Addr::from(a).to_string())
+            }
+            (5, _) => {
+                if let Some((target, _)) = dns_name(msg, next + 10) {
+                    aliases.push((name.clone(), target));
+                }
+                None
+            }
+            _ => None,
+        };
+        if let Some(ip) = ip {
+            let ips = out.entry(name).or_default();
+            if !ips.contains(&ip) && ips.len() < 16 {
+                ips.push(ip);
+            }
+        }
+        pos = next + 10 + rdlen;
+    }
+    // An alias resolves to what its target resolves to.
+    for (alias, target) in aliases {
+        if let Some(ips) = out.get(&target).cloned() {
+            out.entry(alias).or_default().extend(ips);
         }
     }
 }

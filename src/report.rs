@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::analyzer::Conn;
 use crate::capture::ReadOutcome;
+use crate::findings::{ClientAuthSummary, Finding, Summary};
 use crate::packet::PacketStats;
 use crate::tcp::HalfStats;
 use crate::tls::handshake::{cipher_name, handshake_title, version_name};
@@ -39,6 +40,9 @@ pub struct TcpSummary {
     pub ended_by: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rst_frame: Option<u64>,
+    /// Who sent the first reset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reset_by: Option<Direction>,
     pub client: HalfStats,
     pub server: HalfStats,
 }
@@ -72,6 +76,10 @@ pub struct ConnectionReport {
     pub tcp: TcpSummary,
     /// What the capture does not show, in plain words.
     pub not_seen: Vec<String>,
+    /// Whether a client certificate was asked for and what the client answered.
+    pub client_auth: ClientAuthSummary,
+    /// Explained problems, most severe first.
+    pub findings: Vec<Finding>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -89,6 +97,8 @@ pub struct FileReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_ns: Option<i64>,
     pub warnings: Vec<String>,
+    /// Findings of all connections counted by code and severity.
+    pub summary: Summary,
     pub connections: Vec<ConnectionReport>,
 }
 
@@ -105,7 +115,12 @@ pub(crate) fn file_report(
     connections: Vec<ConnectionReport>,
     warnings: Vec<String>,
 ) -> FileReport {
+    let mut summary = Summary::default();
+    for f in connections.iter().flat_map(|c| &c.findings) {
+        summary.add(f);
+    }
     FileReport {
+        summary,
         schema_version: SCHEMA_VERSION,
         file,
         capture,
@@ -211,9 +226,15 @@ pub(crate) fn connection_report(c: &Conn, capture_last_frame: u64) -> Option<Con
     } else {
         "capture-end"
     };
-    let rst_frame = match (c.tcp[0].rst_frame, c.tcp[1].rst_frame) {
+    let rst_frame = match (tcp_c.rst_frame, tcp_s.rst_frame) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
+    };
+    let reset_by = match (tcp_c.rst_frame, tcp_s.rst_frame) {
+        (Some(a), Some(b)) if b < a => Some(Direction::Server),
+        (Some(_), _) => Some(Direction::Client),
+        (None, Some(_)) => Some(Direction::Server),
+        (None, None) => None,
     };
     let _ = capture_last_frame;
     let application_data = PerDirection {
@@ -242,10 +263,17 @@ pub(crate) fn connection_report(c: &Conn, capture_last_frame: u64) -> Option<Con
             midstream: tcp_c.midstream || tcp_s.midstream,
             ended_by,
             rst_frame,
+            reset_by,
             client: tcp_c.stats.clone(),
             server: tcp_s.stats.clone(),
         },
         not_seen,
+        client_auth: ClientAuthSummary {
+            requested: false,
+            client_certificate: "not-visible",
+            issuer_match: None,
+        },
+        findings: Vec::new(),
     };
     report.transcript = transcript(&report);
     Some(report)
@@ -399,7 +427,48 @@ pub fn render_text(r: &FileReport) -> String {
         o.push('\n');
         render_connection(&mut o, c);
     }
+    o.push('\n');
+    if r.summary.by_code.is_empty() {
+        let _ = writeln!(o, "No findings.");
+    } else {
+        let sev: Vec<String> = ["error", "warning", "info"]
+            .iter()
+            .filter_map(|s| r.summary.by_severity.get(s).map(|n| format!("{n} {s}")))
+            .collect();
+        let _ = writeln!(o, "Findings: {}", sev.join(", "));
+        for (code, n) in &r.summary.by_code {
+            let _ = writeln!(o, "  {n:>4}  {code}");
+        }
+        let _ = writeln!(o, "`tlsdiag explain CODE` tells more about a code.");
+    }
     o
+}
+
+fn render_findings(o: &mut String, c: &ConnectionReport) {
+    for f in &c.findings {
+        let frames: Vec<String> = f.frames.iter().map(|x| x.to_string()).collect();
+        let _ = writeln!(
+            o,
+            "  {:<7} {}  {}",
+            f.severity.word().to_uppercase(),
+            f.code,
+            f.title
+        );
+        for line in f.explanation.lines() {
+            if line.starts_with("    ") {
+                // Pre-formatted evidence lines (lists of names, URLs) stay as they are.
+                let _ = writeln!(o, "      {line}");
+            } else {
+                let _ = writeln!(o, "{}", crate::findings::wrap(line, 100, "          "));
+            }
+        }
+        let _ = writeln!(
+            o,
+            "          frames {}; Wireshark filter: {}",
+            frames.join(","),
+            f.filter
+        );
+    }
 }
 
 fn render_connection(o: &mut String, c: &ConnectionReport) {
@@ -427,6 +496,7 @@ fn render_connection(o: &mut String, c: &ConnectionReport) {
         }
     );
     let _ = writeln!(o, "  transcript: {}", c.transcript);
+    render_findings(o, c);
     for m in &c.messages {
         let _ = write!(
             o,

@@ -269,6 +269,12 @@ pub struct CertInfo {
     pub subject_der: Vec<u8>,
     #[serde(skip)]
     pub issuer_der: Vec<u8>,
+    /// The certificate's own key verifies its signature (a real self-signed certificate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub self_signed: Option<bool>,
+    /// The whole certificate, for signature checks between certificates.
+    #[serde(skip)]
+    pub der: Vec<u8>,
 }
 
 fn rsa_bits(modulus: &[u8]) -> u32 {
@@ -331,6 +337,8 @@ pub fn cert_info(der: &[u8]) -> CertInfo {
         parse_error: None,
         subject_der: Vec::new(),
         issuer_der: Vec::new(),
+        self_signed: None,
+        der: der.to_vec(),
     };
     let cert = match parse_x509_certificate(der) {
         Ok((_, cert)) => cert,
@@ -344,6 +352,14 @@ pub fn cert_info(der: &[u8]) -> CertInfo {
     info.subject = dn_to_string(&info.subject_der);
     info.issuer = dn_to_string(&info.issuer_der);
     info.self_issued = info.subject_der == info.issuer_der;
+    // Only a self-issued certificate can be self-signed; checking others would waste a verify.
+    if info.self_issued || dn_canonical(&info.subject_der) == dn_canonical(&info.issuer_der) {
+        info.self_signed = match verify_parsed(&cert, &cert) {
+            Verification::Valid => Some(true),
+            Verification::Invalid => Some(false),
+            Verification::Unsupported(_) => None,
+        };
+    }
     info.serial = Some(hex::encode(cert.raw_serial()));
     info.not_before = Some(cert.validity().not_before.timestamp());
     info.not_after = Some(cert.validity().not_after.timestamp());
@@ -423,6 +439,41 @@ pub fn cert_info(der: &[u8]) -> CertInfo {
         }
     }
     info
+}
+
+/// Outcome of checking one certificate's signature with another's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    Valid,
+    Invalid,
+    /// The check could not be made (algorithm not supported, key too small for ring...).
+    Unsupported(String),
+}
+
+fn verify_parsed(child: &X509Certificate<'_>, issuer: &X509Certificate<'_>) -> Verification {
+    // ring refuses RSA keys under 2048 bits with the same error as a bad signature, so a weak key
+    // must not be read as "not signed by this key".
+    if let Ok(x509_parser::public_key::PublicKey::RSA(rsa)) = issuer.public_key().parsed() {
+        if rsa_bits(rsa.modulus) < 2048 {
+            return Verification::Unsupported("RSA key under 2048 bits".into());
+        }
+    }
+    match child.verify_signature(Some(issuer.public_key())) {
+        Ok(()) => Verification::Valid,
+        Err(X509Error::SignatureVerificationError) => Verification::Invalid,
+        Err(e) => Verification::Unsupported(e.to_string()),
+    }
+}
+
+/// Does `issuer`'s key verify `child`'s signature? Both are DER certificates.
+pub fn verify_signature(child: &[u8], issuer: &[u8]) -> Verification {
+    match (
+        parse_x509_certificate(child),
+        parse_x509_certificate(issuer),
+    ) {
+        (Ok((_, c)), Ok((_, i))) => verify_parsed(&c, &i),
+        _ => Verification::Unsupported("certificate does not parse".into()),
+    }
 }
 
 #[cfg(test)]

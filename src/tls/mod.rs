@@ -863,6 +863,8 @@ impl TlsSession {
             // whose ChangeCipherSpec we did not see (gap, or picked up mid-stream).
             let layer = &mut self.layers[d];
             layer.encrypted = true;
+            // Without a ChangeCipherSpec seen, the first such record is taken for Finished.
+            let after_finished = layer.finished_seen;
             layer.finished_seen = true;
             layer.hs_buf.clear();
             layer.hs_pieces.clear();
@@ -871,7 +873,7 @@ impl TlsSession {
                     direction: Direction::Unknown,
                     frame: at_frame,
                     length: msg.len(),
-                    after_finished: true,
+                    after_finished,
                     dir: d as u8,
                 });
             }

@@ -1,0 +1,264 @@
+//! Findings on captures made with real servers: each capture gives exactly the expected codes
+//! with the expected frames, and a clean capture gives none.
+
+use std::path::Path;
+
+use tlsdiag::findings::{catalog_markdown, Finding, Severity, Thresholds};
+use tlsdiag::{analyze_path, FileReport, Options};
+
+fn report(path: &Path, options: Options) -> FileReport {
+    analyze_path(path, options).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn own(name: &str) -> FileReport {
+    report(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("captures")
+            .join(name),
+        Options::default(),
+    )
+}
+
+fn codes(r: &FileReport) -> Vec<(String, Vec<u64>)> {
+    let mut v: Vec<(String, Vec<u64>)> = r
+        .connections
+        .iter()
+        .flat_map(|c| &c.findings)
+        .map(|f| (f.code.to_string(), f.frames.clone()))
+        .collect();
+    v.sort();
+    v
+}
+
+fn find<'a>(r: &'a FileReport, code: &str) -> &'a Finding {
+    r.connections
+        .iter()
+        .flat_map(|c| &c.findings)
+        .find(|f| f.code == code)
+        .unwrap_or_else(|| panic!("no {code} in {:?}", codes(r)))
+}
+
+fn expect(name: &str, expected: &[(&str, &[u64])]) -> FileReport {
+    let r = own(name);
+    let mut want: Vec<(String, Vec<u64>)> = expected
+        .iter()
+        .map(|(c, f)| (c.to_string(), f.to_vec()))
+        .collect();
+    want.sort();
+    assert_eq!(codes(&r), want, "{name}");
+    for f in r.connections.iter().flat_map(|c| &c.findings) {
+        assert!(
+            f.filter
+                .starts_with(&format!("tcp.stream eq {} && ", f.stream)),
+            "{}",
+            f.filter
+        );
+        assert!(!f.refs.is_empty() && !f.frames.is_empty() && !f.explanation.is_empty());
+    }
+    r
+}
+
+#[test]
+fn clean_handshakes_give_no_finding() {
+    expect("tls12-cr-small.pcap", &[]);
+    // About 11.5 KB of CA names: below the 12 KB warning threshold.
+    let r = expect("tls12-ca-list-11k.pcap", &[]);
+    assert_eq!(r.connections[0].client_auth.issuer_match, Some("exact"));
+}
+
+#[test]
+fn ca_list_sizes() {
+    let r = expect("tls12-ca-list-13k.pcap", &[("ca-list-large", &[6, 8])]);
+    let f = find(&r, "ca-list-large");
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(f.title.contains("13,262 bytes (65 names)"), "{}", f.title);
+
+    let r = expect(
+        "tls12-ca-list-17k.pcap",
+        &[("ca-list-over-limit", &[6, 8, 10])],
+    );
+    let f = find(&r, "ca-list-over-limit");
+    assert_eq!(f.severity, Severity::Error);
+    assert!(f.title.contains("17,006 bytes (83 names)"), "{}", f.title);
+    assert!(f.explanation.contains("spanned 2 TLS records"));
+    assert!(f.explanation.contains("event 36885"));
+    assert_eq!(
+        f.explanation
+            .matches("206 bytes  CN=tlsdiag Generated Client CA")
+            .count(),
+        10
+    );
+    assert_eq!(f.filter, "tcp.stream eq 0 && tls.handshake.type == 13");
+
+    // 37 KB: over the CA-list limit and over Schannel's 32 KB message limit.
+    let r = expect(
+        "tls12-ca-list-37k.pcap",
+        &[
+            ("ca-list-over-limit", &[6, 8, 10, 12]),
+            ("handshake-message-large", &[6, 8, 10, 12]),
+        ],
+    );
+    assert!(find(&r, "ca-list-over-limit")
+        .title
+        .contains("37,182 bytes (180 names)"));
+    assert!(find(&r, "handshake-message-large")
+        .title
+        .contains("MessageLimitClient"));
+
+    let r = expect("tls12-ca-list-empty.pcap", &[("ca-list-empty", &[6])]);
+    assert_eq!(r.connections[0].client_auth.issuer_match, Some("any"));
+}
+
+#[test]
+fn warn_threshold_is_an_option() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/tls12-ca-list-11k.pcap");
+    let options = Options {
+        thresholds: Thresholds {
+            ca_list_warn_bytes: 10_000,
+        },
+        ..Options::default()
+    };
+    let r = report(&path, options);
+    assert!(find(&r, "ca-list-large")
+        .title
+        .contains("11,598 bytes (57 names)"));
+}
+
+#[test]
+fn server_chain_shapes() {
+    let r = expect(
+        "tls12-self-issued-intermediate.pcap",
+        &[("chain-self-issued-intermediate", &[6])],
+    );
+    let f = find(&r, "chain-self-issued-intermediate");
+    assert!(f.title.contains("Certificate 1"));
+    assert!(f
+        .explanation
+        .contains("No certificate in the chain verifies it"));
+
+    // With the real root appended, the root's key is named as the signer.
+    let r = expect(
+        "tls12-self-issued-intermediate-with-root.pcap",
+        &[
+            ("chain-root-included", &[6]),
+            ("chain-self-issued-intermediate", &[6]),
+        ],
+    );
+    let f = find(&r, "chain-self-issued-intermediate");
+    assert!(
+        f.explanation
+            .contains("verifies with the key of certificate 2"),
+        "{}",
+        f.explanation
+    );
+    assert!(find(&r, "chain-root-included")
+        .title
+        .contains("certificate 2"));
+
+    let r = expect(
+        "tls12-chain-out-of-order.pcap",
+        &[("chain-out-of-order", &[6]), ("chain-root-included", &[6])],
+    );
+    assert!(find(&r, "chain-out-of-order")
+        .title
+        .contains("Certificate 0"));
+
+    let r = expect("tls12-expired-leaf.pcap", &[("cert-expired", &[6])]);
+    assert!(find(&r, "cert-expired").explanation.contains("captured at"));
+}
+
+#[test]
+fn client_certificate_problems() {
+    let r = expect(
+        "tls12-client-cert-empty.pcap",
+        &[("client-cert-empty", &[6, 8])],
+    );
+    assert_eq!(r.connections[0].client_auth.client_certificate, "empty");
+    assert!(find(&r, "client-cert-empty").explanation.contains("403.7"));
+
+    let r = expect(
+        "tls12-client-cert-empty-required.pcap",
+        &[("client-cert-empty", &[6, 8]), ("handshake-failed", &[9])],
+    );
+    let failed = find(&r, "handshake-failed");
+    assert!(failed.title.contains("handshake_failure (40)"));
+    assert!(failed
+        .explanation
+        .contains("Explained by: client-cert-empty"));
+
+    expect(
+        "tls12-client-cert-expired.pcap",
+        &[("client-cert-expired", &[8]), ("handshake-failed", &[9])],
+    );
+    expect(
+        "tls12-client-cert-no-clientauth.pcap",
+        &[
+            ("client-cert-no-client-auth-eku", &[8]),
+            ("handshake-failed", &[9]),
+        ],
+    );
+    let r = expect(
+        "tls12-client-cert-unlisted-ca.pcap",
+        &[
+            ("client-cert-issuer-not-requested", &[6, 8]),
+            ("handshake-failed", &[9]),
+        ],
+    );
+    assert_eq!(r.connections[0].client_auth.issuer_match, Some("none"));
+    assert!(find(&r, "handshake-failed")
+        .title
+        .contains("unknown_ca (48)"));
+}
+
+#[test]
+fn encrypted_client_authentication_is_named() {
+    let r = expect(
+        "tls12-renegotiation.pcap",
+        &[("renegotiation-encrypted", &[13, 15, 17, 18, 19])],
+    );
+    assert!(find(&r, "renegotiation-encrypted")
+        .filter
+        .ends_with("frame.number >= 13"));
+    expect(
+        "apache-reneg-tls12.pcap",
+        &[("renegotiation-encrypted", &[11, 12, 13, 14, 15])],
+    );
+    let r = expect("tls13-pha.pcap", &[("tls13-client-auth-hidden", &[6])]);
+    assert!(find(&r, "tls13-client-auth-hidden")
+        .explanation
+        .contains("offered post-handshake authentication"));
+}
+
+#[test]
+fn public_capture_with_empty_client_certificate() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/captures-public/dev/zeek+zeek/testing/btest/Traces/tls/certificate-request-failed.pcap");
+    if !path.exists() {
+        println!("SKIPPED: {} is absent", path.display());
+        return;
+    }
+    let r = report(&path, Options::default());
+    let mut got = codes(&r);
+    got.retain(|(c, _)| c != "chain-root-included");
+    assert_eq!(
+        got,
+        vec![
+            ("client-cert-empty".to_string(), vec![6, 8]),
+            ("handshake-failed".to_string(), vec![9])
+        ]
+    );
+    assert!(find(&r, "handshake-failed")
+        .title
+        .contains("alert handshake_failure (40)"));
+    assert_eq!(r.summary.by_code.get("client-cert-empty"), Some(&1));
+}
+
+#[test]
+fn findings_doc_is_generated_from_the_catalog() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/findings.md");
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_disk == catalog_markdown(),
+        "docs/findings.md is out of date: run `cargo run -- explain --all --markdown > docs/findings.md`"
+    );
+}
