@@ -793,6 +793,48 @@ mod tests {
     }
 
     #[test]
+    fn dns_answers_with_compression_and_cname() {
+        // Response for crl.example.com: CNAME to edge.example.net, which has A 192.0.2.7.
+        let mut m = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0];
+        m.extend_from_slice(b"\x03crl\x07example\x03com\x00");
+        m.extend_from_slice(&[0, 1, 0, 1]);
+        // CNAME: name is a pointer to offset 12.
+        m.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60]);
+        let target = b"\x04edge\x07example\x03net\x00";
+        m.extend_from_slice(&(target.len() as u16).to_be_bytes());
+        let target_at = m.len();
+        m.extend_from_slice(target);
+        m.extend_from_slice(&[
+            0xc0,
+            target_at as u8,
+            0,
+            1,
+            0,
+            1,
+            0,
+            0,
+            0,
+            60,
+            0,
+            4,
+            192,
+            0,
+            2,
+            7,
+        ]);
+        let mut map = FxHashMap::default();
+        dns_answers(&m, &mut map);
+        assert_eq!(map["edge.example.net"], vec!["192.0.2.7".to_string()]);
+        assert_eq!(map["crl.example.com"], vec!["192.0.2.7".to_string()]);
+        // Truncated or looping messages are ignored without panicking.
+        for cut in 0..m.len() {
+            dns_answers(&m[..cut], &mut FxHashMap::default());
+        }
+        let looping = [0, 0, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12];
+        dns_answers(&looping, &mut FxHashMap::default());
+    }
+
+    #[test]
     fn garbage_does_not_panic() {
         for lt in [0, 1, 9, 101, 113, 276, 51, 228, 229] {
             for len in 0..80 {

@@ -262,3 +262,37 @@ fn findings_doc_is_generated_from_the_catalog() {
         "docs/findings.md is out of date: run `cargo run -- explain --all --markdown > docs/findings.md`"
     );
 }
+
+fn public(rel: &str) -> Option<FileReport> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/captures-public/dev")
+        .join(rel);
+    if !path.exists() {
+        println!("SKIPPED: {} is absent", path.display());
+        return None;
+    }
+    Some(report(&path, Options::default()))
+}
+
+#[test]
+fn public_captures_missing_answer_and_revocation_urls() {
+    let Some(r) = public("arkime+arkime/tests/pcap/mysql-tls.pcap") else {
+        return;
+    };
+    let f = find(&r, "client-cert-missing");
+    assert_eq!(f.frames, vec![10]);
+    assert!(f
+        .explanation
+        .contains("the capture ends before the client answered"));
+    assert_eq!(r.connections[0].client_auth.client_certificate, "missing");
+
+    let Some(r) = public("zeek+zeek/testing/btest/Traces/tls/client-certificate.pcap") else {
+        return;
+    };
+    let f = find(&r, "client-cert-revocation-info");
+    assert!(f.title.contains("6 revocation URL(s)"), "{}", f.title);
+    assert!(f.explanation.contains(
+        "http://ocsp09.actalis.it/VA/AUTHCL-G3  (no traffic to this host in the capture)"
+    ));
+    assert_eq!(f.frames, vec![15]);
+}
