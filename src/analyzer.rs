@@ -8,7 +8,7 @@ use crate::findings::{self, FindingsContext, Thresholds};
 use crate::packet::{flags, Endpoint, PacketDecoder, TcpSegment};
 use crate::report::{self, ConnectionReport, FileReport};
 use crate::tcp::{self, Delivery, FlowTable, HalfStream};
-use crate::tls::{CertCache, TlsSession};
+use crate::tls::{TlsContext, TlsSession};
 
 /// Tunables with their defaults.
 #[derive(Debug, Clone)]
@@ -17,6 +17,8 @@ pub struct Options {
     pub max_out_of_order_bytes: usize,
     /// Thresholds of the findings.
     pub thresholds: Thresholds,
+    /// NSS key log files with TLS secrets.
+    pub keylog_files: Vec<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -24,6 +26,7 @@ impl Default for Options {
         Options {
             max_out_of_order_bytes: 4 << 20,
             thresholds: Thresholds::default(),
+            keylog_files: Vec::new(),
         }
     }
 }
@@ -49,7 +52,7 @@ pub(crate) struct Conn {
 struct State {
     flows: FlowTable,
     conns: Vec<Conn>,
-    certs: CertCache,
+    tls: TlsContext,
     options: Options,
 }
 
@@ -62,12 +65,13 @@ pub struct Analyzer {
     pub tls_secrets: Vec<u8>,
     pub first_ts: Option<i64>,
     pub last_ts: Option<i64>,
+    warnings: Vec<String>,
 }
 
 /// Hands one delivery of direction `dir` to the TLS session.
 fn deliver(
     tls: &mut Option<Box<TlsSession>>,
-    certs: &mut CertCache,
+    certs: &mut TlsContext,
     dir: u8,
     midstream: bool,
     ts_ns: i64,
@@ -126,7 +130,9 @@ impl State {
             return;
         }
         let max_pending = self.options.max_out_of_order_bytes;
-        let State { conns, certs, .. } = self;
+        let State {
+            conns, tls: certs, ..
+        } = self;
         let conn = &mut conns[slot];
         conn.last_frame = frame;
         conn.last_ts = ts_ns;
@@ -160,7 +166,9 @@ impl State {
 
     /// Flushes a conversation (port reuse or end of capture).
     fn finish_conn(&mut self, slot: usize, at_frame: u64) {
-        let State { conns, certs, .. } = self;
+        let State {
+            conns, tls: certs, ..
+        } = self;
         let conn = &mut conns[slot];
         if conn.finished {
             return;
@@ -183,14 +191,23 @@ impl State {
 }
 
 impl Analyzer {
+    /// A new analyzer; key log files that cannot be read become warnings of the report.
     pub fn new(options: Options) -> Self {
-        Analyzer {
+        let mut analyzer = Analyzer {
             state: State {
                 options,
                 ..Default::default()
             },
             ..Default::default()
+        };
+        for path in analyzer.state.options.keylog_files.clone() {
+            if let Err(e) = analyzer.state.tls.keylog.add_file(&path) {
+                analyzer
+                    .warnings
+                    .push(format!("cannot read key log {}: {e}", path.display()));
+            }
         }
+        analyzer
     }
 
     /// Takes one packet.
@@ -212,6 +229,11 @@ impl Analyzer {
         if !text.ends_with(b"\n") {
             self.tls_secrets.push(b'\n');
         }
+        // Keys from a Decryption Secrets Block unlock the packets that follow it.
+        self.state
+            .tls
+            .keylog
+            .add_text(text, "Decryption Secrets Block");
     }
 
     /// Hosts the capture holds TCP traffic with: every conversation's addresses, and the DNS
@@ -261,7 +283,8 @@ impl Analyzer {
             c.findings = list;
             c.client_auth = client_auth;
         }
-        let mut warnings = Vec::new();
+        let mut warnings = std::mem::take(&mut self.warnings);
+        warnings.extend(self.state.tls.keylog.warnings.iter().cloned());
         if let Some(t) = &outcome.truncated {
             warnings.push(t.clone());
         }
@@ -270,7 +293,7 @@ impl Analyzer {
             outcome,
             self.decoder.stats.clone(),
             self.state.flows.conversations(),
-            self.state.certs.len(),
+            self.state.tls.certs.len(),
             !self.tls_secrets.is_empty(),
             self.first_ts,
             self.last_ts,

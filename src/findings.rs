@@ -1136,10 +1136,22 @@ fn url_host(url: &str) -> Option<String> {
 fn outcome(c: &ConnectionReport, out: &mut Vec<Finding>) {
     // The handshake completed when both sides sent Finished (TLS <= 1.2: the first encrypted
     // handshake record after each ChangeCipherSpec) or application data flowed both ways.
-    let finished = |d: Direction| {
-        c.encrypted_handshake
+    // The first Finished of a direction: encrypted (the first handshake record after its
+    // ChangeCipherSpec) or decrypted.
+    let first_finished = |d: Direction| {
+        let encrypted = c
+            .encrypted_handshake
             .iter()
-            .any(|e| e.direction == d && !e.after_finished)
+            .filter(|e| e.direction == d && !e.after_finished)
+            .map(|e| e.frame)
+            .min();
+        let clear = c
+            .messages
+            .iter()
+            .filter(|m| m.direction == d && m.kind == "finished")
+            .map(|m| m.frame)
+            .min();
+        encrypted.into_iter().chain(clear).min()
     };
     let tls13 = c.tls_version.as_deref() == Some("TLS 1.3");
     let completed_at: Option<u64> = if tls13 {
@@ -1150,12 +1162,11 @@ fn outcome(c: &ConnectionReport, out: &mut Vec<Finding>) {
             (Some(a), Some(b)) => Some(a.max(b)),
             _ => None,
         }
-    } else if finished(Direction::Client) && finished(Direction::Server) {
-        c.encrypted_handshake
-            .iter()
-            .filter(|e| !e.after_finished)
-            .map(|e| e.frame)
-            .max()
+    } else if let (Some(a), Some(b)) = (
+        first_finished(Direction::Client),
+        first_finished(Direction::Server),
+    ) {
+        Some(a.max(b))
     } else {
         None
     };
@@ -1265,7 +1276,7 @@ fn outcome(c: &ConnectionReport, out: &mut Vec<Finding>) {
             filter_for(c.stream, &format!("tls.record.content_type == 22 && frame.number >= {first}")),
         ));
     }
-    if tls13 {
+    if tls13 && c.decryption.status == "not-decrypted" {
         let pha = c
             .messages
             .iter()

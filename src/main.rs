@@ -58,6 +58,11 @@ struct AnalyzeArgs {
     /// (Schannel truncates at 16384, which is always an error).
     #[arg(long, default_value_t = tlsdiag::findings::DEFAULT_CA_LIST_WARN, value_name = "BYTES")]
     ca_list_warn_bytes: usize,
+    /// NSS key log file (SSLKEYLOGFILE format) to decrypt TLS; may be given several times.
+    /// Without it, the file named by the SSLKEYLOGFILE environment variable is used. Keys in
+    /// pcapng Decryption Secrets Blocks are always used.
+    #[arg(long, value_name = "FILE")]
+    keylog: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -140,6 +145,15 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         max_out_of_order_bytes: args.max_out_of_order,
         thresholds: tlsdiag::findings::Thresholds {
             ca_list_warn_bytes: args.ca_list_warn_bytes,
+        },
+        keylog_files: if args.keylog.is_empty() {
+            std::env::var_os("SSLKEYLOGFILE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .into_iter()
+                .collect()
+        } else {
+            args.keylog.clone()
         },
     };
     let stdout = std::io::stdout();

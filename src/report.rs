@@ -12,7 +12,8 @@ use crate::packet::PacketStats;
 use crate::tcp::HalfStats;
 use crate::tls::handshake::{cipher_name, handshake_title, version_name};
 use crate::tls::{
-    AlertEvent, AppDataStats, Detail, Direction, EncryptedHandshake, HandshakeMessage,
+    AlertEvent, AppDataStats, DecryptionStatus, Detail, Direction, EncryptedHandshake,
+    HandshakeMessage,
 };
 
 /// Version of the JSON layout; bumped on incompatible changes.
@@ -22,6 +23,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct CcsEvent {
     pub direction: Direction,
     pub frame: u64,
+    #[serde(skip)]
+    pub seq: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -74,6 +77,8 @@ pub struct ConnectionReport {
     pub encrypted_handshake: Vec<EncryptedHandshake>,
     pub application_data: PerDirection<AppDataStats>,
     pub tcp: TcpSummary,
+    /// Whether the TLS records could be decrypted, and if not why.
+    pub decryption: DecryptionStatus,
     /// What the capture does not show, in plain words.
     pub not_seen: Vec<String>,
     /// Whether a client certificate was asked for and what the client answered.
@@ -167,9 +172,10 @@ pub(crate) fn connection_report(c: &Conn, capture_last_frame: u64) -> Option<Con
     let change_cipher_spec: Vec<CcsEvent> = tls
         .ccs
         .iter()
-        .map(|&(d, frame)| CcsEvent {
+        .map(|&(d, frame, seq)| CcsEvent {
             direction: dir_of(d),
             frame,
+            seq,
         })
         .collect();
     let sni = messages.iter().find_map(|m| match &m.detail {
@@ -207,7 +213,8 @@ pub(crate) fn connection_report(c: &Conn, capture_last_frame: u64) -> Option<Con
                 .into(),
         );
     }
-    if tls.version == Some(0x0304) {
+    let decryption = tls.decryption_status(client_dir);
+    if tls.version == Some(0x0304) && decryption.status == "not-decrypted" {
         not_seen.push("TLS 1.3 encrypts everything after ServerHello (certificates, CertificateRequest, client Certificate, alerts): a key log would show them".into());
     }
     let reneg = encrypted_handshake
@@ -267,6 +274,7 @@ pub(crate) fn connection_report(c: &Conn, capture_last_frame: u64) -> Option<Con
             client: tcp_c.stats.clone(),
             server: tcp_s.stats.clone(),
         },
+        decryption,
         not_seen,
         client_auth: ClientAuthSummary {
             requested: false,
@@ -304,12 +312,13 @@ fn message_label(m: &HandshakeMessage) -> String {
 
 /// Zeek-style one-line history: events in frame order, grouped by direction.
 fn transcript(r: &ConnectionReport) -> String {
-    let mut events: Vec<(u64, u8, Direction, String)> = Vec::new();
+    // (frame, order within the connection, direction, label)
+    let mut events: Vec<(u64, u32, Direction, String)> = Vec::new();
     for m in &r.messages {
-        events.push((m.frame, 0, m.direction, message_label(m)));
+        events.push((m.frame, m.seq, m.direction, message_label(m)));
     }
     for c in &r.change_cipher_spec {
-        events.push((c.frame, 1, c.direction, "CCS".into()));
+        events.push((c.frame, c.seq, c.direction, "CCS".into()));
     }
     for e in &r.encrypted_handshake {
         let label = if e.after_finished {
@@ -317,7 +326,7 @@ fn transcript(r: &ConnectionReport) -> String {
         } else {
             "Finished*"
         };
-        events.push((e.frame, 1, e.direction, label.into()));
+        events.push((e.frame, e.seq, e.direction, label.into()));
     }
     for a in &r.alerts {
         let label = match (a.name, a.level) {
@@ -325,18 +334,18 @@ fn transcript(r: &ConnectionReport) -> String {
             (Some(n), _) => format!("Alert({n})"),
             _ => "Alert(encrypted)".into(),
         };
-        events.push((a.frame, 2, a.direction, label));
+        events.push((a.frame, a.seq, a.direction, label));
     }
     for (dir, stats) in [
         (Direction::Client, &r.application_data.client),
         (Direction::Server, &r.application_data.server),
     ] {
         if let Some(f) = stats.first_frame {
-            events.push((f, 1, dir, format!("AppData×{}", stats.records)));
+            events.push((f, u32::MAX - 1, dir, format!("AppData×{}", stats.records)));
         }
     }
     if let Some(f) = r.tcp.rst_frame {
-        events.push((f, 3, Direction::Unknown, "RST".into()));
+        events.push((f, u32::MAX, Direction::Unknown, "RST".into()));
     }
     events.sort_by_key(|e| (e.0, e.1));
     let mut out = String::new();
@@ -496,6 +505,24 @@ fn render_connection(o: &mut String, c: &ConnectionReport) {
         }
     );
     let _ = writeln!(o, "  transcript: {}", c.transcript);
+    let d = &c.decryption;
+    let keys_given = d
+        .reason
+        .as_deref()
+        .is_none_or(|r| !r.starts_with("no key log given"));
+    if d.status != "not-decrypted" || keys_given {
+        let _ = writeln!(
+            o,
+            "  decryption: {} ({} client, {} server records){}",
+            d.status,
+            d.client_records,
+            d.server_records,
+            d.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        );
+    }
     render_findings(o, c);
     for m in &c.messages {
         let _ = write!(

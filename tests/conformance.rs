@@ -16,24 +16,6 @@ use tlsdiag::tls::Detail;
 /// (capture path relative to its corpus, substring of the difference, why we are right).
 const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
     (
-        "FoxIO-LLC+ja4/pcap/http2-with-cookies.pcapng",
-        "tshark has frame",
-        "the pcapng carries a Decryption Secrets Block and tshark decrypts the TLS 1.3 handshake \
-         with it; decryption is not implemented yet (issue 5), so we only see the hellos",
-    ),
-    (
-        "tls12-cr-small-dsb.pcapng",
-        "tshark has frame",
-        "the keys are in a Decryption Secrets Block and tshark decrypts the Finished messages; \
-         decryption is not implemented yet (issue 5)",
-    ),
-    (
-        "tls12-renegotiation-dsb.pcapng",
-        "tshark has frame",
-        "the keys are in a Decryption Secrets Block and tshark decrypts the renegotiation; \
-         decryption is not implemented yet (issue 5)",
-    ),
-    (
         "OISF+suricata-verify/tests/bug-1450-04/tls_DER-incomplete-header.pcap",
         "certificates_length=12 chain=[",
         "the certificate entry is 9 bytes (tshark's own tree says Certificate Length: 9); tshark's \
@@ -78,9 +60,9 @@ fn unescape(dn: &str) -> String {
     out
 }
 
-fn truth_messages(truth: &Value) -> BTreeMap<u64, Vec<Msg>> {
+fn truth_messages(truth: &Value, section: &str) -> BTreeMap<u64, Vec<Msg>> {
     let mut per_stream: BTreeMap<u64, Vec<Msg>> = BTreeMap::new();
-    let Some(list) = truth["without_keylog"]["handshake_messages"].as_array() else {
+    let Some(list) = truth[section]["handshake_messages"].as_array() else {
         return per_stream;
     };
     for m in list {
@@ -201,9 +183,18 @@ fn our_messages(report: &tlsdiag::FileReport) -> BTreeMap<u64, Vec<Msg>> {
     per_stream
 }
 
-/// Compares one capture; returns the differences as lines.
-fn compare(capture: &Path, truth: &Value) -> Vec<String> {
-    let report = match tlsdiag::analyze_path(capture, tlsdiag::Options::default()) {
+/// Compares one capture, without or with its key log; returns the differences as lines.
+fn compare(capture: &Path, truth: &Value, keylog: Option<PathBuf>) -> Vec<String> {
+    let section = if keylog.is_some() {
+        "with_keylog"
+    } else {
+        "without_keylog"
+    };
+    let options = tlsdiag::Options {
+        keylog_files: keylog.into_iter().collect(),
+        ..tlsdiag::Options::default()
+    };
+    let report = match tlsdiag::analyze_path(capture, options) {
         Ok(r) => r,
         Err(e) => {
             // tshark could not read it either when it reports no packets.
@@ -214,7 +205,7 @@ fn compare(capture: &Path, truth: &Value) -> Vec<String> {
         }
     };
     let ours = our_messages(&report);
-    let theirs = truth_messages(truth);
+    let theirs = truth_messages(truth, section);
     let mut diffs = Vec::new();
     let streams: BTreeSet<u64> = ours.keys().chain(theirs.keys()).copied().collect();
     for s in streams {
@@ -261,7 +252,13 @@ fn run_corpus(root: &Path, truth_dir: &Path, data_dir: &Path) -> (usize, Vec<Str
             continue;
         }
         checked += 1;
-        let diffs = compare(&capture, &truth);
+        let mut diffs = compare(&capture, &truth, None);
+        if let Some(keylog) = truth["with_keylog"]["keylog"].as_str() {
+            let keylog = data_dir.join(keylog);
+            for d in compare(&capture, &truth, Some(keylog)) {
+                diffs.push(format!("with key log: {d}"));
+            }
+        }
         let known: Vec<&(&str, &str, &str)> =
             KNOWN_DIFFERENCES.iter().filter(|k| k.0 == file).collect();
         let mut unexplained: Vec<&String> = diffs

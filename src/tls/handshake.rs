@@ -100,6 +100,10 @@ pub fn cipher_name(id: u16) -> String {
     }
 }
 
+fn is_zero_u8(n: &u8) -> bool {
+    *n == 0
+}
+
 /// A big-endian reader that never panics.
 pub(crate) struct Cursor<'a> {
     pub buf: &'a [u8],
@@ -191,6 +195,9 @@ pub struct ServerHelloInfo {
     #[serde(skip)]
     pub cipher_id: u16,
     pub hello_retry_request: bool,
+    /// Compression method (1 = DEFLATE, RFC 3749); shown only when not null.
+    #[serde(skip_serializing_if = "is_zero_u8")]
+    pub compression: u8,
     pub extensions: Vec<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alpn: Option<String>,
@@ -362,11 +369,11 @@ pub fn parse_server_hello(body: &[u8]) -> Detail {
         let random = c.take(32)?;
         let _session_id = c.vec8()?;
         let cipher = c.u16()?;
-        let _compression = c.u8()?;
+        let compression = c.u8()?;
         let ext = if c.is_empty() { &[][..] } else { c.vec16()? };
-        Some((version, random, cipher, ext))
+        Some((version, random, cipher, compression, ext))
     })();
-    let Some((legacy_version, random, cipher, ext)) = parsed else {
+    let Some((legacy_version, random, cipher, compression, ext)) = parsed else {
         return Detail::Malformed {
             malformed: "ServerHello does not parse".into(),
         };
@@ -376,6 +383,7 @@ pub fn parse_server_hello(body: &[u8]) -> Detail {
         cipher_id: cipher,
         cipher_suite: cipher_name(cipher),
         hello_retry_request: random == HRR_RANDOM,
+        compression,
         random: hex::encode(random),
         ..Default::default()
     };

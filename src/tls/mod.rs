@@ -8,12 +8,22 @@
 //! and other upgrades); a capture gap or a direction picked up mid-stream is resynchronised on
 //! plausible record headers.
 
+pub mod decrypt;
 pub mod handshake;
 
 use serde::Serialize;
 
 use handshake::{handshake_name, TLS13};
 pub use handshake::{CertCache, Detail};
+
+use crate::keylog::KeyLog;
+
+/// What TLS analysis shares across the connections of a capture.
+#[derive(Default)]
+pub struct TlsContext {
+    pub certs: CertCache,
+    pub keylog: KeyLog,
+}
 
 /// Largest record body accepted: TLS 1.2 ciphertext may reach 2^14 + 2048 (RFC 5246 6.2.3).
 /// tls-parser caps at 2^14 + 256, which rejects legal CBC records; framing is ours.
@@ -50,10 +60,16 @@ pub struct HandshakeMessage {
     pub length: u32,
     /// Records the message spanned.
     pub records: u32,
+    /// Read after decrypting its records.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub decrypted: bool,
     #[serde(skip)]
     pub dir: u8,
     #[serde(skip)]
     pub ts_ns: i64,
+    /// Order of events within the connection (several can share a frame).
+    #[serde(skip)]
+    pub seq: u32,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub detail: Option<Detail>,
 }
@@ -70,8 +86,13 @@ pub struct AlertEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<&'static str>,
     pub encrypted: bool,
+    /// Read after decrypting its record.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub decrypted: bool,
     #[serde(skip)]
     pub dir: u8,
+    #[serde(skip)]
+    pub seq: u32,
 }
 
 /// An encrypted handshake record (TLS <= 1.2 after ChangeCipherSpec).
@@ -84,6 +105,8 @@ pub struct EncryptedHandshake {
     pub after_finished: bool,
     #[serde(skip)]
     pub dir: u8,
+    #[serde(skip)]
+    pub seq: u32,
 }
 
 /// Application data seen in one direction.
@@ -91,8 +114,15 @@ pub struct EncryptedHandshake {
 pub struct AppDataStats {
     pub records: u64,
     pub bytes: u64,
+    /// Plaintext bytes recovered by decryption.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub decrypted_bytes: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_frame: Option<u64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Name of an alert description (RFC 8446 6, RFC 5246 7.2).
@@ -160,6 +190,8 @@ struct Record {
     damaged: bool,
     /// SSLv2 record (2-byte header).
     sslv2: bool,
+    /// Version bytes of the record header (part of the AEAD additional data and the MAC).
+    hdr_version: [u8; 2],
 }
 
 /// Per-direction record and handshake reassembly state.
@@ -251,8 +283,10 @@ pub struct TlsSession {
     pub messages: Vec<HandshakeMessage>,
     pub alerts: Vec<AlertEvent>,
     pub encrypted_handshake: Vec<EncryptedHandshake>,
-    /// (dir, frame) of each ChangeCipherSpec.
-    pub ccs: Vec<(u8, u64)>,
+    /// (dir, frame, seq) of each ChangeCipherSpec.
+    pub ccs: Vec<(u8, u64, u32)>,
+    /// Counter giving events their order.
+    next_seq: u32,
     /// Negotiated version (ServerHello, supported_versions first).
     pub version: Option<u16>,
     pub cipher: Option<u16>,
@@ -267,6 +301,104 @@ pub struct TlsSession {
     pub oversized_records: u64,
     /// MAC length when the negotiated suite encrypts nothing (TLS_RSA_WITH_NULL_SHA...).
     null_cipher_mac: Option<usize>,
+    client_random: Option<[u8; 32]>,
+    server_random: Option<[u8; 32]>,
+    /// Both hellos carry encrypt_then_mac (RFC 7366).
+    encrypt_then_mac: [bool; 2],
+    early_data_offered: bool,
+    /// The ServerHello chose DEFLATE compression (RFC 3749).
+    deflate: bool,
+    /// Record protection state, present once keys were found for this connection.
+    decrypt: Option<Box<DecryptState>>,
+    /// Why the connection is not (or not fully) decrypted.
+    decrypt_reason: Option<String>,
+    /// The record being dispatched was decrypted.
+    decrypting_now: bool,
+    /// Decrypted application data (direction, frame, bytes), for the HTTP analysis.
+    pub app_plaintext: Vec<(u8, u64, Vec<u8>)>,
+}
+
+/// A key change waiting for the end of the record that announced it (TLS 1.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeySwitch {
+    None,
+    /// After this direction's Finished: application traffic secret 0.
+    Traffic,
+    /// After a KeyUpdate.
+    Update,
+}
+
+/// Per-connection decryption state.
+struct DecryptState {
+    tls13: bool,
+    spec: decrypt::CipherSpec,
+    current: [Option<decrypt::RecordCipher>; 2],
+    /// TLS <= 1.2: keys of the last hellos, taking over at each direction's ChangeCipherSpec.
+    pending: [Option<decrypt::RecordCipher>; 2],
+    /// TLS <= 1.2: the last hellos' keys are not in the key log (renegotiation without keys).
+    pending_missing: Option<String>,
+    /// DEFLATE decompressors when the session compresses records (old OpenSSL did).
+    inflate: [Option<flate2::Decompress>; 2],
+    deflate: bool,
+    failed: [Option<String>; 2],
+    records: [u64; 2],
+    /// TLS 1.3 application traffic secrets 0 (client, server), by direction index.
+    traffic: [Option<Vec<u8>>; 2],
+    switch: [KeySwitch; 2],
+    early_skips: u32,
+}
+
+impl DecryptState {
+    fn new(tls13: bool, spec: decrypt::CipherSpec) -> Self {
+        DecryptState {
+            tls13,
+            spec,
+            current: [None, None],
+            pending: [None, None],
+            pending_missing: None,
+            inflate: [None, None],
+            deflate: false,
+            failed: [None, None],
+            records: [0, 0],
+            traffic: [None, None],
+            switch: [KeySwitch::None; 2],
+            early_skips: 0,
+        }
+    }
+
+    /// Will a record of `kind` in direction `d` be decrypted?
+    fn will_decrypt(&self, d: usize, kind: u8) -> bool {
+        self.current[d].is_some() && (!self.tls13 || kind == 23)
+    }
+
+    /// TLS <= 1.2 ChangeCipherSpec in direction `d`: the pending keys take over.
+    fn activate_pending(&mut self, d: usize) {
+        if let Some(next) = self.pending[d].take() {
+            self.current[d] = Some(next);
+            self.failed[d] = None;
+            self.inflate[d] = self.deflate.then(|| flate2::Decompress::new(true));
+        } else if let Some(reason) = &self.pending_missing {
+            // New hellos whose keys we lack: the old keys no longer apply.
+            self.current[d] = None;
+            self.failed[d] = Some(reason.clone());
+        }
+    }
+}
+
+/// Decrypted application-data chunks kept per connection for the HTTP analysis.
+const MAX_APP_CHUNKS: usize = 4096;
+/// Largest plaintext a compressed record may expand to (RFC 5246 6.2.2).
+const MAX_INFLATED: usize = 16384 + 1024;
+
+/// How far decryption went on a connection.
+#[derive(Debug, Clone, Serialize)]
+pub struct DecryptionStatus {
+    /// `decrypted`, `partly-decrypted` or `not-decrypted`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub client_records: u64,
+    pub server_records: u64,
 }
 
 impl Default for TlsSession {
@@ -283,6 +415,7 @@ impl TlsSession {
             alerts: Vec::new(),
             encrypted_handshake: Vec::new(),
             ccs: Vec::new(),
+            next_seq: 0,
             version: None,
             cipher: None,
             client_dir: None,
@@ -292,6 +425,15 @@ impl TlsSession {
             sslv2_records: 0,
             oversized_records: 0,
             null_cipher_mac: None,
+            client_random: None,
+            server_random: None,
+            encrypt_then_mac: [false; 2],
+            early_data_offered: false,
+            deflate: false,
+            decrypt: None,
+            decrypt_reason: None,
+            decrypting_now: false,
+            app_plaintext: Vec::new(),
         }
     }
 
@@ -326,7 +468,7 @@ impl TlsSession {
         at_frame: u64,
         ts_ns: i64,
         midstream: bool,
-        cache: &mut CertCache,
+        ctx: &mut TlsContext,
     ) {
         let d = (dir & 1) as usize;
         while !bytes.is_empty() {
@@ -364,14 +506,14 @@ impl TlsSession {
                         layer.hdr_len = 0;
                         self.start_direction(d, &probe, midstream);
                         // Replay the probe through the chosen mode.
-                        self.feed(d, &probe, frame, at_frame, ts_ns, cache);
+                        self.feed(d, &probe, frame, at_frame, ts_ns, ctx);
                     } else {
                         let probe = [bytes[0], bytes[1], bytes[2], bytes[3], bytes[4]];
                         self.start_direction(d, &probe, midstream);
                     }
                 }
                 _ => {
-                    self.feed(d, bytes, frame, at_frame, ts_ns, cache);
+                    self.feed(d, bytes, frame, at_frame, ts_ns, ctx);
                     return;
                 }
             }
@@ -400,7 +542,7 @@ impl TlsSession {
         frame: u64,
         at_frame: u64,
         ts_ns: i64,
-        cache: &mut CertCache,
+        ctx: &mut TlsContext,
     ) {
         while !bytes.is_empty() {
             match self.layers[d].mode {
@@ -419,7 +561,7 @@ impl TlsSession {
                             layer.cur = None;
                             layer.hdr_len = 0;
                             self.upgraded |= !any_record && !self.detected;
-                            self.feed(d, &tail[i..], frame, at_frame, ts_ns, cache);
+                            self.feed(d, &tail[i..], frame, at_frame, ts_ns, ctx);
                             continue;
                         }
                     }
@@ -455,7 +597,7 @@ impl TlsSession {
                     }
                 }
                 Mode::Records => {
-                    let used = self.records_step(d, bytes, frame, at_frame, ts_ns, cache);
+                    let used = self.records_step(d, bytes, frame, at_frame, ts_ns, ctx);
                     bytes = &bytes[used..];
                 }
             }
@@ -470,7 +612,7 @@ impl TlsSession {
         frame: u64,
         at_frame: u64,
         ts_ns: i64,
-        cache: &mut CertCache,
+        ctx: &mut TlsContext,
     ) -> usize {
         let mut pos = 0;
         while pos < bytes.len() {
@@ -516,6 +658,7 @@ impl TlsSession {
                         keep: true,
                         damaged: false,
                         sslv2: true,
+                        hdr_version: [0, 2],
                     }
                 } else if (20..=24).contains(&header[0]) && header[1] == 3 && header[2] <= 4 {
                     let len = u16::from_be_bytes([header[3], header[4]]) as usize;
@@ -531,7 +674,11 @@ impl TlsSession {
                         }
                         20 | 21 => true,
                         _ => false,
-                    } && len <= MAX_RECORD;
+                    } || self
+                        .decrypt
+                        .as_ref()
+                        .is_some_and(|ds| ds.will_decrypt(d, header[0]));
+                    let keep = keep && len <= MAX_RECORD;
                     Record {
                         kind: header[0],
                         len,
@@ -539,6 +686,7 @@ impl TlsSession {
                         keep,
                         damaged: false,
                         sslv2: false,
+                        hdr_version: [header[1], header[2]],
                     }
                 } else {
                     // Lost sync: look for the next plausible record.
@@ -557,7 +705,7 @@ impl TlsSession {
                 layer.body.clear();
                 layer.cur = Some(record);
                 if record.len == 0 {
-                    self.complete_record(d, at_frame, ts_ns, cache, None);
+                    self.complete_record(d, at_frame, ts_ns, ctx, None);
                 }
                 continue;
             }
@@ -575,7 +723,7 @@ impl TlsSession {
                 // Zero-copy: the record is whole in this chunk.
                 let content = &bytes[pos..pos + n];
                 pos += n;
-                self.complete_record(d, at_frame, ts_ns, cache, Some(content));
+                self.complete_record(d, at_frame, ts_ns, ctx, Some(content));
                 continue;
             }
             if rec.keep {
@@ -583,7 +731,7 @@ impl TlsSession {
             }
             pos += n;
             if rec.remaining == 0 {
-                self.complete_record(d, at_frame, ts_ns, cache, None);
+                self.complete_record(d, at_frame, ts_ns, ctx, None);
             }
         }
         pos
@@ -596,12 +744,13 @@ impl TlsSession {
         d: usize,
         at_frame: u64,
         ts_ns: i64,
-        cache: &mut CertCache,
+        ctx: &mut TlsContext,
         inline: Option<&[u8]>,
     ) {
         let Some(rec) = self.layers[d].cur.take() else {
             return;
         };
+        self.next_seq += 1;
         let body = std::mem::take(&mut self.layers[d].body);
         let content: &[u8] = inline.unwrap_or(&body);
         let dir = d as u8;
@@ -617,14 +766,43 @@ impl TlsSession {
             self.sslv2_record(d, content, at_frame, ts_ns);
         } else {
             self.detected = true;
+            let mut kind = rec.kind;
+            let plaintext = if rec.keep
+                && self
+                    .decrypt
+                    .as_ref()
+                    .is_some_and(|ds| ds.will_decrypt(d, rec.kind))
+            {
+                self.decrypt_record(d, &rec, content, at_frame)
+            } else {
+                None
+            };
+            if let Some((inner, _)) = &plaintext {
+                kind = *inner;
+            }
+            let decrypted = plaintext.is_some();
+            self.decrypting_now = decrypted;
+            let content: &[u8] = plaintext
+                .as_ref()
+                .map(|(_, p)| p.as_slice())
+                .unwrap_or(content);
             // With a NULL cipher the "encrypted" records are plaintext followed by their MAC.
-            let null_mac = self.null_cipher_mac.filter(|_| self.layers[d].encrypted);
+            let null_mac = self
+                .null_cipher_mac
+                .filter(|_| self.layers[d].encrypted && !decrypted);
             let content = match null_mac {
                 Some(mac) if content.len() >= mac => &content[..content.len() - mac],
                 _ => content,
             };
-            match rec.kind {
-                22 if rec.keep => self.handshake_bytes(d, content, at_frame, ts_ns, cache),
+            match kind {
+                22 if rec.keep
+                    && (decrypted
+                        || !self.layers[d].encrypted
+                        || null_mac.is_some()
+                        || self.version == Some(TLS13)) =>
+                {
+                    self.handshake_bytes(d, content, at_frame, ts_ns, ctx)
+                }
                 22 => {
                     let layer = &mut self.layers[d];
                     let after = layer.finished_seen;
@@ -636,21 +814,28 @@ impl TlsSession {
                             length: rec.len,
                             after_finished: after,
                             dir,
+                            seq: self.next_seq,
                         });
                     }
                 }
                 20 => {
                     if self.ccs.len() < MAX_EVENTS {
-                        self.ccs.push((dir, at_frame));
+                        self.ccs.push((dir, at_frame, self.next_seq));
                     }
                     // TLS 1.3 sends CCS only for middlebox compatibility; it changes nothing.
                     if self.version != Some(TLS13) {
                         self.layers[d].encrypted = true;
+                        // The keys negotiated by the last hellos take over in this direction.
+                        if let Some(ds) = self.decrypt.as_mut() {
+                            ds.activate_pending(d);
+                        }
                     }
                 }
                 21 => {
                     let clear = content.len() == 2
-                        && (null_mac.is_some() || !(self.layers[d].encrypted && rec.len != 2));
+                        && (decrypted
+                            || null_mac.is_some()
+                            || !(self.layers[d].encrypted && rec.len != 2));
                     if self.alerts.len() < MAX_EVENTS {
                         self.alerts.push(if clear {
                             AlertEvent {
@@ -660,7 +845,9 @@ impl TlsSession {
                                 description: Some(content[1]),
                                 name: Some(alert_name(content[1])),
                                 encrypted: false,
+                                decrypted,
                                 dir,
+                                seq: self.next_seq,
                             }
                         } else {
                             AlertEvent {
@@ -670,7 +857,9 @@ impl TlsSession {
                                 description: None,
                                 name: None,
                                 encrypted: true,
+                                decrypted: false,
                                 dir,
+                                seq: self.next_seq,
                             }
                         });
                     }
@@ -680,9 +869,17 @@ impl TlsSession {
                     app.records += 1;
                     app.bytes += rec.len as u64;
                     app.first_frame.get_or_insert(at_frame);
+                    if decrypted {
+                        app.decrypted_bytes += content.len() as u64;
+                        if self.app_plaintext.len() < MAX_APP_CHUNKS {
+                            self.app_plaintext.push((dir, at_frame, content.to_vec()));
+                        }
+                    }
                 }
                 _ => {}
             }
+            self.decrypting_now = false;
+            self.apply_key_switch(d, at_frame);
         }
         // Give the buffer back for reuse.
         let layer = &mut self.layers[d];
@@ -740,8 +937,10 @@ impl TlsSession {
             frames,
             length: content.len() as u32,
             records: 1,
+            decrypted: false,
             dir: d as u8,
             ts_ns,
+            seq: self.next_seq,
             detail,
         });
     }
@@ -753,7 +952,7 @@ impl TlsSession {
         mut content: &[u8],
         at_frame: u64,
         ts_ns: i64,
-        cache: &mut CertCache,
+        ctx: &mut TlsContext,
     ) {
         let frames = self.layers[d].rec_frames.clone();
         // Skip the rest of an oversized message.
@@ -772,7 +971,7 @@ impl TlsSession {
                     break;
                 }
                 let (msg, rest) = c.split_at(4 + len);
-                if !self.message(d, msg, frames.clone(), 1, at_frame, ts_ns, cache) {
+                if !self.message(d, msg, frames.clone(), 1, at_frame, ts_ns, ctx) {
                     return;
                 }
                 c = rest;
@@ -797,7 +996,7 @@ impl TlsSession {
                 // Not a handshake header: encrypted bytes, or garbage after a malformed message.
                 let bytes = std::mem::take(&mut layer.hs_buf);
                 layer.hs_pieces.clear();
-                self.message(d, &bytes, Vec::new(), 1, at_frame, ts_ns, cache);
+                self.message(d, &bytes, Vec::new(), 1, at_frame, ts_ns, ctx);
                 return;
             }
             if len > MAX_HANDSHAKE_MESSAGE {
@@ -837,7 +1036,7 @@ impl TlsSession {
                 start = piece_end;
             }
             layer.hs_pieces = keep;
-            if !self.message(d, &msg, msg_frames, records, at_frame, ts_ns, cache) {
+            if !self.message(d, &msg, msg_frames, records, at_frame, ts_ns, ctx) {
                 return;
             }
         }
@@ -854,7 +1053,7 @@ impl TlsSession {
         records: u32,
         at_frame: u64,
         ts_ns: i64,
-        cache: &mut CertCache,
+        ctx: &mut TlsContext,
     ) -> bool {
         let kind = msg[0];
         let body = &msg[4..];
@@ -875,11 +1074,34 @@ impl TlsSession {
                     length: msg.len(),
                     after_finished,
                     dir: d as u8,
+                    seq: self.next_seq,
                 });
             }
             return false;
         }
-        let detail = handshake::decode(kind, body, self.version, cache);
+        let detail = handshake::decode(kind, body, self.version, &mut ctx.certs);
+        match (&detail, kind) {
+            (Some(Detail::ClientHello(ch)), 1) => {
+                self.client_random = body.get(2..34).and_then(|r| r.try_into().ok());
+                self.encrypt_then_mac[0] = ch.extensions.contains(&22);
+                self.early_data_offered = ch.extensions.contains(&42);
+            }
+            (Some(Detail::ServerHello(sh)), 2) if !sh.hello_retry_request => {
+                self.server_random = body.get(2..34).and_then(|r| r.try_into().ok());
+                self.encrypt_then_mac[1] = sh.extensions.contains(&22);
+                self.deflate = sh.compression == 1;
+            }
+            _ => {}
+        }
+        if self.decrypting_now && self.version == Some(TLS13) {
+            if let Some(ds) = self.decrypt.as_mut() {
+                match kind {
+                    20 => ds.switch[d] = KeySwitch::Traffic,
+                    24 => ds.switch[d] = KeySwitch::Update,
+                    _ => {}
+                }
+            }
+        }
         if self.client_dir.is_none() {
             match kind {
                 1 => self.client_dir = Some(d as u8),
@@ -896,8 +1118,10 @@ impl TlsSession {
                 self.null_cipher_mac = tls_parser::TlsCipherSuite::from_id(sh.cipher_id)
                     .filter(|cs| cs.enc == tls_parser::TlsCipherEnc::Null)
                     .map(|cs| cs.mac_size as usize / 8);
+                self.setup_keys(d, ctx);
             }
         }
+        self.next_seq += 1;
         if self.messages.len() < MAX_EVENTS * 4 {
             self.messages.push(HandshakeMessage {
                 kind: handshake_name(kind),
@@ -907,17 +1131,248 @@ impl TlsSession {
                 frames,
                 length: body.len() as u32,
                 records,
+                decrypted: self.decrypting_now,
                 dir: d as u8,
                 ts_ns,
+                seq: self.next_seq,
                 detail,
             });
         }
         true
     }
 
+    /// Looks up this connection's secrets after a ServerHello sent in direction `server_dir` and
+    /// prepares record protection: TLS 1.3 handshake keys at once, TLS <= 1.2 keys pending until
+    /// each direction's ChangeCipherSpec.
+    fn setup_keys(&mut self, server_dir: usize, ctx: &TlsContext) {
+        let result = self.find_keys(server_dir, ctx);
+        if let Err(reason) = result {
+            // A renegotiation whose keys are missing: the current keys end at its CCS.
+            if let Some(ds) = self.decrypt.as_mut() {
+                if !ds.tls13 {
+                    ds.pending = [None, None];
+                    ds.pending_missing = Some(format!("renegotiated handshake: {reason}"));
+                }
+            }
+            self.decrypt_reason = Some(reason);
+        } else {
+            self.decrypt_reason = None;
+        }
+    }
+
+    fn find_keys(&mut self, server_dir: usize, ctx: &TlsContext) -> Result<(), String> {
+        if ctx.keylog.is_empty() {
+            return Err(
+                "no key log given (--keylog, SSLKEYLOGFILE or a pcapng Decryption Secrets Block)"
+                    .into(),
+            );
+        }
+        let (Some(version), Some(cipher)) = (self.version, self.cipher) else {
+            return Err("no ServerHello".into());
+        };
+        let Some(client_random) = self.client_random else {
+            return Err("the ClientHello is not in the capture, so its random cannot be matched with the key log".into());
+        };
+        let Some(secrets) = ctx.keylog.get(&client_random) else {
+            return Err(format!(
+                "no key for this connection in the key log (client random {}...)",
+                hex::encode(&client_random[..8])
+            ));
+        };
+        let spec = decrypt::cipher_spec(cipher)?;
+        let client_dir = 1 - server_dir;
+        if version == TLS13 {
+            let (Some(chs), Some(shs)) = (&secrets.client_handshake, &secrets.server_handshake)
+            else {
+                return Err(
+                    "the key log has no TLS 1.3 handshake traffic secrets for this connection"
+                        .into(),
+                );
+            };
+            let mut ds = DecryptState::new(true, spec);
+            ds.current[client_dir] = decrypt::tls13_cipher(spec, chs);
+            ds.current[server_dir] = decrypt::tls13_cipher(spec, shs);
+            ds.traffic[client_dir] = secrets.client_traffic_0.clone();
+            ds.traffic[server_dir] = secrets.server_traffic_0.clone();
+            self.decrypt = Some(Box::new(ds));
+            Ok(())
+        } else if version >= 0x0301 {
+            let Some(ms) = &secrets.master_secret else {
+                return Err(
+                    "the key log has no CLIENT_RANDOM master secret for this connection".into(),
+                );
+            };
+            let Some(server_random) = self.server_random else {
+                return Err("no ServerHello random".into());
+            };
+            let etm = self.encrypt_then_mac[0] && self.encrypt_then_mac[1];
+            let (c, s) =
+                decrypt::tls12_ciphers(spec, version, ms, &client_random, &server_random, etm);
+            // A renegotiation keeps the current keys until its ChangeCipherSpec.
+            let ds = self
+                .decrypt
+                .get_or_insert_with(|| Box::new(DecryptState::new(false, spec)));
+            ds.spec = spec;
+            ds.deflate = self.deflate;
+            ds.pending[client_dir] = Some(c);
+            ds.pending[server_dir] = Some(s);
+            ds.pending_missing = None;
+            Ok(())
+        } else {
+            Err(format!(
+                "{} decryption is not supported",
+                handshake::version_name(version)
+            ))
+        }
+    }
+
+    /// Decrypts a record's content; None when it cannot be (the direction then stays encrypted).
+    fn decrypt_record(
+        &mut self,
+        d: usize,
+        rec: &Record,
+        content: &[u8],
+        at_frame: u64,
+    ) -> Option<(u8, Vec<u8>)> {
+        let client_dir = self.client_dir.map(|c| c as usize);
+        let early_data = self.early_data_offered;
+        let ds = self.decrypt.as_mut()?;
+        let cipher = ds.current[d].as_mut()?;
+        let side = if Some(d) == client_dir {
+            "client"
+        } else {
+            "server"
+        };
+        match cipher.decrypt(rec.kind, rec.hdr_version, content) {
+            Ok((kind, plain)) => {
+                ds.records[d] += 1;
+                let Some(inflater) = ds.inflate[d].as_mut() else {
+                    return Some((kind, plain));
+                };
+                // DEFLATE compression (RFC 3749): one stream per direction, flushed per record.
+                let mut out = Vec::with_capacity(plain.len() * 4 + 64);
+                let before = inflater.total_in();
+                let r = inflater.decompress_vec(&plain, &mut out, flate2::FlushDecompress::Sync);
+                out.reserve(MAX_INFLATED.saturating_sub(out.len()));
+                let mut r = r;
+                while r.is_ok()
+                    && ((inflater.total_in() - before) as usize) < plain.len()
+                    && out.len() < MAX_INFLATED
+                {
+                    let used = (inflater.total_in() - before) as usize;
+                    r = inflater.decompress_vec(
+                        &plain[used..],
+                        &mut out,
+                        flate2::FlushDecompress::Sync,
+                    );
+                    if out.capacity() == out.len() {
+                        out.reserve(4096);
+                    }
+                }
+                match r {
+                    Ok(_) => Some((kind, out)),
+                    Err(_) => {
+                        ds.failed[d] = Some(format!("decompression failed at the {} record from the {side} (frame {at_frame})", ordinal(ds.records[d])));
+                        ds.current[d] = None;
+                        None
+                    }
+                }
+            }
+            Err(e) => {
+                // TLS 1.3 0-RTT data was sent under early keys: skip it until the handshake
+                // keys fit, as Wireshark does.
+                if ds.tls13
+                    && Some(d) == client_dir
+                    && ds.records[d] == 0
+                    && early_data
+                    && ds.early_skips < 64
+                {
+                    ds.early_skips += 1;
+                    return None;
+                }
+                let what = match e {
+                    decrypt::DecryptError::Authentication => "authentication failed".to_string(),
+                    decrypt::DecryptError::Malformed(m) => format!("record malformed ({m})"),
+                };
+                ds.failed[d] = Some(format!(
+                    "{what} at the {} encrypted record from the {side} (frame {at_frame}): wrong key log, or keys of another session",
+                    ordinal(ds.records[d] + 1)
+                ));
+                ds.current[d] = None;
+                None
+            }
+        }
+    }
+
+    /// TLS 1.3: after a Finished or KeyUpdate, the direction's next records use new keys.
+    fn apply_key_switch(&mut self, d: usize, at_frame: u64) {
+        let Some(ds) = self.decrypt.as_mut() else {
+            return;
+        };
+        let switch = std::mem::replace(&mut ds.switch[d], KeySwitch::None);
+        let next = match switch {
+            KeySwitch::None => return,
+            KeySwitch::Traffic => match &ds.traffic[d] {
+                Some(secret) => decrypt::tls13_cipher(ds.spec, secret),
+                None => {
+                    ds.failed[d] = Some(format!(
+                        "the key log has no application traffic secret for this direction (needed after frame {at_frame})"
+                    ));
+                    None
+                }
+            },
+            KeySwitch::Update => ds.current[d].as_ref().and_then(|c| c.key_update()),
+        };
+        ds.current[d] = next;
+    }
+
+    /// How far decryption went.
+    pub fn decryption_status(&self, client_dir: usize) -> DecryptionStatus {
+        let (records, failures) = match &self.decrypt {
+            Some(ds) => (ds.records, ds.failed.clone()),
+            None => ([0, 0], [None, None]),
+        };
+        let c = records[client_dir];
+        let s = records[1 - client_dir];
+        let failure = failures[client_dir]
+            .clone()
+            .or(failures[1 - client_dir].clone());
+        let status = if c + s == 0 {
+            "not-decrypted"
+        } else if failure.is_some() {
+            "partly-decrypted"
+        } else {
+            "decrypted"
+        };
+        let reason = failure.or_else(|| {
+            if c + s == 0 {
+                self.decrypt_reason.clone()
+            } else {
+                None
+            }
+        });
+        DecryptionStatus {
+            status,
+            reason,
+            client_records: c,
+            server_records: s,
+        }
+    }
+
     /// Bytes of direction `dir` were lost in a capture gap.
     pub fn on_gap(&mut self, dir: u8, len: u64, at_frame: u64) {
         let d = (dir & 1) as usize;
+        // Lost records break the sequence numbers (and TLS 1.0 CBC chaining): stop decrypting
+        // this direction and say why.
+        if let Some(ds) = self.decrypt.as_mut() {
+            if ds.current[d].is_some() || ds.pending[d].is_some() {
+                ds.current[d] = None;
+                ds.pending[d] = None;
+                ds.failed[d] = Some(format!(
+                    "{len} bytes lost in a capture gap at frame {at_frame}; later records of this direction cannot be decrypted"
+                ));
+            }
+        }
         let layer = &mut self.layers[d];
         match layer.mode {
             Mode::Records => {
@@ -998,6 +1453,16 @@ impl TlsSession {
     }
 }
 
+fn ordinal(n: u64) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, r) if r != 11 => "st",
+        (2, r) if r != 12 => "nd",
+        (3, r) if r != 13 => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
 #[cold]
 fn unreachable_start() {
     // `feed` is only called after the direction left Start; nothing to do if it is not.
@@ -1022,9 +1487,9 @@ mod tests {
     }
 
     fn feed(s: &mut TlsSession, dir: u8, chunks: &[(&[u8], u64)]) {
-        let mut cache = CertCache::default();
+        let mut ctx = TlsContext::default();
         for (bytes, frame) in chunks {
-            s.on_data(dir, bytes, *frame, *frame, 0, false, &mut cache);
+            s.on_data(dir, bytes, *frame, *frame, 0, false, &mut ctx);
         }
     }
 

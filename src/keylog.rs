@@ -1,0 +1,168 @@
+//! TLS secrets in the NSS key log format (`SSLKEYLOGFILE`), from files and from pcapng
+//! Decryption Secrets Blocks.
+//!
+//! Each line is `LABEL <client_random hex> <secret hex>`; `#` starts a comment. Secrets are
+//! indexed by the ClientHello random they belong to. A malformed line is a warning with its line
+//! number, never an error, and secrets never leave this module except as key material.
+
+use std::path::Path;
+
+use rustc_hash::FxHashMap;
+
+/// Secrets known for one ClientHello random.
+#[derive(Default, Clone)]
+pub struct Secrets {
+    /// TLS <= 1.2 master secret (48 bytes).
+    pub master_secret: Option<Vec<u8>>,
+    pub client_handshake: Option<Vec<u8>>,
+    pub server_handshake: Option<Vec<u8>>,
+    pub client_traffic_0: Option<Vec<u8>>,
+    pub server_traffic_0: Option<Vec<u8>>,
+    pub client_early: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.write_str("Secrets(..)")
+    }
+}
+
+/// All secrets of a run, indexed by client random.
+#[derive(Default, Debug)]
+pub struct KeyLog {
+    by_random: FxHashMap<[u8; 32], Secrets>,
+    /// Warnings about lines that could not be used ("keys.txt line 7: ...").
+    pub warnings: Vec<String>,
+    /// Lines with labels we do not use (EXPORTER_SECRET...).
+    pub ignored_lines: usize,
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    hex::decode(s).ok()
+}
+
+impl KeyLog {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_random.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_random.len()
+    }
+
+    pub fn get(&self, client_random: &[u8]) -> Option<&Secrets> {
+        let key: [u8; 32] = client_random.try_into().ok()?;
+        self.by_random.get(&key)
+    }
+
+    /// Reads a key log file.
+    pub fn add_file(&mut self, path: &Path) -> std::io::Result<()> {
+        let bytes = std::fs::read(path)?;
+        self.add_text(&bytes, &path.display().to_string());
+        Ok(())
+    }
+
+    /// Adds the lines of a key log; `source` names it in warnings.
+    pub fn add_text(&mut self, text: &[u8], source: &str) {
+        let text = String::from_utf8_lossy(text);
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut parts = line.split_whitespace();
+            let (Some(label), Some(random), Some(secret)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                self.warn(format!(
+                    "{source} line {}: expected LABEL CLIENT_RANDOM SECRET",
+                    i + 1
+                ));
+                continue;
+            };
+            let slot: fn(&mut Secrets) -> &mut Option<Vec<u8>> = match label {
+                "CLIENT_RANDOM" => |s| &mut s.master_secret,
+                "CLIENT_HANDSHAKE_TRAFFIC_SECRET" => |s| &mut s.client_handshake,
+                "SERVER_HANDSHAKE_TRAFFIC_SECRET" => |s| &mut s.server_handshake,
+                "CLIENT_TRAFFIC_SECRET_0" => |s| &mut s.client_traffic_0,
+                "SERVER_TRAFFIC_SECRET_0" => |s| &mut s.server_traffic_0,
+                "CLIENT_EARLY_TRAFFIC_SECRET" => |s| &mut s.client_early,
+                _ => {
+                    // RSA, PMS_CLIENT_RANDOM, EXPORTER_SECRET...: not used.
+                    self.ignored_lines += 1;
+                    continue;
+                }
+            };
+            let random: Option<[u8; 32]> = unhex(random).and_then(|r| r.try_into().ok());
+            let Some(random) = random else {
+                self.warn(format!(
+                    "{source} line {}: client random is not 64 hex digits",
+                    i + 1
+                ));
+                continue;
+            };
+            let Some(secret) = unhex(secret).filter(|s| !s.is_empty() && s.len() <= 64) else {
+                self.warn(format!("{source} line {}: secret is not hex", i + 1));
+                continue;
+            };
+            if label == "CLIENT_RANDOM" && secret.len() != 48 {
+                self.warn(format!(
+                    "{source} line {}: master secret is not 48 bytes",
+                    i + 1
+                ));
+                continue;
+            }
+            *slot(self.by_random.entry(random).or_default()) = Some(secret);
+        }
+    }
+
+    fn warn(&mut self, text: String) {
+        if self.warnings.len() < 100 {
+            self.warnings.push(text);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_labels_comments_and_bad_lines() {
+        let random = "ab".repeat(32);
+        let text = format!(
+            "# SSL/TLS secrets log file, generated by OpenSSL\n\
+             CLIENT_RANDOM {random} {}\n\
+             SERVER_HANDSHAKE_TRAFFIC_SECRET {random} {}\r\n\
+             EXPORTER_SECRET {random} {}\n\
+             CLIENT_RANDOM zz {}\n\
+             CLIENT_RANDOM {random}\n\
+             \n",
+            "11".repeat(48),
+            "22".repeat(32),
+            "33".repeat(32),
+            "11".repeat(48)
+        );
+        let mut k = KeyLog::new();
+        k.add_text(text.as_bytes(), "keys.txt");
+        let s = k.get(&[0xab; 32]).unwrap();
+        assert_eq!(s.master_secret.as_deref(), Some(&[0x11; 48][..]));
+        assert_eq!(s.server_handshake.as_deref(), Some(&[0x22; 32][..]));
+        assert_eq!(k.ignored_lines, 1);
+        assert_eq!(k.warnings.len(), 2);
+        assert!(
+            k.warnings[0].starts_with("keys.txt line 5:"),
+            "{:?}",
+            k.warnings
+        );
+        assert_eq!(format!("{s:?}"), "Secrets(..)");
+    }
+}
