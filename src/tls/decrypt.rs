@@ -1,7 +1,8 @@
 //! Record decryption from logged secrets: TLS 1.0 to 1.2 key blocks from the master secret
 //! (PRF per version), TLS 1.3 traffic keys from traffic secrets (HKDF-Expand-Label, KeyUpdate),
-//! and the record protections AES-GCM, AES-CCM(_8), ChaCha20-Poly1305 and AES-CBC with HMAC
-//! (MAC-then-encrypt and encrypt-then-MAC, TLS 1.0 chained IVs).
+//! and the record protections AES-GCM, AES-CCM(_8), ChaCha20-Poly1305, and CBC (AES, Camellia,
+//! 3DES) or RC4 with HMAC (MAC-then-encrypt and encrypt-then-MAC, TLS 1.0 chained IVs). The
+//! older ciphers matter because Windows servers of the IIS era negotiated them.
 //!
 //! The cipher parameters come from tls-parser's suite table, with the corrections decryption
 //! needs: its ChaCha20 suites say 128-bit keys (the cipher takes 256), it has no fixed-IV lengths,
@@ -24,11 +25,31 @@ pub enum Bulk {
     AesCcm8,
     ChaCha20Poly1305,
     AesCbc,
+    CamelliaCbc,
+    TripleDesCbc,
+    DesCbc,
+    Rc4,
+}
+
+impl Bulk {
+    fn block_cipher(self) -> bool {
+        matches!(
+            self,
+            Bulk::AesCbc | Bulk::CamelliaCbc | Bulk::TripleDesCbc | Bulk::DesCbc
+        )
+    }
+    fn block_len(self) -> usize {
+        match self {
+            Bulk::TripleDesCbc | Bulk::DesCbc => 8,
+            _ => 16,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MacHash {
     None,
+    Md5,
     Sha1,
     Sha256,
     Sha384,
@@ -38,6 +59,7 @@ impl MacHash {
     fn len(self) -> usize {
         match self {
             MacHash::None => 0,
+            MacHash::Md5 => 16,
             MacHash::Sha1 => 20,
             MacHash::Sha256 => 32,
             MacHash::Sha384 => 48,
@@ -72,6 +94,12 @@ pub fn cipher_spec(id: u16) -> Result<CipherSpec, String> {
         }
         (TlsCipherEnc::Aes, TlsCipherEncMode::Ccm) => (Bulk::AesCcm, 4, key_len),
         (TlsCipherEnc::Aes, TlsCipherEncMode::Cbc) => (Bulk::AesCbc, 16, key_len),
+        (TlsCipherEnc::Camellia, TlsCipherEncMode::Cbc) => (Bulk::CamelliaCbc, 16, key_len),
+        (TlsCipherEnc::TripleDes, TlsCipherEncMode::Cbc) => (Bulk::TripleDesCbc, 8, 24),
+        (TlsCipherEnc::Des, TlsCipherEncMode::Cbc) if !cs.name.contains("EXPORT") => {
+            (Bulk::DesCbc, 8, 8)
+        }
+        (TlsCipherEnc::Rc4, _) if !cs.name.contains("EXPORT") => (Bulk::Rc4, 0, key_len),
         // tls-parser lists ChaCha20-Poly1305 with a 128-bit key; the cipher uses 256.
         (TlsCipherEnc::Chacha20_Poly1305, _) => (Bulk::ChaCha20Poly1305, 12, 32),
         _ => {
@@ -81,19 +109,22 @@ pub fn cipher_spec(id: u16) -> Result<CipherSpec, String> {
             ))
         }
     };
-    if key_len != 16 && key_len != 32 {
+    if !matches!(key_len, 8 | 16 | 24 | 32) {
         return Err(format!(
             "cipher suite {} has an unsupported key size",
             cs.name
         ));
     }
     let mac = match bulk {
-        Bulk::AesCbc => match cs.mac {
-            TlsCipherMac::HmacSha1 => MacHash::Sha1,
-            TlsCipherMac::HmacSha256 => MacHash::Sha256,
-            TlsCipherMac::HmacSha384 => MacHash::Sha384,
-            _ => return Err(format!("cipher suite {} has an unsupported MAC", cs.name)),
-        },
+        Bulk::AesCbc | Bulk::CamelliaCbc | Bulk::TripleDesCbc | Bulk::DesCbc | Bulk::Rc4 => {
+            match cs.mac {
+                TlsCipherMac::HmacMd5 => MacHash::Md5,
+                TlsCipherMac::HmacSha1 => MacHash::Sha1,
+                TlsCipherMac::HmacSha256 => MacHash::Sha256,
+                TlsCipherMac::HmacSha384 => MacHash::Sha384,
+                _ => return Err(format!("cipher suite {} has an unsupported MAC", cs.name)),
+            }
+        }
         _ => MacHash::None,
     };
     // TLS 1.3 suites (0x13xx) use a 12-byte IV for every AEAD.
@@ -137,6 +168,7 @@ fn hmac(hash: MacHash, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
         MacHash::Sha1 => hmac_into::<Sha1>(key, parts, &mut out),
         MacHash::Sha256 => hmac_into::<Sha256>(key, parts, &mut out),
         MacHash::Sha384 => hmac_into::<Sha384>(key, parts, &mut out),
+        MacHash::Md5 => hmac_into::<md5::Md5>(key, parts, &mut out),
         MacHash::None => {}
     }
     out
@@ -225,7 +257,6 @@ pub enum DecryptError {
 }
 
 /// The state protecting one direction's records.
-#[derive(Clone)]
 pub struct RecordCipher {
     spec: CipherSpec,
     key: Vec<u8>,
@@ -239,6 +270,8 @@ pub struct RecordCipher {
     encrypt_then_mac: bool,
     /// TLS 1.3 traffic secret, kept for KeyUpdate.
     secret: Vec<u8>,
+    /// RC4 keystream state, which runs on across records.
+    rc4: Option<Box<rc4::Rc4<rc4::consts::U16>>>,
 }
 
 impl std::fmt::Debug for RecordCipher {
@@ -279,17 +312,28 @@ pub fn tls12_ciphers(
     let (cm, sm) = (take(mac_len), take(mac_len));
     let (ck, sk) = (take(spec.key_len), take(spec.key_len));
     let (ci, si) = (take(spec.iv_len), take(spec.iv_len));
-    let etm = encrypt_then_mac && spec.bulk == Bulk::AesCbc;
-    let make = |key, iv, mac_key| RecordCipher {
-        spec,
-        key,
-        iv,
-        mac_key,
-        seq: 0,
-        tls13: false,
-        version,
-        encrypt_then_mac: etm,
-        secret: Vec::new(),
+    let etm = encrypt_then_mac && spec.bulk.block_cipher();
+    let make = |key: Vec<u8>, iv, mac_key| {
+        use rc4::KeyInit as _;
+        let rc4 = (spec.bulk == Bulk::Rc4)
+            .then(|| {
+                rc4::Rc4::<rc4::consts::U16>::new_from_slice(&key)
+                    .ok()
+                    .map(Box::new)
+            })
+            .flatten();
+        RecordCipher {
+            spec,
+            key,
+            iv,
+            mac_key,
+            seq: 0,
+            tls13: false,
+            version,
+            encrypt_then_mac: etm,
+            secret: Vec::new(),
+            rc4,
+        }
     };
     (make(ck, ci, cm), make(sk, si, sm))
 }
@@ -308,6 +352,7 @@ pub fn tls13_cipher(spec: CipherSpec, secret: &[u8]) -> Option<RecordCipher> {
         version: 0x0304,
         encrypt_then_mac: false,
         secret: secret.to_vec(),
+        rc4: None,
     })
 }
 
@@ -349,17 +394,23 @@ fn aead_open(
     }
 }
 
-fn cbc_decrypt(key: &[u8], iv: &[u8], buf: &mut [u8]) -> Result<(), DecryptError> {
+fn cbc_decrypt(bulk: Bulk, key: &[u8], iv: &[u8], buf: &mut [u8]) -> Result<(), DecryptError> {
     use aes::cipher::block_padding::NoPadding;
-    let r = match key.len() {
-        16 => cbc::Decryptor::<aes::Aes128>::new_from_slices(key, iv)
-            .map_err(|_| DecryptError::Malformed("key size"))?
-            .decrypt_padded_mut::<NoPadding>(buf)
-            .map(|_| ()),
-        32 => cbc::Decryptor::<aes::Aes256>::new_from_slices(key, iv)
-            .map_err(|_| DecryptError::Malformed("key size"))?
-            .decrypt_padded_mut::<NoPadding>(buf)
-            .map(|_| ()),
+    macro_rules! run {
+        ($c:ty) => {
+            cbc::Decryptor::<$c>::new_from_slices(key, iv)
+                .map_err(|_| DecryptError::Malformed("key size"))?
+                .decrypt_padded_mut::<NoPadding>(buf)
+                .map(|_| ())
+        };
+    }
+    let r = match (bulk, key.len()) {
+        (Bulk::AesCbc, 16) => run!(aes::Aes128),
+        (Bulk::AesCbc, 32) => run!(aes::Aes256),
+        (Bulk::CamelliaCbc, 16) => run!(camellia::Camellia128),
+        (Bulk::CamelliaCbc, 32) => run!(camellia::Camellia256),
+        (Bulk::TripleDesCbc, 24) => run!(des::TdesEde3),
+        (Bulk::DesCbc, 8) => run!(des::Des),
         _ => return Err(DecryptError::Malformed("key size")),
     };
     r.map_err(|_| DecryptError::Malformed("CBC length is not a multiple of the block"))
@@ -401,7 +452,10 @@ impl RecordCipher {
             self.decrypt13(record_type, version, body, &seq)
         } else {
             match self.spec.bulk {
-                Bulk::AesCbc => self.decrypt_cbc(record_type, version, body, &seq),
+                Bulk::AesCbc | Bulk::CamelliaCbc | Bulk::TripleDesCbc | Bulk::DesCbc => {
+                    self.decrypt_cbc(record_type, version, body, &seq)
+                }
+                Bulk::Rc4 => self.decrypt_rc4(record_type, version, body, &seq),
                 _ => self.decrypt_aead12(record_type, version, body, &seq),
             }
         };
@@ -482,6 +536,34 @@ impl RecordCipher {
         Ok((record_type, buf))
     }
 
+    fn decrypt_rc4(
+        &mut self,
+        record_type: u8,
+        version: [u8; 2],
+        body: &[u8],
+        seq: &[u8; 8],
+    ) -> Result<(u8, Vec<u8>), DecryptError> {
+        use rc4::StreamCipher;
+        let mac_len = self.spec.mac.len();
+        let rc4 = self
+            .rc4
+            .as_mut()
+            .ok_or(DecryptError::Malformed("no RC4 state"))?;
+        let mut buf = body.to_vec();
+        // The keystream advances even when the MAC then fails; the direction stops anyway.
+        rc4.apply_keystream(&mut buf);
+        if buf.len() < mac_len {
+            return Err(DecryptError::Malformed("record shorter than its MAC"));
+        }
+        let got = buf.split_off(buf.len() - mac_len);
+        let len = (buf.len() as u16).to_be_bytes();
+        let header = [record_type, version[0], version[1], len[0], len[1]];
+        if hmac(self.spec.mac, &self.mac_key, &[seq, &header, &buf]) != got {
+            return Err(DecryptError::Authentication);
+        }
+        Ok((record_type, buf))
+    }
+
     fn decrypt_cbc(
         &mut self,
         record_type: u8,
@@ -490,6 +572,7 @@ impl RecordCipher {
         seq: &[u8; 8],
     ) -> Result<(u8, Vec<u8>), DecryptError> {
         let mac_len = self.spec.mac.len();
+        let block = self.spec.bulk.block_len();
         let explicit_iv = self.version >= 0x0302;
         let (ct_with_iv, mac) = if self.encrypt_then_mac {
             if body.len() < mac_len {
@@ -514,21 +597,21 @@ impl RecordCipher {
             (body, None)
         };
         let (iv, ct) = if explicit_iv {
-            if ct_with_iv.len() < 16 {
+            if ct_with_iv.len() < block {
                 return Err(DecryptError::Malformed("record shorter than its IV"));
             }
-            (ct_with_iv[..16].to_vec(), &ct_with_iv[16..])
+            (ct_with_iv[..block].to_vec(), &ct_with_iv[block..])
         } else {
             (self.iv.clone(), ct_with_iv)
         };
-        if ct.is_empty() || ct.len() % 16 != 0 {
+        if ct.is_empty() || ct.len() % block != 0 {
             return Err(DecryptError::Malformed(
                 "CBC length is not a multiple of the block",
             ));
         }
-        let last_block = ct[ct.len() - 16..].to_vec();
+        let last_block = ct[ct.len() - block..].to_vec();
         let mut buf = ct.to_vec();
-        cbc_decrypt(&self.key, &iv, &mut buf)?;
+        cbc_decrypt(self.spec.bulk, &self.key, &iv, &mut buf)?;
         strip_padding(&mut buf)?;
         if mac.is_none() {
             if buf.len() < mac_len {
@@ -611,7 +694,17 @@ mod tests {
         );
         let t13 = cipher_spec(0x1302).unwrap();
         assert_eq!((t13.iv_len, t13.sha384), (12, true));
-        assert!(cipher_spec(0x0005).unwrap_err().contains("RC4"));
+        let tdes = cipher_spec(0x000a).unwrap();
+        assert_eq!(
+            (tdes.bulk, tdes.key_len, tdes.iv_len),
+            (Bulk::TripleDesCbc, 24, 8)
+        );
+        let rc4 = cipher_spec(0x0005).unwrap();
+        assert_eq!(
+            (rc4.bulk, rc4.mac, rc4.key_len),
+            (Bulk::Rc4, MacHash::Sha1, 16)
+        );
+        assert!(cipher_spec(0x0003).unwrap_err().contains("EXPORT"));
     }
 
     #[test]

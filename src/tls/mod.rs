@@ -910,6 +910,24 @@ impl TlsSession {
                     sslv2_format: true,
                     ..Default::default()
                 };
+                // The challenge, right-aligned in 32 zero bytes, is the client random when the
+                // server answers with TLS (RFC 5246 appendix E.2).
+                let field = |i: usize| {
+                    content
+                        .get(i..i + 2)
+                        .map(|v| u16::from_be_bytes([v[0], v[1]]) as usize)
+                        .unwrap_or(0)
+                };
+                let (specs, session, challenge) = (field(3), field(5), field(7));
+                let start = 9 + specs + session;
+                if let Some(ch) = content
+                    .get(start..start + challenge)
+                    .filter(|c| c.len() <= 32)
+                {
+                    let mut random = [0u8; 32];
+                    random[32 - ch.len()..].copy_from_slice(ch);
+                    self.client_random = Some(random);
+                }
                 ("client_hello", Some(Detail::ClientHello(info)))
             }
             4 if self.messages.iter().all(|m| m.kind != "sslv2_server_hello") => {
