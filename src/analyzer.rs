@@ -8,6 +8,7 @@ use crate::findings::{self, FindingsContext, Thresholds};
 use crate::packet::{flags, Endpoint, PacketDecoder, TcpSegment};
 use crate::report::{self, ConnectionReport, FileReport};
 use crate::tcp::{self, Delivery, FlowTable, HalfStream};
+use crate::http::HttpSession;
 use crate::tls::{TlsContext, TlsSession};
 
 /// Tunables with their defaults.
@@ -37,7 +38,7 @@ pub(crate) struct Conn {
     /// Sender of direction 0 and of direction 1.
     pub endpoints: [Endpoint; 2],
     pub tcp: [HalfStream; 2],
-    pub tls: Option<Box<TlsSession>>,
+    pub app: App,
     /// Direction that sent a SYN without ACK.
     pub syn_dir: Option<u8>,
     pub first_frame: u64,
@@ -70,25 +71,56 @@ pub struct Analyzer {
 
 /// Hands one delivery of direction `dir` to the TLS session.
 fn deliver(
-    tls: &mut Option<Box<TlsSession>>,
+    app: &mut App,
     certs: &mut TlsContext,
     dir: u8,
     midstream: bool,
     ts_ns: i64,
     d: Delivery<'_>,
 ) {
-    let session = tls.get_or_insert_with(|| Box::new(TlsSession::new()));
-    if session.gave_up() {
+    let session = app.tls.get_or_insert_with(|| Box::new(TlsSession::new()));
+    if !session.gave_up() {
+        match d {
+            Delivery::Data {
+                bytes,
+                frame,
+                at_frame,
+            } => session.on_data(dir, bytes, frame, at_frame, ts_ns, midstream, certs),
+            Delivery::Gap { len, at_frame } => session.on_gap(dir, len, at_frame),
+        }
+    }
+    if session.detected {
+        // HTTP inside TLS: whatever decryption recovered.
+        if !session.app_plaintext.is_empty() {
+            let http = app.http.get_or_insert_with(|| Box::new(HttpSession::new()));
+            for (d, frame, bytes) in session.app_plaintext.drain(..) {
+                http.on_data(d, &bytes, frame, ts_ns);
+            }
+        }
+        return;
+    }
+    // Plaintext HTTP on any port.
+    let http = app.http.get_or_insert_with(|| Box::new(HttpSession::new()));
+    if http.gave_up() {
         return;
     }
     match d {
         Delivery::Data {
-            bytes,
-            frame,
-            at_frame,
-        } => session.on_data(dir, bytes, frame, at_frame, ts_ns, midstream, certs),
-        Delivery::Gap { len, at_frame } => session.on_gap(dir, len, at_frame),
+            bytes, at_frame, ..
+        } => http.on_data(dir, bytes, at_frame, ts_ns),
+        Delivery::Gap { len, .. } => http.on_gap(dir, len),
     }
+    // HTTP it is: stop looking for a TLS upgrade, unless a CONNECT tunnel may carry one.
+    if http.detected() && !http.tunnel_requested() {
+        session.give_up();
+    }
+}
+
+/// What the payload of a connection turned out to carry.
+#[derive(Default)]
+pub(crate) struct App {
+    pub tls: Option<Box<TlsSession>>,
+    pub http: Option<Box<HttpSession>>,
 }
 
 impl State {
@@ -99,7 +131,7 @@ impl State {
             stream,
             endpoints: [seg.src, seg.dst],
             tcp: [HalfStream::new(), HalfStream::new()],
-            tls: None,
+            app: App::default(),
             syn_dir: None,
             first_frame: frame,
             last_frame: frame,
@@ -141,25 +173,25 @@ impl State {
         if seg.flags & (flags::SYN | flags::ACK) == flags::SYN && conn.syn_dir.is_none() {
             conn.syn_dir = Some(dir);
         }
-        let Conn { tcp, tls, .. } = conn;
+        let Conn { tcp, app, .. } = conn;
         let [h0, h1] = tcp;
         let (this, other) = if d == 0 { (h0, h1) } else { (h1, h0) };
         let midstream = !this.syn_seen && !seg.has(flags::SYN);
         this.segment(seg, frame, max_pending, &mut |del| {
-            deliver(tls, certs, dir, midstream, ts_ns, del)
+            deliver(app, certs, dir, midstream, ts_ns, del)
         });
         if seg.has(flags::ACK) {
             let other_mid = other.midstream;
             other.peer_ack(seg.ack, frame, &mut |del| {
-                deliver(tls, certs, 1 - dir, other_mid, ts_ns, del)
+                deliver(app, certs, 1 - dir, other_mid, ts_ns, del)
             });
         }
         if seg.has(flags::RST) {
             // The last flight before a reset is often the answer: deliver all of it.
             let (m0, m1) = (this.midstream, other.midstream);
-            this.flush(frame, &mut |del| deliver(tls, certs, dir, m0, ts_ns, del));
+            this.flush(frame, &mut |del| deliver(app, certs, dir, m0, ts_ns, del));
             other.flush(frame, &mut |del| {
-                deliver(tls, certs, 1 - dir, m1, ts_ns, del)
+                deliver(app, certs, 1 - dir, m1, ts_ns, del)
             });
         }
     }
@@ -175,17 +207,20 @@ impl State {
         }
         conn.finished = true;
         let Conn {
-            tcp, tls, last_ts, ..
+            tcp, app, last_ts, ..
         } = conn;
         for (d, half) in tcp.iter_mut().enumerate() {
             let mid = half.midstream;
             let ts = *last_ts;
             half.flush(at_frame, &mut |del| {
-                deliver(tls, certs, d as u8, mid, ts, del)
+                deliver(app, certs, d as u8, mid, ts, del)
             });
         }
-        if let Some(session) = tls.as_mut() {
+        if let Some(session) = app.tls.as_mut() {
             session.finish();
+        }
+        if let Some(http) = app.http.as_mut() {
+            http.finish();
         }
     }
 }

@@ -10,6 +10,7 @@
 pub mod analyzer;
 pub mod capture;
 pub mod findings;
+pub mod http;
 pub mod keylog;
 pub mod packet;
 pub mod report;

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::analyzer::Conn;
 use crate::capture::ReadOutcome;
 use crate::findings::{ClientAuthSummary, Finding, Summary};
+use crate::http::Exchange;
 use crate::packet::PacketStats;
 use crate::tcp::HalfStats;
 use crate::tls::handshake::{cipher_name, handshake_title, version_name};
@@ -25,6 +26,12 @@ pub struct CcsEvent {
     pub frame: u64,
     #[serde(skip)]
     pub seq: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct H2Status {
+    pub frame: u64,
+    pub status: u16,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -69,6 +76,8 @@ pub struct ConnectionReport {
     pub start_ns: i64,
     /// TLS started after other application bytes (STARTTLS or a database upgrade).
     pub upgraded: bool,
+    /// TLS was found on the connection.
+    pub tls: bool,
     /// One-line handshake transcript: `>` client to server, `<` server to client.
     pub transcript: String,
     pub messages: Vec<HandshakeMessage>,
@@ -79,6 +88,15 @@ pub struct ConnectionReport {
     pub tcp: TcpSummary,
     /// Whether the TLS records could be decrypted, and if not why.
     pub decryption: DecryptionStatus,
+    /// `HTTP/1.x` or `HTTP/2` when HTTP was seen (in clear or decrypted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_version: Option<&'static str>,
+    /// HTTP/1.x requests and responses, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub http: Vec<Exchange>,
+    /// HTTP/2 response `:status` values with their frames.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub http2_status: Vec<H2Status>,
     /// What the capture does not show, in plain words.
     pub not_seen: Vec<String>,
     /// Whether a client certificate was asked for and what the client answered.
@@ -95,6 +113,8 @@ pub struct FileReport {
     pub packets: PacketStats,
     pub tcp_conversations: u64,
     pub tls_connections: usize,
+    /// Connections where HTTP was seen (in clear or decrypted).
+    pub http_connections: usize,
     pub distinct_certificates: usize,
     pub has_tls_secrets: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -131,7 +151,8 @@ pub(crate) fn file_report(
         capture,
         packets,
         tcp_conversations,
-        tls_connections: connections.len(),
+        tls_connections: connections.iter().filter(|c| c.tls).count(),
+        http_connections: connections.iter().filter(|c| c.http_version.is_some()).count(),
         distinct_certificates,
         has_tls_secrets,
         first_ns,
@@ -141,14 +162,20 @@ pub(crate) fn file_report(
     }
 }
 
-/// Builds the report of a conversation, or None when it carried no TLS.
+/// Builds the report of a conversation, or None when it carried neither TLS nor HTTP.
 pub(crate) fn connection_report(c: &Conn, capture_last_frame: u64) -> Option<ConnectionReport> {
-    let tls = c.tls.as_ref()?;
-    if !tls.detected {
+    let tls = c.app.tls.as_ref()?;
+    let http = c.app.http.as_deref().filter(|h| h.detected());
+    if !tls.detected && http.is_none() {
         return None;
     }
-    // Client: the ClientHello sender, else the SYN sender, else the first packet's sender.
-    let client_dir = tls.client_dir.or(c.syn_dir).unwrap_or(0) as usize;
+    // Client: the ClientHello sender, else the side sending HTTP requests, else the SYN
+    // sender, else the first packet's sender.
+    let client_dir = tls
+        .client_dir
+        .or(http.and_then(|h| h.client_dir()))
+        .or(c.syn_dir)
+        .unwrap_or(0) as usize;
     let server_dir = 1 - client_dir;
     let dir_of = |d: u8| {
         if d as usize == client_dir {
@@ -259,6 +286,7 @@ pub(crate) fn connection_report(c: &Conn, capture_last_frame: u64) -> Option<Con
         last_frame: c.last_frame,
         start_ns: c.first_ts,
         upgraded: tls.upgraded,
+        tls: tls.detected,
         transcript: String::new(),
         messages,
         alerts,
@@ -275,6 +303,16 @@ pub(crate) fn connection_report(c: &Conn, capture_last_frame: u64) -> Option<Con
             server: tcp_s.stats.clone(),
         },
         decryption,
+        http_version: http.map(|h| if h.http2 { "HTTP/2" } else { "HTTP/1.x" }),
+        http: http.map(|h| h.exchanges.clone()).unwrap_or_default(),
+        http2_status: http
+            .map(|h| {
+                h.http2_status
+                    .iter()
+                    .map(|&(frame, status)| H2Status { frame, status })
+                    .collect()
+            })
+            .unwrap_or_default(),
         not_seen,
         client_auth: ClientAuthSummary {
             requested: false,
@@ -410,7 +448,7 @@ pub fn render_text(r: &FileReport) -> String {
     let cap = &r.capture;
     let _ = writeln!(
         o,
-        "{}: {}{}, {} packets, {} TCP conversations, {} with TLS",
+        "{}: {}{}, {} packets, {} TCP conversations, {} with TLS, {} with HTTP",
         r.file,
         cap.format,
         match cap.compression {
@@ -420,7 +458,8 @@ pub fn render_text(r: &FileReport) -> String {
         },
         cap.packets,
         r.tcp_conversations,
-        r.tls_connections
+        r.tls_connections,
+        r.http_connections
     );
     for w in &r.warnings {
         let _ = writeln!(o, "warning: {w}");
@@ -451,6 +490,52 @@ pub fn render_text(r: &FileReport) -> String {
         let _ = writeln!(o, "`tlsdiag explain CODE` tells more about a code.");
     }
     o
+}
+
+fn render_http(o: &mut String, c: &ConnectionReport) {
+    let inside = if c.tls { " (decrypted)" } else { "" };
+    for x in &c.http {
+        let request = match (&x.method, &x.target) {
+            (Some(m), Some(t)) => format!("{m} {t}"),
+            _ => "(request not in the capture)".to_string(),
+        };
+        let frames = match (x.request_frame, x.response_frame) {
+            (Some(a), Some(b)) => format!("{a}/{b}"),
+            (Some(a), None) => format!("{a}/-"),
+            (None, Some(b)) => format!("-/{b}"),
+            (None, None) => "-".into(),
+        };
+        let _ = write!(o, "  frame {frames:<6} HTTP{inside} {request}");
+        if let Some(user) = &x.basic_user {
+            let _ = write!(o, " [Basic user {user}]");
+        } else if let Some(scheme) = &x.authorization {
+            let _ = write!(
+                o,
+                " [{scheme}{}]",
+                x.auth_token.map(|t| format!(" {t}")).unwrap_or_default()
+            );
+        }
+        match x.status {
+            Some(status) => {
+                let _ = write!(o, " -> {status} {}", x.reason.as_deref().unwrap_or(""));
+                if let Some(sub) = &x.substatus {
+                    let _ = write!(
+                        o,
+                        " (IIS {sub}: {})",
+                        crate::http::substatus_meaning(sub)
+                    );
+                }
+                if !x.www_authenticate.is_empty() {
+                    let _ = write!(o, ", WWW-Authenticate: {}", x.www_authenticate.join(", "));
+                }
+                o.push('\n');
+            }
+            None => o.push_str(" -> no response in the capture\n"),
+        }
+    }
+    for h in &c.http2_status {
+        let _ = writeln!(o, "  frame {:<6} HTTP/2{inside} response :status {}", h.frame, h.status);
+    }
 }
 
 fn render_findings(o: &mut String, c: &ConnectionReport) {
@@ -504,13 +589,15 @@ fn render_connection(o: &mut String, c: &ConnectionReport) {
             ""
         }
     );
-    let _ = writeln!(o, "  transcript: {}", c.transcript);
+    if !c.transcript.is_empty() {
+        let _ = writeln!(o, "  transcript: {}", c.transcript);
+    }
     let d = &c.decryption;
     let keys_given = d
         .reason
         .as_deref()
         .is_none_or(|r| !r.starts_with("no key log given"));
-    if d.status != "not-decrypted" || keys_given {
+    if c.tls && (d.status != "not-decrypted" || keys_given) {
         let _ = writeln!(
             o,
             "  decryption: {} ({} client, {} server records){}",
@@ -647,6 +734,7 @@ fn render_connection(o: &mut String, c: &ConnectionReport) {
             }
         }
     }
+    render_http(o, c);
     for e in c.encrypted_handshake.iter().filter(|e| e.after_finished) {
         let _ = writeln!(
             o,

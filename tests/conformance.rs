@@ -230,6 +230,30 @@ fn compare(capture: &Path, truth: &Value, keylog: Option<PathBuf>) -> Vec<String
     let ours = our_messages(&report);
     let theirs = truth_messages(truth, section);
     let mut diffs = Vec::new();
+    // HTTP response codes (HTTP/1.x and HTTP/2 :status), counted over the file.
+    let mut our_codes: BTreeMap<String, u64> = BTreeMap::new();
+    let mut our_h2: BTreeMap<String, u64> = BTreeMap::new();
+    for c in &report.connections {
+        for x in c.http.iter().filter_map(|x| x.status) {
+            *our_codes.entry(x.to_string()).or_default() += 1;
+        }
+        for h in &c.http2_status {
+            *our_h2.entry(h.status.to_string()).or_default() += 1;
+        }
+    }
+    let counts = |v: &Value| -> BTreeMap<String, u64> {
+        v.as_object()
+            .map(|m| m.iter().map(|(k, n)| (k.clone(), n.as_u64().unwrap_or(0))).collect())
+            .unwrap_or_default()
+    };
+    let their_codes = counts(&truth[section]["summary"]["http_response_codes"]);
+    let their_h2 = counts(&truth[section]["summary"]["http2_status"]);
+    if our_codes != their_codes {
+        diffs.push(format!("http codes: tshark {their_codes:?}, we {our_codes:?}"));
+    }
+    if our_h2 != their_h2 {
+        diffs.push(format!("http2 status: tshark {their_h2:?}, we {our_h2:?}"));
+    }
     let streams: BTreeSet<u64> = ours.keys().chain(theirs.keys()).copied().collect();
     for s in streams {
         let mut a = ours.get(&s).cloned().unwrap_or_default();

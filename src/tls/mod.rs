@@ -437,6 +437,15 @@ impl TlsSession {
         }
     }
 
+    /// Stops looking for TLS (the connection carries another protocol).
+    pub fn give_up(&mut self) {
+        if !self.detected {
+            for layer in &mut self.layers {
+                layer.mode = Mode::Off;
+            }
+        }
+    }
+
     /// True once neither direction can still turn out to carry TLS.
     pub fn gave_up(&self) -> bool {
         !self.detected && self.layers.iter().all(|l| l.mode == Mode::Off)

@@ -1,0 +1,874 @@
+//! HTTP: requests and responses of one connection, from plaintext TCP or decrypted TLS.
+//!
+//! httparse reads the heads; bodies are framed here (Content-Length, chunked, until close) and
+//! skipped, except the first 64 KiB of error responses, kept to find the IIS sub-status
+//! ("403.7") that detailed error pages carry. Responses are paired with requests in order
+//! (keep-alive and pipelining); interim 1xx responses pair with nothing. HTTP/2 is recognised by
+//! its connection preface, and response `:status` values are read from HEADERS frames where
+//! that needs no HPACK dynamic table.
+
+use std::collections::VecDeque;
+
+use serde::Serialize;
+
+/// Heads larger than this are not HTTP we can use.
+const MAX_HEAD: usize = 64 * 1024;
+/// Body bytes of an error response kept to look for the IIS sub-status.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+/// Exchanges recorded per connection.
+const MAX_EXCHANGES: usize = 4096;
+
+/// One request and its response (either may be missing from the capture).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Exchange {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_frame: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_frame: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Scheme of the request's Authorization header (Basic, NTLM, Negotiate...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<String>,
+    /// What an NTLM/Negotiate token is: `kerberos`, `ntlm` (SPNEGO or raw NTLMSSP).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_token: Option<&'static str>,
+    /// User name of Basic credentials (the password is never kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basic_user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// IIS sub-status found in the error body ("403.7").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub substatus: Option<String>,
+    /// Schemes offered in WWW-Authenticate headers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub www_authenticate: Vec<String>,
+    /// Part of the response body was not in the capture.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub body_incomplete: bool,
+    #[serde(skip)]
+    pub ts_ns: i64,
+    #[serde(skip)]
+    expects_no_body: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    Size,
+    Data(u64),
+    DataEnd,
+    Trailer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Body {
+    Length(u64),
+    Chunked(Chunk),
+    UntilClose,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    /// First bytes not seen yet.
+    Detect,
+    Head,
+    Body {
+        body: Body,
+        /// Exchange whose error body is being kept.
+        keep_for: Option<usize>,
+    },
+    /// Not HTTP/1 (or lost beyond repair).
+    Off,
+}
+
+struct Direction {
+    state: State,
+    buf: Vec<u8>,
+    head_frame: u64,
+    /// Line buffer for chunk sizes and trailers.
+    line: Vec<u8>,
+}
+
+impl Direction {
+    fn new() -> Self {
+        Direction {
+            state: State::Detect,
+            buf: Vec::new(),
+            head_frame: 0,
+            line: Vec::new(),
+        }
+    }
+}
+
+/// HTTP seen on one connection.
+pub struct HttpSession {
+    dirs: [Direction; 2],
+    /// TCP direction index of the client (the side that sends requests).
+    client_dir: Option<u8>,
+    pub exchanges: Vec<Exchange>,
+    unanswered: VecDeque<usize>,
+    error_body: Vec<u8>,
+    /// The client sent the HTTP/2 connection preface.
+    pub http2: bool,
+    h2: [H2Reader; 2],
+    pub http2_status: Vec<(u64, u16)>,
+    pub notes: Vec<String>,
+}
+
+impl Default for HttpSession {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn is_method_start(b: &[u8]) -> bool {
+    let token_len = b.iter().take(16).take_while(|c| c.is_ascii_uppercase()).count();
+    token_len >= 3 && b.get(token_len) == Some(&b' ') && b.get(token_len + 1).is_some_and(|c| *c != b' ')
+}
+
+fn is_response_start(b: &[u8]) -> bool {
+    b.starts_with(b"HTTP/1.")
+}
+
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+impl HttpSession {
+    pub fn new() -> Self {
+        HttpSession {
+            dirs: [Direction::new(), Direction::new()],
+            client_dir: None,
+            exchanges: Vec::new(),
+            unanswered: VecDeque::new(),
+            error_body: Vec::new(),
+            http2: false,
+            h2: [H2Reader::default(), H2Reader::default()],
+            http2_status: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// True when neither direction can be HTTP any more.
+    pub fn gave_up(&self) -> bool {
+        !self.http2 && self.dirs.iter().all(|d| d.state == State::Off)
+    }
+
+    /// HTTP was found.
+    pub fn detected(&self) -> bool {
+        self.http2 || !self.exchanges.is_empty()
+    }
+
+    /// A CONNECT request was seen: TLS may follow inside the tunnel.
+    pub fn tunnel_requested(&self) -> bool {
+        self.exchanges
+            .iter()
+            .any(|e| e.method.as_deref() == Some("CONNECT"))
+    }
+
+    pub fn client_dir(&self) -> Option<u8> {
+        self.client_dir
+    }
+
+    /// Takes contiguous bytes of direction `dir`.
+    pub fn on_data(&mut self, dir: u8, mut bytes: &[u8], frame: u64, ts_ns: i64) {
+        let d = (dir & 1) as usize;
+        if self.http2 {
+            self.h2_data(d, bytes, frame);
+            return;
+        }
+        while !bytes.is_empty() {
+            match self.dirs[d].state.clone() {
+                State::Off => return,
+                State::Detect => {
+                    if bytes.starts_with(&H2_PREFACE[..bytes.len().min(H2_PREFACE.len())])
+                        && bytes.len() >= 4
+                    {
+                        self.http2 = true;
+                        self.client_dir = Some(dir);
+                        let rest = bytes.get(H2_PREFACE.len()..).unwrap_or(&[]);
+                        self.h2_data(d, rest, frame);
+                        return;
+                    }
+                    if is_method_start(bytes) || is_response_start(bytes) {
+                        if self.client_dir.is_none() {
+                            self.client_dir = Some(if is_method_start(bytes) { dir } else { 1 - dir });
+                        }
+                        self.dirs[d].state = State::Head;
+                    } else {
+                        self.dirs[d].state = State::Off;
+                        return;
+                    }
+                }
+                State::Head => {
+                    let used = self.head_bytes(d, bytes, frame, ts_ns);
+                    bytes = &bytes[used..];
+                }
+                State::Body { body, keep_for } => {
+                    let used = self.body_bytes(d, bytes, body, keep_for);
+                    bytes = &bytes[used..];
+                }
+            }
+        }
+    }
+
+    /// Bytes of direction `dir` were lost.
+    pub fn on_gap(&mut self, dir: u8, len: u64) {
+        let d = (dir & 1) as usize;
+        let state = self.dirs[d].state.clone();
+        match state {
+            State::Body {
+                body: Body::Length(n),
+                keep_for,
+            } if len < n => {
+                if let Some(i) = keep_for {
+                    self.exchanges[i].body_incomplete = true;
+                }
+                self.dirs[d].state = State::Body {
+                    body: Body::Length(n - len),
+                    keep_for,
+                };
+            }
+            State::Off | State::Detect => {}
+            _ => {
+                if let State::Body {
+                    keep_for: Some(i), ..
+                } = state
+                {
+                    self.exchanges[i].body_incomplete = true;
+                }
+                self.finish_body(d);
+                // Resynchronise on the next head.
+                self.dirs[d].state = State::Detect;
+                self.dirs[d].buf.clear();
+            }
+        }
+    }
+
+    fn head_bytes(&mut self, d: usize, bytes: &[u8], frame: u64, ts_ns: i64) -> usize {
+        let dir = &mut self.dirs[d];
+        if dir.buf.is_empty() {
+            dir.head_frame = frame;
+        }
+        // Find the end of the head in the buffered part plus this chunk.
+        let before = dir.buf.len();
+        let search_from = before.saturating_sub(3);
+        let take = bytes.len().min(MAX_HEAD + 4 - before.min(MAX_HEAD));
+        dir.buf.extend_from_slice(&bytes[..take]);
+        let Some(pos) = find(&dir.buf[search_from..], b"\r\n\r\n").map(|p| p + search_from + 4) else {
+            if dir.buf.len() > MAX_HEAD {
+                dir.state = State::Off;
+                dir.buf.clear();
+                self.note("an HTTP head longer than 64 KiB: stopped reading this direction".into());
+            }
+            return take;
+        };
+        let head = std::mem::take(&mut dir.buf);
+        let used = pos - before;
+        let is_client = Some(d as u8) == self.client_dir;
+        if is_client {
+            self.request(d, &head[..pos], frame, ts_ns);
+        } else {
+            self.response(d, &head[..pos], frame, ts_ns);
+        }
+        used
+    }
+
+    fn request(&mut self, d: usize, head: &[u8], frame: u64, ts_ns: i64) {
+        let mut headers = [httparse::EMPTY_HEADER; 96];
+        let mut req = httparse::Request::new(&mut headers);
+        if !matches!(req.parse(head), Ok(httparse::Status::Complete(_))) {
+            self.dirs[d].state = State::Off;
+            return;
+        }
+        let mut ex = Exchange {
+            request_frame: Some(frame),
+            method: req.method.map(str::to_string),
+            target: req.path.map(|p| truncate(p, 512)),
+            ts_ns,
+            ..Default::default()
+        };
+        let mut length = 0u64;
+        let mut chunked = false;
+        for h in req.headers.iter() {
+            let value = String::from_utf8_lossy(h.value);
+            match h.name.to_ascii_lowercase().as_str() {
+                "host" => ex.host = Some(truncate(&value, 256)),
+                "authorization" => {
+                    let (scheme, token) = value.split_once(' ').unwrap_or((&value, ""));
+                    ex.authorization = Some(scheme.to_string());
+                    let token = token.trim();
+                    match scheme.to_ascii_lowercase().as_str() {
+                        "basic" => ex.basic_user = basic_user(token),
+                        "negotiate" | "ntlm" => ex.auth_token = token_kind(token),
+                        _ => {}
+                    }
+                }
+                "content-length" => length = value.trim().parse().unwrap_or(0),
+                "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
+                _ => {}
+            }
+        }
+        ex.expects_no_body = ex.method.as_deref() == Some("HEAD");
+        if self.exchanges.len() < MAX_EXCHANGES {
+            self.exchanges.push(ex);
+            self.unanswered.push_back(self.exchanges.len() - 1);
+        }
+        self.dirs[d].state = if chunked {
+            State::Body {
+                body: Body::Chunked(Chunk::Size),
+                keep_for: None,
+            }
+        } else if length > 0 {
+            State::Body {
+                body: Body::Length(length),
+                keep_for: None,
+            }
+        } else {
+            State::Head
+        };
+    }
+
+    fn response(&mut self, d: usize, head: &[u8], frame: u64, ts_ns: i64) {
+        let mut headers = [httparse::EMPTY_HEADER; 96];
+        let mut resp = httparse::Response::new(&mut headers);
+        if !matches!(resp.parse(head), Ok(httparse::Status::Complete(_))) {
+            self.dirs[d].state = State::Off;
+            return;
+        }
+        let status = resp.code.unwrap_or(0);
+        let mut length: Option<u64> = None;
+        let mut chunked = false;
+        let mut www = Vec::new();
+        for h in resp.headers.iter() {
+            let value = String::from_utf8_lossy(h.value);
+            match h.name.to_ascii_lowercase().as_str() {
+                "www-authenticate" => {
+                    let scheme = value.split([' ', ',']).next().unwrap_or("").to_string();
+                    if !scheme.is_empty() && !www.contains(&scheme) {
+                        www.push(scheme);
+                    }
+                }
+                "content-length" => length = value.trim().parse().ok(),
+                "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
+                _ => {}
+            }
+        }
+        if (100..200).contains(&status) {
+            // Interim response (100 Continue): the final one follows.
+            self.dirs[d].state = State::Head;
+            return;
+        }
+        let index = match self.unanswered.pop_front() {
+            Some(i) => i,
+            None => {
+                if self.exchanges.len() >= MAX_EXCHANGES {
+                    self.dirs[d].state = State::Off;
+                    return;
+                }
+                self.exchanges.push(Exchange::default());
+                self.exchanges.len() - 1
+            }
+        };
+        let ex = &mut self.exchanges[index];
+        ex.response_frame = Some(frame);
+        ex.status = Some(status);
+        ex.reason = resp.reason.map(|r| truncate(r, 128));
+        ex.www_authenticate = www;
+        if ex.ts_ns == 0 {
+            ex.ts_ns = ts_ns;
+        }
+        let no_body = ex.expects_no_body || status == 204 || status == 304;
+        let keep_for = (status >= 400).then_some(index);
+        self.error_body.clear();
+        self.dirs[d].state = if no_body {
+            State::Head
+        } else if chunked {
+            State::Body {
+                body: Body::Chunked(Chunk::Size),
+                keep_for,
+            }
+        } else {
+            match length {
+                Some(0) => State::Head,
+                Some(n) => State::Body {
+                    body: Body::Length(n),
+                    keep_for,
+                },
+                None => State::Body {
+                    body: Body::UntilClose,
+                    keep_for,
+                },
+            }
+        };
+        if self.dirs[d].state == State::Head && keep_for.is_some() {
+            self.finish_body(d);
+        }
+    }
+
+    /// Consumes body bytes; returns how many were used.
+    fn body_bytes(&mut self, d: usize, bytes: &[u8], body: Body, keep_for: Option<usize>) -> usize {
+        let keep = |s: &mut Self, part: &[u8]| {
+            if keep_for.is_some() && s.error_body.len() < MAX_ERROR_BODY {
+                let room = MAX_ERROR_BODY - s.error_body.len();
+                s.error_body.extend_from_slice(&part[..part.len().min(room)]);
+            }
+        };
+        match body {
+            Body::UntilClose => {
+                keep(self, bytes);
+                bytes.len()
+            }
+            Body::Length(n) => {
+                let take = (n.min(bytes.len() as u64)) as usize;
+                keep(self, &bytes[..take]);
+                if take as u64 == n {
+                    self.finish_body(d);
+                    self.dirs[d].state = State::Head;
+                } else {
+                    self.dirs[d].state = State::Body {
+                        body: Body::Length(n - take as u64),
+                        keep_for,
+                    };
+                }
+                take
+            }
+            Body::Chunked(chunk) => {
+                let mut used = 0;
+                let mut chunk = chunk;
+                while used < bytes.len() {
+                    match chunk {
+                        Chunk::Size | Chunk::Trailer => {
+                            let Some(nl) = bytes[used..].iter().position(|&b| b == b'\n') else {
+                                let line = &mut self.dirs[d].line;
+                                if line.len() < 1024 {
+                                    line.extend_from_slice(&bytes[used..]);
+                                }
+                                used = bytes.len();
+                                break;
+                            };
+                            let line = &mut self.dirs[d].line;
+                            line.extend_from_slice(&bytes[used..used + nl]);
+                            used += nl + 1;
+                            let text = String::from_utf8_lossy(line).trim().to_string();
+                            line.clear();
+                            if chunk == Chunk::Trailer {
+                                if text.is_empty() {
+                                    self.finish_body(d);
+                                    self.dirs[d].state = State::Head;
+                                    return used;
+                                }
+                                continue;
+                            }
+                            let hex = text.split(';').next().unwrap_or("").trim();
+                            match u64::from_str_radix(hex, 16) {
+                                Ok(0) => chunk = Chunk::Trailer,
+                                Ok(n) => chunk = Chunk::Data(n),
+                                Err(_) => {
+                                    // Not a chunk size: the framing is lost.
+                                    self.finish_body(d);
+                                    self.dirs[d].state = State::Detect;
+                                    return used;
+                                }
+                            }
+                        }
+                        Chunk::Data(n) => {
+                            let take = (n.min((bytes.len() - used) as u64)) as usize;
+                            keep(self, &bytes[used..used + take]);
+                            used += take;
+                            chunk = if take as u64 == n {
+                                Chunk::DataEnd
+                            } else {
+                                Chunk::Data(n - take as u64)
+                            };
+                        }
+                        Chunk::DataEnd => {
+                            // The CRLF after the chunk data.
+                            match bytes[used] {
+                                b'\r' => used += 1,
+                                b'\n' => {
+                                    used += 1;
+                                    chunk = Chunk::Size;
+                                }
+                                _ => chunk = Chunk::Size,
+                            }
+                        }
+                    }
+                }
+                self.dirs[d].state = State::Body {
+                    body: Body::Chunked(chunk),
+                    keep_for,
+                };
+                used
+            }
+        }
+    }
+
+    /// The body of the current response ended: look for the IIS sub-status in it.
+    fn finish_body(&mut self, d: usize) {
+        if let State::Body {
+            keep_for: Some(i), ..
+        } = self.dirs[d].state
+        {
+            self.set_substatus(i);
+        }
+        if let Some(i) = self.exchanges.len().checked_sub(1) {
+            if self.exchanges[i].substatus.is_none() && !self.error_body.is_empty() {
+                self.set_substatus(i);
+            }
+        }
+        self.error_body.clear();
+    }
+
+    fn set_substatus(&mut self, i: usize) {
+        let Some(status) = self.exchanges[i].status else { return };
+        if self.exchanges[i].substatus.is_none() {
+            self.exchanges[i].substatus = iis_substatus(&self.error_body, status);
+        }
+    }
+
+    /// End of the connection: a body read until close is complete now.
+    pub fn finish(&mut self) {
+        for d in 0..2 {
+            if matches!(self.dirs[d].state, State::Body { .. }) {
+                self.finish_body(d);
+            }
+        }
+    }
+
+    fn note(&mut self, text: String) {
+        if self.notes.len() < 16 && !self.notes.contains(&text) {
+            self.notes.push(text);
+        }
+    }
+
+    fn h2_data(&mut self, d: usize, bytes: &[u8], frame: u64) {
+        let server = Some(d as u8) != self.client_dir;
+        let reader = &mut self.h2[d];
+        for status in reader.feed(bytes, server) {
+            if self.http2_status.len() < MAX_EXCHANGES {
+                self.http2_status.push((frame, status));
+            }
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+/// The user name of Basic credentials, never the password.
+fn basic_user(token: &str) -> Option<String> {
+    let decoded = base64_decode(token)?;
+    let text = String::from_utf8_lossy(&decoded);
+    let user = text.split(':').next()?.to_string();
+    Some(truncate(&user, 128))
+}
+
+/// Kind of an NTLM/Negotiate token: raw NTLMSSP starts "TlRMTVNT" ("NTLMSSP" in base64); SPNEGO
+/// wrapping Kerberos starts with the GSS-API tag 0x60 ("YII..."), and its inner mechanism says
+/// whether it carries Kerberos or NTLM.
+fn token_kind(token: &str) -> Option<&'static str> {
+    if token.starts_with("TlRMTVNT") {
+        return Some("ntlm");
+    }
+    let bytes = base64_decode(token)?;
+    const NTLMSSP: &[u8] = b"NTLMSSP\0";
+    const KRB5_OID: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02];
+    const MS_KRB5_OID: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x82, 0xf7, 0x12, 0x01, 0x02, 0x02];
+    if bytes.windows(NTLMSSP.len()).any(|w| w == NTLMSSP) {
+        Some("ntlm")
+    } else if bytes.first() == Some(&0x60)
+        && bytes
+            .windows(KRB5_OID.len())
+            .any(|w| w == KRB5_OID || w == MS_KRB5_OID)
+    {
+        Some("kerberos")
+    } else if bytes.first() == Some(&0xa1) {
+        // A SPNEGO continuation (negTokenResp) names no mechanism.
+        Some("spnego")
+    } else {
+        None
+    }
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => break,
+            b' ' | b'\t' => continue,
+            _ => return None,
+        };
+        acc = (acc << 6) | v as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// Finds "403.7"-style sub-status codes of `status` in an IIS error page.
+pub fn iis_substatus(body: &[u8], status: u16) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let prefix = format!("{status}.");
+    let mut from = 0;
+    while let Some(pos) = text[from..].find(&prefix) {
+        let at = from + pos;
+        let before_ok = at == 0 || !text.as_bytes()[at - 1].is_ascii_digit();
+        let digits: String = text[at + prefix.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        if before_ok && (1..=2).contains(&digits.len()) {
+            return Some(format!("{status}.{digits}"));
+        }
+        from = at + prefix.len();
+    }
+    None
+}
+
+/// Meaning of an IIS sub-status (Microsoft: HTTP status codes in IIS).
+pub fn substatus_meaning(code: &str) -> &'static str {
+    match code {
+        "401.1" => "logon failed",
+        "401.2" => "logon failed due to server configuration",
+        "401.3" => "unauthorized due to ACL on resource",
+        "401.4" => "authorization failed by filter",
+        "401.5" => "authorization failed by ISAPI/CGI application",
+        "403.1" => "execute access forbidden",
+        "403.2" => "read access forbidden",
+        "403.3" => "write access forbidden",
+        "403.4" => "SSL required",
+        "403.5" => "SSL 128 required",
+        "403.6" => "IP address rejected",
+        "403.7" => "client certificate required",
+        "403.8" => "site access denied",
+        "403.12" => "mapper denied access (client certificate mapping)",
+        "403.13" => "client certificate revoked",
+        "403.14" => "directory listing denied",
+        "403.16" => "client certificate is untrusted or invalid",
+        "403.17" => "client certificate has expired or is not yet valid",
+        "403.18" => "cannot execute request from that application pool",
+        "403.20" => "Passport logon failed",
+        _ => "",
+    }
+}
+
+/// Reads HTTP/2 frames of one direction and yields the `:status` of response HEADERS when it is
+/// encoded without the HPACK dynamic table (indexed static entries, or literals with the
+/// `:status` name; Huffman-coded digits are decoded).
+#[derive(Default)]
+struct H2Reader {
+    buf: Vec<u8>,
+    broken: bool,
+}
+
+impl H2Reader {
+    fn feed(&mut self, bytes: &[u8], server: bool) -> Vec<u16> {
+        let mut out = Vec::new();
+        if self.broken || !server {
+            return out;
+        }
+        self.buf.extend_from_slice(bytes);
+        let mut pos = 0;
+        while self.buf.len() >= pos + 9 {
+            let len = u32::from_be_bytes([0, self.buf[pos], self.buf[pos + 1], self.buf[pos + 2]]) as usize;
+            if len > 1 << 24 {
+                self.broken = true;
+                break;
+            }
+            if self.buf.len() < pos + 9 + len {
+                break;
+            }
+            let kind = self.buf[pos + 3];
+            let flags = self.buf[pos + 4];
+            let payload = &self.buf[pos + 9..pos + 9 + len];
+            if kind == 1 {
+                if let Some(s) = h2_status(payload, flags) {
+                    out.push(s);
+                }
+            }
+            pos += 9 + len;
+        }
+        self.buf.drain(..pos);
+        if self.buf.len() > 1 << 20 {
+            self.broken = true;
+            self.buf.clear();
+        }
+        out
+    }
+}
+
+/// `:status` from the start of a HEADERS frame's header block.
+fn h2_status(payload: &[u8], flags: u8) -> Option<u16> {
+    let mut p = payload;
+    if flags & 0x08 != 0 {
+        let pad = *p.first()? as usize;
+        p = p.get(1..p.len().checked_sub(pad)?)?;
+    }
+    if flags & 0x20 != 0 {
+        p = p.get(5..)?;
+    }
+    // Skip dynamic table size updates (001xxxxx).
+    while p.first().is_some_and(|b| b & 0xe0 == 0x20) {
+        p = &p[1..];
+    }
+    let first = *p.first()?;
+    // Indexed header field: static table entries 8..14 are :status values.
+    if first & 0x80 != 0 {
+        return match first & 0x7f {
+            8 => Some(200),
+            9 => Some(204),
+            10 => Some(206),
+            11 => Some(304),
+            12 => Some(400),
+            13 => Some(404),
+            14 => Some(500),
+            _ => None,
+        };
+    }
+    // Literal with indexed name: 01xxxxxx (6-bit index) or 0000xxxx / 0001xxxx (4-bit index).
+    let index = if first & 0xc0 == 0x40 { first & 0x3f } else { first & 0x0f };
+    if !(8..=14).contains(&index) {
+        return None;
+    }
+    let len_byte = *p.get(1)?;
+    let huffman = len_byte & 0x80 != 0;
+    let len = (len_byte & 0x7f) as usize;
+    let value = p.get(2..2 + len)?;
+    let text = if huffman { huffman_digits(value)? } else { String::from_utf8_lossy(value).into_owned() };
+    text.parse().ok()
+}
+
+/// Decodes a Huffman-coded string made of digits only (RFC 7541 appendix B codes for '0'-'9').
+fn huffman_digits(bytes: &[u8]) -> Option<String> {
+    let codes: [(u32, u8); 10] = [
+        (0b00000, 5),
+        (0b00001, 5),
+        (0b00010, 5),
+        (0b011001, 6),
+        (0b011010, 6),
+        (0b011011, 6),
+        (0b011100, 6),
+        (0b011101, 6),
+        (0b011110, 6),
+        (0b011111, 6),
+    ];
+    let mut out = String::new();
+    let mut acc: u32 = 0;
+    let mut bits = 0u8;
+    for &b in bytes {
+        acc = (acc << 8) | b as u32;
+        bits += 8;
+        loop {
+            let mut matched = false;
+            for (digit, &(code, len)) in codes.iter().enumerate() {
+                if bits >= len && (acc >> (bits - len)) & ((1 << len) - 1) == code {
+                    out.push((b'0' + digit as u8) as char);
+                    bits -= len;
+                    acc &= (1u32 << bits) - 1;
+                    matched = true;
+                    break;
+                }
+            }
+            if !matched || bits < 5 {
+                break;
+            }
+        }
+    }
+    // What is left must be EOS padding: all ones, under 8 bits.
+    (bits < 8 && acc == (1u32 << bits) - 1).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(s: &mut HttpSession, dir: u8, text: &[u8], frame: u64) {
+        s.on_data(dir, text, frame, 0);
+    }
+
+    #[test]
+    fn keep_alive_pipelining_and_continue() {
+        let mut s = HttpSession::new();
+        feed(&mut s, 0, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWxpY2U6c2VjcmV0\r\n\r\n", 1);
+        feed(&mut s, 1, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 2);
+        feed(&mut s, 1, b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate\r\nWWW-Authenticate: NTLM\r\nTransfer-Encoding: chunked\r\n\r\n", 3);
+        feed(&mut s, 1, b"1a\r\nHTTP Error 401.2 - Unauth\r\n0\r\n\r\n", 4);
+        assert_eq!(s.exchanges.len(), 2);
+        assert_eq!(s.exchanges[0].status, Some(200));
+        assert_eq!(s.exchanges[0].response_frame, Some(2));
+        let b = &s.exchanges[1];
+        assert_eq!((b.status, b.request_frame, b.response_frame), (Some(401), Some(1), Some(3)));
+        assert_eq!(b.www_authenticate, vec!["Negotiate", "NTLM"]);
+        assert_eq!(b.basic_user.as_deref(), Some("alice"));
+        assert_eq!(b.substatus.as_deref(), Some("401.2"));
+    }
+
+    #[test]
+    fn response_without_request_and_gap_in_body() {
+        let mut s = HttpSession::new();
+        feed(&mut s, 1, b"HTTP/1.1 403 Forbidden\r\nContent-Length: 100\r\n\r\nabc", 7);
+        s.on_gap(1, 50);
+        feed(&mut s, 1, &[b'x'; 47], 8);
+        feed(&mut s, 1, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 9);
+        assert_eq!(s.exchanges.len(), 2);
+        assert_eq!(s.exchanges[0].status, Some(403));
+        assert!(s.exchanges[0].body_incomplete);
+        assert_eq!(s.exchanges[1].status, Some(200));
+    }
+
+    #[test]
+    fn tokens() {
+        assert_eq!(token_kind("TlRMTVNTUAABAAAAB4IIog=="), Some("ntlm"));
+        assert_eq!(basic_user("dXNlcjpwYXNz").as_deref(), Some("user"));
+        assert_eq!(iis_substatus(b"HTTP Error 403.16 - Forbidden", 403).as_deref(), Some("403.16"));
+        assert_eq!(iis_substatus(b"version 1403.7", 403), None);
+        assert_eq!(substatus_meaning("403.7"), "client certificate required");
+    }
+
+    #[test]
+    fn not_http_gives_up() {
+        let mut s = HttpSession::new();
+        feed(&mut s, 0, b"\x16\x03\x01\x00\x05hello", 1);
+        feed(&mut s, 1, b"SSH-2.0-OpenSSH", 2);
+        assert!(s.gave_up());
+    }
+
+    #[test]
+    fn http2_status_from_static_and_huffman() {
+        // :status 200 indexed (0x88); :status 401 as literal with Huffman digits.
+        assert_eq!(h2_status(&[0x88], 0x04), Some(200));
+        // "401" = 011010 00000 00001 -> 0110 1000 0000 0001 + padding: 0x68 0x01 then 0b1.. ;
+        // 16 bits exactly, so no padding: 0x68, 0x01.
+        assert_eq!(huffman_digits(&[0x68, 0x01]).as_deref(), Some("401"));
+        assert_eq!(h2_status(&[0x48, 0x82, 0x68, 0x01], 0x04), Some(401));
+        assert_eq!(h2_status(&[0x48, 0x03, b'4', b'0', b'3'], 0x04), Some(403));
+    }
+}
