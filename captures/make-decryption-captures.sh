@@ -343,9 +343,16 @@ chat_start() {
     wait_file_grep "$CH_CLOG" 'Verify return code' 50 || true
     sleep 0.5
 }
+# put FD STRING: hand STRING to a peer's stdin in ONE write() (bash's own
+# printf/echo are line-buffered and would write line by line, and s_server /
+# s_client could then turn one message into several records, by chance)
+put() {
+    printf '%s' "$2" > "$WORK/chunk"
+    cat "$WORK/chunk" >&"$1"
+}
 chat_end() {
     sleep 0.5
-    printf 'Q\n' >&8 || true                          # s_client: Q = close
+    put 8 $'Q\n' || true                             # s_client: Q = close
     sleep 0.3
     exec 8>&- 7>&-
     wait_pid "$CH_CPID" 50
@@ -355,40 +362,49 @@ chat_end() {
 }
 
 # TLS 1.0, AES128-SHA (RSA key exchange, CBC with the IV chained from the
-# previous record): two client records, three server records
-log "== dec-tls10-cbc (port 44340)"
-chat_start dec-tls10-cbc 44340 \
-    "$SCERT_RSA -tls1 -cipher AES128-SHA:@SECLEVEL=0 -Verify 1 -verify_return_error -CAfile $P/cas.pem" \
-    "$CCERT -tls1 -cipher AES128-SHA:@SECLEVEL=0"
-printf 'GET / HTTP/1.0\r\n' >&8;                     sleep 0.4
-printf 'Host: localhost\r\n\r\n' >&8;                sleep 0.4
-printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n' >&7;  sleep 0.3
-printf 'Content-Length: 33\r\n\r\n' >&7;             sleep 0.3
-printf 'hello over TLS 1.0 CBC, chained\n\n' >&7
-chat_end
+# previous record; OpenSSL sends an empty record before each application data
+# record, its BEAST countermeasure): two client writes, three server writes.
+# dec-tls10-cbc negotiates encrypt_then_mac (OpenSSL's default, also in
+# TLS 1.0), dec-tls10-cbc-mte does not (client -no_etm): classic TLS 1.0.
+run_tls10() {   # run_tls10 NAME PORT "extra client args"
+    log "== $1 (port $2)"
+    chat_start "$1" "$2" \
+        "$SCERT_RSA -tls1 -cipher AES128-SHA:@SECLEVEL=0 -Verify 1 -verify_return_error -CAfile $P/cas.pem" \
+        "$CCERT -tls1 -cipher AES128-SHA:@SECLEVEL=0 $3"
+    put 8 $'GET / HTTP/1.0\r\n';                         sleep 0.4
+    put 8 $'Host: localhost\r\n\r\n';                    sleep 0.4
+    put 7 $'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n'; sleep 0.3
+    put 7 $'Content-Length: 33\r\n\r\n';                 sleep 0.3
+    put 7 $'hello over TLS 1.0 CBC, chained\n\n'
+    chat_end
+}
+run_tls10 dec-tls10-cbc 44340 ""
+run_tls10 dec-tls10-cbc-mte 44343 "-no_etm"
 
 # TLS 1.2 renegotiation requested by the server ('R'), after the GET, with a
 # ~17 KB CA list in the renegotiated (encrypted) CertificateRequest
 log "== dec-tls12-reneg-ca-17k (port 44341)"
 chat_start dec-tls12-reneg-ca-17k 44341 "$SCERT -tls1_2 -CAfile $P/cas-17k.pem" "$CCERT -tls1_2"
-printf 'GET /secure/ HTTP/1.0\r\nHost: localhost\r\n\r\n' >&8
+put 8 $'GET /secure/ HTTP/1.0\r\nHost: localhost\r\n\r\n'
 sleep 0.5
-printf 'R\n' >&7
+put 7 $'R\n'
 sleep 1
 body=$'secure content after renegotiation with a 17 KB CA list\n'
-printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s' "${#body}" "$body" >&7
+printf -v resp 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s' "${#body}" "$body"
+put 7 "$resp"
 chat_end
 
 # TLS 1.3 post-handshake auth ('c'); the client has no certificate and
 # answers the post-handshake CertificateRequest with an empty Certificate
 log "== dec-tls13-pha-empty (port 44342)"
 chat_start dec-tls13-pha-empty 44342 "$SCERT -tls1_3 -CAfile $P/cas.pem" "-tls1_3 -enable_pha"
-printf 'GET /secure/ HTTP/1.0\r\nHost: localhost\r\n\r\n' >&8
+put 8 $'GET /secure/ HTTP/1.0\r\nHost: localhost\r\n\r\n'
 sleep 0.5
-printf 'c\n' >&7
+put 7 $'c\n'
 sleep 1
 body=$'post-handshake auth: no client certificate\n'
-printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s' "${#body}" "$body" >&7
+printf -v resp 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s' "${#body}" "$body"
+put 7 "$resp"
 chat_end
 
 # ---------------------------------------------------------------------------
@@ -450,7 +466,7 @@ rm -f "$NG/nginx.pid"
 # 5. wrong key log, DSB copies, decryption checks
 # ---------------------------------------------------------------------------
 CAPS=(dec-tls12-chacha dec-tls12-aes128gcm dec-tls12-cbc-sha1-etm dec-tls12-cbc-sha1-mte
-      dec-tls12-cbc-sha256 dec-tls12-cbc-sha384-mte dec-tls12-aes128ccm dec-tls10-cbc
+      dec-tls12-cbc-sha256 dec-tls12-cbc-sha384-mte dec-tls12-aes128ccm dec-tls10-cbc dec-tls10-cbc-mte
       dec-tls13-chacha dec-tls13-aes128gcm dec-tls12-reneg-ca-17k dec-tls13-empty-cert-403
       dec-tls13-pha-empty)
 
@@ -510,7 +526,8 @@ notes_of() {
     dec-tls12-cbc-sha256) echo "[decrypt] openssl 3.0 -HTTP, TLS 1.2 AES256-SHA256 (RSA key exchange, RSA server key) with encrypt_then_mac; CR, client cert; HTTP 200 inside TLS" ;;
     dec-tls12-cbc-sha384-mte) echo "[decrypt] openssl 3.0 -HTTP, TLS 1.2 ECDHE-ECDSA-AES256-SHA384 (SHA-384 PRF), client -no_etm (MAC-then-encrypt); CR, client cert; HTTP 200 inside TLS" ;;
     dec-tls12-aes128ccm) echo "[decrypt] openssl 3.0 -HTTP, TLS 1.2 ECDHE-ECDSA-AES128-CCM; CR, client cert; HTTP 200 inside TLS" ;;
-    dec-tls10-cbc) echo "[decrypt] openssl 3.0 echo mode, TLS 1.0 AES128-SHA (RSA key exchange, SECLEVEL=0), CBC IV chained across records; CR, client cert; request in 2 records, response in 3 (each after an empty record)" ;;
+    dec-tls10-cbc) echo "[decrypt] openssl 3.0 echo mode, TLS 1.0 AES128-SHA (RSA key exchange, SECLEVEL=0) with encrypt_then_mac, CBC IV chained across records; CR, client cert; request in 2 writes, response in 3, each write = empty record + data record; HTTP 200" ;;
+    dec-tls10-cbc-mte) echo "[decrypt] same as dec-tls10-cbc but client -no_etm: TLS 1.0 AES128-SHA MAC-then-encrypt, chained CBC IV, empty records before each data record; HTTP 200" ;;
     dec-tls13-chacha) echo "[decrypt] openssl 3.0 -HTTP, TLS 1.3 TLS_CHACHA20_POLY1305_SHA256; encrypted CR (2 names), client cert; HTTP 200 inside TLS" ;;
     dec-tls13-aes128gcm) echo "[decrypt] openssl 3.0 -HTTP, TLS 1.3 TLS_AES_128_GCM_SHA256; encrypted CR (2 names), client cert; HTTP 200 inside TLS" ;;
     dec-tls12-reneg-ca-17k) echo "[decrypt] openssl 3.0 'R', TLS 1.2 ECDHE-ECDSA-AES256-GCM-SHA384: GET, then renegotiation under encryption whose CR has a ~17 KB CA list (83 names, two records); client cert; HTTP 200" ;;

@@ -5,10 +5,10 @@ use std::path::Path;
 
 use crate::capture::{self, CaptureError, CaptureEvent, Packet, ReadOutcome};
 use crate::findings::{self, FindingsContext, Thresholds};
+use crate::http::HttpSession;
 use crate::packet::{flags, Endpoint, PacketDecoder, TcpSegment};
 use crate::report::{self, ConnectionReport, FileReport};
 use crate::tcp::{self, Delivery, FlowTable, HalfStream};
-use crate::http::HttpSession;
 use crate::tls::{TlsContext, TlsSession};
 
 /// Tunables with their defaults.

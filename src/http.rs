@@ -94,6 +94,10 @@ struct Direction {
     head_frame: u64,
     /// Line buffer for chunk sizes and trailers.
     line: Vec<u8>,
+    /// Exchange whose body is being read, and whether it is the response's.
+    body_owner: Option<(usize, bool)>,
+    /// Frame of the last bytes seen, where a message read until now ends.
+    last_frame: u64,
 }
 
 impl Direction {
@@ -103,6 +107,8 @@ impl Direction {
             buf: Vec::new(),
             head_frame: 0,
             line: Vec::new(),
+            body_owner: None,
+            last_frame: 0,
         }
     }
 }
@@ -129,8 +135,14 @@ impl Default for HttpSession {
 }
 
 fn is_method_start(b: &[u8]) -> bool {
-    let token_len = b.iter().take(16).take_while(|c| c.is_ascii_uppercase()).count();
-    token_len >= 3 && b.get(token_len) == Some(&b' ') && b.get(token_len + 1).is_some_and(|c| *c != b' ')
+    let token_len = b
+        .iter()
+        .take(16)
+        .take_while(|c| c.is_ascii_uppercase())
+        .count();
+    token_len >= 3
+        && b.get(token_len) == Some(&b' ')
+        && b.get(token_len + 1).is_some_and(|c| *c != b' ')
 }
 
 fn is_response_start(b: &[u8]) -> bool {
@@ -182,6 +194,7 @@ impl HttpSession {
             self.h2_data(d, bytes, frame);
             return;
         }
+        self.dirs[d].last_frame = frame;
         while !bytes.is_empty() {
             match self.dirs[d].state.clone() {
                 State::Off => return,
@@ -197,7 +210,8 @@ impl HttpSession {
                     }
                     if is_method_start(bytes) || is_response_start(bytes) {
                         if self.client_dir.is_none() {
-                            self.client_dir = Some(if is_method_start(bytes) { dir } else { 1 - dir });
+                            self.client_dir =
+                                Some(if is_method_start(bytes) { dir } else { 1 - dir });
                         }
                         self.dirs[d].state = State::Head;
                     } else {
@@ -235,6 +249,12 @@ impl HttpSession {
                 };
             }
             State::Off | State::Detect => {}
+            State::Head if !self.dirs[d].buf.is_empty() => {
+                // The head was cut: keep what its first line says.
+                let head = std::mem::take(&mut self.dirs[d].buf);
+                self.partial_head(d, &head);
+                self.dirs[d].state = State::Detect;
+            }
             _ => {
                 if let State::Body {
                     keep_for: Some(i), ..
@@ -260,7 +280,8 @@ impl HttpSession {
         let search_from = before.saturating_sub(3);
         let take = bytes.len().min(MAX_HEAD + 4 - before.min(MAX_HEAD));
         dir.buf.extend_from_slice(&bytes[..take]);
-        let Some(pos) = find(&dir.buf[search_from..], b"\r\n\r\n").map(|p| p + search_from + 4) else {
+        let Some(pos) = find(&dir.buf[search_from..], b"\r\n\r\n").map(|p| p + search_from + 4)
+        else {
             if dir.buf.len() > MAX_HEAD {
                 dir.state = State::Off;
                 dir.buf.clear();
@@ -277,6 +298,51 @@ impl HttpSession {
             self.response(d, &head[..pos], frame, ts_ns);
         }
         used
+    }
+
+    /// A head cut short by a capture gap: record its request or status line.
+    fn partial_head(&mut self, d: usize, head: &[u8]) {
+        let line_end = head
+            .iter()
+            .position(|&b| b == b'\r' || b == b'\n')
+            .unwrap_or(head.len());
+        let line = String::from_utf8_lossy(&head[..line_end]);
+        let mut parts = line.splitn(3, ' ');
+        let (a, b, c) = (
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+        );
+        let frame = self.dirs[d].head_frame;
+        if Some(d as u8) == self.client_dir && c.starts_with("HTTP/1.") {
+            if self.exchanges.len() < MAX_EXCHANGES {
+                self.exchanges.push(Exchange {
+                    request_frame: Some(frame),
+                    method: Some(a.to_string()),
+                    target: Some(truncate(b, 512)),
+                    ..Default::default()
+                });
+                self.unanswered.push_back(self.exchanges.len() - 1);
+            }
+        } else if a.starts_with("HTTP/1.") {
+            let Ok(status) = b.parse::<u16>() else { return };
+            if (100..200).contains(&status) {
+                return;
+            }
+            let index = match self.unanswered.pop_front() {
+                Some(i) => i,
+                None if self.exchanges.len() < MAX_EXCHANGES => {
+                    self.exchanges.push(Exchange::default());
+                    self.exchanges.len() - 1
+                }
+                None => return,
+            };
+            let ex = &mut self.exchanges[index];
+            ex.response_frame = Some(frame);
+            ex.status = Some(status);
+            ex.reason = Some(truncate(c, 128));
+            ex.body_incomplete = true;
+        }
     }
 
     fn request(&mut self, d: usize, head: &[u8], frame: u64, ts_ns: i64) {
@@ -319,6 +385,7 @@ impl HttpSession {
             self.exchanges.push(ex);
             self.unanswered.push_back(self.exchanges.len() - 1);
         }
+        self.dirs[d].body_owner = self.unanswered.back().map(|&i| (i, false));
         self.dirs[d].state = if chunked {
             State::Body {
                 body: Body::Chunked(Chunk::Size),
@@ -384,6 +451,7 @@ impl HttpSession {
             ex.ts_ns = ts_ns;
         }
         let no_body = ex.expects_no_body || status == 204 || status == 304;
+        self.dirs[d].body_owner = Some((index, true));
         let keep_for = (status >= 400).then_some(index);
         self.error_body.clear();
         self.dirs[d].state = if no_body {
@@ -416,7 +484,8 @@ impl HttpSession {
         let keep = |s: &mut Self, part: &[u8]| {
             if keep_for.is_some() && s.error_body.len() < MAX_ERROR_BODY {
                 let room = MAX_ERROR_BODY - s.error_body.len();
-                s.error_body.extend_from_slice(&part[..part.len().min(room)]);
+                s.error_body
+                    .extend_from_slice(&part[..part.len().min(room)]);
             }
         };
         match body {
@@ -509,8 +578,20 @@ impl HttpSession {
         }
     }
 
-    /// The body of the current response ended: look for the IIS sub-status in it.
+    /// The body of the current message ended (Wireshark shows the message in the frame that
+    /// completes its body); for an error response, look for the IIS sub-status in it.
     fn finish_body(&mut self, d: usize) {
+        if let Some((i, response)) = self.dirs[d].body_owner.take() {
+            let frame = self.dirs[d].last_frame;
+            let incomplete = self.exchanges[i].body_incomplete;
+            if frame > 0 && !incomplete {
+                if response {
+                    self.exchanges[i].response_frame = Some(frame);
+                } else {
+                    self.exchanges[i].request_frame = Some(frame);
+                }
+            }
+        }
         if let State::Body {
             keep_for: Some(i), ..
         } = self.dirs[d].state
@@ -526,7 +607,9 @@ impl HttpSession {
     }
 
     fn set_substatus(&mut self, i: usize) {
-        let Some(status) = self.exchanges[i].status else { return };
+        let Some(status) = self.exchanges[i].status else {
+            return;
+        };
         if self.exchanges[i].substatus.is_none() {
             self.exchanges[i].substatus = iis_substatus(&self.error_body, status);
         }
@@ -590,8 +673,12 @@ fn token_kind(token: &str) -> Option<&'static str> {
     }
     let bytes = base64_decode(token)?;
     const NTLMSSP: &[u8] = b"NTLMSSP\0";
-    const KRB5_OID: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02];
-    const MS_KRB5_OID: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x82, 0xf7, 0x12, 0x01, 0x02, 0x02];
+    const KRB5_OID: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02,
+    ];
+    const MS_KRB5_OID: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x82, 0xf7, 0x12, 0x01, 0x02, 0x02,
+    ];
     if bytes.windows(NTLMSSP.len()).any(|w| w == NTLMSSP) {
         Some("ntlm")
     } else if bytes.first() == Some(&0x60)
@@ -698,7 +785,8 @@ impl H2Reader {
         self.buf.extend_from_slice(bytes);
         let mut pos = 0;
         while self.buf.len() >= pos + 9 {
-            let len = u32::from_be_bytes([0, self.buf[pos], self.buf[pos + 1], self.buf[pos + 2]]) as usize;
+            let len = u32::from_be_bytes([0, self.buf[pos], self.buf[pos + 1], self.buf[pos + 2]])
+                as usize;
             if len > 1 << 24 {
                 self.broken = true;
                 break;
@@ -735,9 +823,9 @@ fn h2_status(payload: &[u8], flags: u8) -> Option<u16> {
     if flags & 0x20 != 0 {
         p = p.get(5..)?;
     }
-    // Skip dynamic table size updates (001xxxxx).
+    // Skip dynamic table size updates (001xxxxx, a 5-bit-prefix integer).
     while p.first().is_some_and(|b| b & 0xe0 == 0x20) {
-        p = &p[1..];
+        p = skip_hpack_int(p, 5)?;
     }
     let first = *p.first()?;
     // Indexed header field: static table entries 8..14 are :status values.
@@ -754,7 +842,11 @@ fn h2_status(payload: &[u8], flags: u8) -> Option<u16> {
         };
     }
     // Literal with indexed name: 01xxxxxx (6-bit index) or 0000xxxx / 0001xxxx (4-bit index).
-    let index = if first & 0xc0 == 0x40 { first & 0x3f } else { first & 0x0f };
+    let index = if first & 0xc0 == 0x40 {
+        first & 0x3f
+    } else {
+        first & 0x0f
+    };
     if !(8..=14).contains(&index) {
         return None;
     }
@@ -762,8 +854,28 @@ fn h2_status(payload: &[u8], flags: u8) -> Option<u16> {
     let huffman = len_byte & 0x80 != 0;
     let len = (len_byte & 0x7f) as usize;
     let value = p.get(2..2 + len)?;
-    let text = if huffman { huffman_digits(value)? } else { String::from_utf8_lossy(value).into_owned() };
+    let text = if huffman {
+        huffman_digits(value)?
+    } else {
+        String::from_utf8_lossy(value).into_owned()
+    };
     text.parse().ok()
+}
+
+/// Skips an HPACK integer with an `n`-bit prefix (RFC 7541 5.1).
+fn skip_hpack_int(p: &[u8], n: u32) -> Option<&[u8]> {
+    let max = (1u8 << n) - 1;
+    if p.first()? & max != max {
+        return p.get(1..);
+    }
+    let mut i = 1;
+    while p.get(i)? & 0x80 != 0 {
+        i += 1;
+        if i > 6 {
+            return None;
+        }
+    }
+    p.get(i + 1..)
 }
 
 /// Decodes a Huffman-coded string made of digits only (RFC 7541 appendix B codes for '0'-'9').
@@ -818,14 +930,28 @@ mod tests {
     fn keep_alive_pipelining_and_continue() {
         let mut s = HttpSession::new();
         feed(&mut s, 0, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWxpY2U6c2VjcmV0\r\n\r\n", 1);
-        feed(&mut s, 1, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 2);
+        feed(
+            &mut s,
+            1,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            2,
+        );
         feed(&mut s, 1, b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate\r\nWWW-Authenticate: NTLM\r\nTransfer-Encoding: chunked\r\n\r\n", 3);
-        feed(&mut s, 1, b"1a\r\nHTTP Error 401.2 - Unauth\r\n0\r\n\r\n", 4);
+        feed(
+            &mut s,
+            1,
+            b"1a\r\nHTTP Error 401.2 - Unauth\r\n0\r\n\r\n",
+            4,
+        );
         assert_eq!(s.exchanges.len(), 2);
         assert_eq!(s.exchanges[0].status, Some(200));
         assert_eq!(s.exchanges[0].response_frame, Some(2));
         let b = &s.exchanges[1];
-        assert_eq!((b.status, b.request_frame, b.response_frame), (Some(401), Some(1), Some(3)));
+        // The response shows in the frame that completes its chunked body, as in Wireshark.
+        assert_eq!(
+            (b.status, b.request_frame, b.response_frame),
+            (Some(401), Some(1), Some(4))
+        );
         assert_eq!(b.www_authenticate, vec!["Negotiate", "NTLM"]);
         assert_eq!(b.basic_user.as_deref(), Some("alice"));
         assert_eq!(b.substatus.as_deref(), Some("401.2"));
@@ -834,10 +960,20 @@ mod tests {
     #[test]
     fn response_without_request_and_gap_in_body() {
         let mut s = HttpSession::new();
-        feed(&mut s, 1, b"HTTP/1.1 403 Forbidden\r\nContent-Length: 100\r\n\r\nabc", 7);
+        feed(
+            &mut s,
+            1,
+            b"HTTP/1.1 403 Forbidden\r\nContent-Length: 100\r\n\r\nabc",
+            7,
+        );
         s.on_gap(1, 50);
         feed(&mut s, 1, &[b'x'; 47], 8);
-        feed(&mut s, 1, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 9);
+        feed(
+            &mut s,
+            1,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+            9,
+        );
         assert_eq!(s.exchanges.len(), 2);
         assert_eq!(s.exchanges[0].status, Some(403));
         assert!(s.exchanges[0].body_incomplete);
@@ -848,7 +984,10 @@ mod tests {
     fn tokens() {
         assert_eq!(token_kind("TlRMTVNTUAABAAAAB4IIog=="), Some("ntlm"));
         assert_eq!(basic_user("dXNlcjpwYXNz").as_deref(), Some("user"));
-        assert_eq!(iis_substatus(b"HTTP Error 403.16 - Forbidden", 403).as_deref(), Some("403.16"));
+        assert_eq!(
+            iis_substatus(b"HTTP Error 403.16 - Forbidden", 403).as_deref(),
+            Some("403.16")
+        );
         assert_eq!(iis_substatus(b"version 1403.7", 403), None);
         assert_eq!(substatus_meaning("403.7"), "client certificate required");
     }
@@ -870,5 +1009,7 @@ mod tests {
         assert_eq!(huffman_digits(&[0x68, 0x01]).as_deref(), Some("401"));
         assert_eq!(h2_status(&[0x48, 0x82, 0x68, 0x01], 0x04), Some(401));
         assert_eq!(h2_status(&[0x48, 0x03, b'4', b'0', b'3'], 0x04), Some(403));
+        // A dynamic table size update with a multi-byte integer comes first.
+        assert_eq!(h2_status(&[0x3f, 0xe1, 0x5f, 0x88], 0x04), Some(200));
     }
 }

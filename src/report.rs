@@ -152,7 +152,10 @@ pub(crate) fn file_report(
         packets,
         tcp_conversations,
         tls_connections: connections.iter().filter(|c| c.tls).count(),
-        http_connections: connections.iter().filter(|c| c.http_version.is_some()).count(),
+        http_connections: connections
+            .iter()
+            .filter(|c| c.http_version.is_some())
+            .count(),
         distinct_certificates,
         has_tls_secrets,
         first_ns,
@@ -519,11 +522,7 @@ fn render_http(o: &mut String, c: &ConnectionReport) {
             Some(status) => {
                 let _ = write!(o, " -> {status} {}", x.reason.as_deref().unwrap_or(""));
                 if let Some(sub) = &x.substatus {
-                    let _ = write!(
-                        o,
-                        " (IIS {sub}: {})",
-                        crate::http::substatus_meaning(sub)
-                    );
+                    let _ = write!(o, " (IIS {sub}: {})", crate::http::substatus_meaning(sub));
                 }
                 if !x.www_authenticate.is_empty() {
                     let _ = write!(o, ", WWW-Authenticate: {}", x.www_authenticate.join(", "));
@@ -534,7 +533,11 @@ fn render_http(o: &mut String, c: &ConnectionReport) {
         }
     }
     for h in &c.http2_status {
-        let _ = writeln!(o, "  frame {:<6} HTTP/2{inside} response :status {}", h.frame, h.status);
+        let _ = writeln!(
+            o,
+            "  frame {:<6} HTTP/2{inside} response :status {}",
+            h.frame, h.status
+        );
     }
 }
 

@@ -180,9 +180,12 @@ fn md5_hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     out
 }
 
+/// An HMAC over several parts, keyed by the first argument.
+type HmacFn<'a> = dyn Fn(&[u8], &[&[u8]]) -> Vec<u8> + 'a;
+
 /// P_hash of RFC 5246 section 5.
 fn p_hash(
-    hmac_fn: &dyn Fn(&[u8], &[&[u8]]) -> Vec<u8>,
+    hmac_fn: &HmacFn<'_>,
     secret: &[u8],
     seed: &[u8],
     len: usize,
