@@ -262,7 +262,7 @@ outcome() {     # outcome NAME SERVERLOG CLIENTLOG
     for who in server client; do
         if [ "$who" = server ]; then f=$2; else f=$3; fi
         [ -f "$f" ] || continue
-        grep -E 'Verify return code|verify error|alert|SSL_do_handshake|^HTTP |^ *(Protocol|Cipher) *:|^New, ' "$f" 2>/dev/null \
+        grep -E 'Verify return code|verify error|alert|^depth=0 |^CIPHER is|^HTTP |^New, ' "$f" 2>/dev/null \
             | sed -E 's/^[0-9A-F]{8,}:error:/error:/; s/^[[:space:]]+//' | sort | uniq -c \
             | sed -E 's/^ *([0-9]+) (.*)$/\2 (x\1)/; s/ \(x1\)$//' \
             | while IFS= read -r line; do printf '%s\t%s\t%s\n' "$name" "$who" "$line"; done \

@@ -314,10 +314,9 @@ impl Analyzer {
         let mut ctx = FindingsContext::new(self.state.options.thresholds.clone());
         ctx.contacted = self.contacted_hosts();
         for c in &mut connections {
-            let (list, client_auth) = findings::evaluate(c, &mut ctx);
-            c.findings = list;
-            c.client_auth = client_auth;
+            findings::evaluate_into(c, &mut ctx);
         }
+        findings::correlate(&mut connections);
         let mut warnings = std::mem::take(&mut self.warnings);
         warnings.extend(self.state.tls.keylog.warnings.iter().cloned());
         if let Some(t) = &outcome.truncated {

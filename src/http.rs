@@ -44,9 +44,12 @@ pub struct Exchange {
     pub status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// IIS sub-status found in the error body ("403.7").
+    /// IIS sub-status ("403.7"), from the error body or inferred from the handshake.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub substatus: Option<String>,
+    /// `body` or `inferred`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub substatus_source: Option<&'static str>,
     /// Schemes offered in WWW-Authenticate headers.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub www_authenticate: Vec<String>,
@@ -612,6 +615,9 @@ impl HttpSession {
         };
         if self.exchanges[i].substatus.is_none() {
             self.exchanges[i].substatus = iis_substatus(&self.error_body, status);
+            if self.exchanges[i].substatus.is_some() {
+                self.exchanges[i].substatus_source = Some("body");
+            }
         }
     }
 

@@ -184,12 +184,7 @@ fn md5_hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
 type HmacFn<'a> = dyn Fn(&[u8], &[&[u8]]) -> Vec<u8> + 'a;
 
 /// P_hash of RFC 5246 section 5.
-fn p_hash(
-    hmac_fn: &HmacFn<'_>,
-    secret: &[u8],
-    seed: &[u8],
-    len: usize,
-) -> Vec<u8> {
+fn p_hash(hmac_fn: &HmacFn<'_>, secret: &[u8], seed: &[u8], len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len + 48);
     let mut a = hmac_fn(secret, &[seed]);
     while out.len() < len {

@@ -1,0 +1,280 @@
+//! HTTP on real captures: plaintext 401/403 from nginx, and 403 inside TLS answered to an empty
+//! client certificate, visible once decrypted with the key log.
+
+use std::path::Path;
+
+use tlsdiag::{analyze_path, FileReport, Options};
+
+fn run(name: &str, keylog: Option<&str>) -> FileReport {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let options = Options {
+        keylog_files: keylog.map(|k| dir.join(k)).into_iter().collect(),
+        ..Options::default()
+    };
+    analyze_path(&dir.join(name), options).unwrap()
+}
+
+fn codes(r: &FileReport) -> Vec<(String, Vec<u64>)> {
+    let mut v: Vec<(String, Vec<u64>)> = r
+        .connections
+        .iter()
+        .flat_map(|c| &c.findings)
+        .map(|f| (f.code.to_string(), f.frames.clone()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn plaintext_basic_401_then_200_and_403() {
+    let r = run("http-401-403.pcap", None);
+    assert_eq!(r.http_connections, 1);
+    let c = &r.connections[0];
+    assert!(!c.tls);
+    assert_eq!(c.http_version, Some("HTTP/1.x"));
+    let got: Vec<(Option<u64>, Option<u64>, Option<u16>)> = c
+        .http
+        .iter()
+        .map(|x| (x.request_frame, x.response_frame, x.status))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Some(4), Some(6), Some(401)),
+            (Some(8), Some(9), Some(200)),
+            (Some(10), Some(11), Some(403))
+        ]
+    );
+    assert_eq!(c.http[0].www_authenticate, vec!["Basic"]);
+    assert_eq!(c.http[1].basic_user.as_deref(), Some("user"));
+    // The 401 was the normal challenge (the retry succeeded): only the cleartext password and
+    // the 403 are findings.
+    assert_eq!(
+        codes(&r),
+        vec![
+            ("http-403".to_string(), vec![10, 11]),
+            ("http-basic-cleartext".to_string(), vec![8]),
+        ]
+    );
+}
+
+#[test]
+fn encrypted_403_is_not_visible_without_keys() {
+    let r = run("nginx-mtls-403.pcap", None);
+    let c = &r.connections[0];
+    assert_eq!(c.decryption.status, "not-decrypted");
+    assert!(c.http.is_empty());
+    assert_eq!(
+        codes(&r),
+        vec![
+            ("client-cert-empty".to_string(), vec![6, 8]),
+            ("http-not-visible".to_string(), vec![10, 11]),
+        ]
+    );
+}
+
+#[test]
+fn decrypted_403_after_empty_client_certificate() {
+    let r = run("nginx-mtls-403.pcap", Some("nginx-mtls-403.keys"));
+    let c = &r.connections[0];
+    assert_eq!(c.decryption.status, "decrypted");
+    assert_eq!(c.http.len(), 1);
+    let x = &c.http[0];
+    assert_eq!(
+        (x.request_frame, x.response_frame, x.status),
+        (Some(10), Some(11), Some(403))
+    );
+    assert_eq!(x.method.as_deref(), Some("GET"));
+    assert_eq!(x.target.as_deref(), Some("/secure/"));
+    assert_eq!(x.substatus.as_deref(), Some("403.7"));
+    assert_eq!(x.substatus_source, Some("inferred"));
+    assert_eq!(
+        codes(&r),
+        vec![
+            ("client-cert-empty".to_string(), vec![6, 8]),
+            ("http-403-client-cert".to_string(), vec![10, 11]),
+        ]
+    );
+}
+
+#[test]
+fn tls13_empty_certificate_and_403_visible_with_keys() {
+    let r = run(
+        "nginx-mtls-403-tls13.pcap",
+        Some("nginx-mtls-403-tls13.keys"),
+    );
+    let c = &r.connections[0];
+    assert_eq!(c.tls_version.as_deref(), Some("TLS 1.3"));
+    assert_eq!(c.decryption.status, "decrypted");
+    let cr = c
+        .messages
+        .iter()
+        .find(|m| m.kind == "certificate_request")
+        .unwrap();
+    assert!(cr.decrypted);
+    assert_eq!(c.client_auth.client_certificate, "empty");
+    let got: Vec<String> = codes(&r).into_iter().map(|(c, _)| c).collect();
+    assert_eq!(got, vec!["client-cert-empty", "http-403-client-cert"]);
+    assert_eq!(c.http[0].status, Some(403));
+}
+
+#[test]
+fn apache_renegotiation_decrypted() {
+    // IIS-style: the CertificateRequest comes in a renegotiation inside the encrypted session.
+    let r = run("apache-reneg-tls12.pcap", Some("apache-reneg-tls12.keys"));
+    let c = &r.connections[0];
+    assert_eq!(c.decryption.status, "decrypted");
+    let hellos = c
+        .messages
+        .iter()
+        .filter(|m| m.kind == "client_hello")
+        .count();
+    assert_eq!(hellos, 2);
+    let cr = c
+        .messages
+        .iter()
+        .find(|m| m.kind == "certificate_request")
+        .unwrap();
+    assert_eq!(cr.frame, 13);
+    assert!(cr.decrypted);
+    assert_eq!(c.client_auth.client_certificate, "sent");
+    assert_eq!(
+        c.http.iter().filter_map(|x| x.status).collect::<Vec<_>>(),
+        vec![200]
+    );
+    assert!(!codes(&r)
+        .iter()
+        .any(|(c, _)| c == "renegotiation-encrypted"));
+}
+
+/// Builds a pcap of one TCP connection (Ethernet, IPv4) from (from_client, payload) pieces,
+/// with a SYN handshake first. For rules no captured server of ours shows (auth loops).
+fn synthetic_http(pieces: &[(bool, &[u8])]) -> Vec<u8> {
+    let mut pcap = Vec::new();
+    pcap.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
+    pcap.extend_from_slice(&[
+        2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0,
+    ]);
+    let (mut cseq, mut sseq) = (1000u32, 5000u32);
+    let mut t = 1_700_000_000u32;
+    let mut packet =
+        |pcap: &mut Vec<u8>, client: bool, flags: u8, seq: u32, ack: u32, data: &[u8]| {
+            let (src, dst, sport, dport) = if client {
+                ([10, 0, 0, 1], [10, 0, 0, 2], 50000u16, 80u16)
+            } else {
+                ([10, 0, 0, 2], [10, 0, 0, 1], 80, 50000)
+            };
+            let mut f = vec![0u8; 12];
+            f.extend_from_slice(&[0x08, 0x00]);
+            let total = 40 + data.len();
+            f.extend_from_slice(&[
+                0x45,
+                0,
+                (total >> 8) as u8,
+                total as u8,
+                0,
+                0,
+                0x40,
+                0,
+                64,
+                6,
+                0,
+                0,
+            ]);
+            f.extend_from_slice(&src);
+            f.extend_from_slice(&dst);
+            f.extend_from_slice(&sport.to_be_bytes());
+            f.extend_from_slice(&dport.to_be_bytes());
+            f.extend_from_slice(&seq.to_be_bytes());
+            f.extend_from_slice(&ack.to_be_bytes());
+            f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+            f.extend_from_slice(data);
+            t += 1;
+            pcap.extend_from_slice(&t.to_le_bytes());
+            pcap.extend_from_slice(&0u32.to_le_bytes());
+            pcap.extend_from_slice(&(f.len() as u32).to_le_bytes());
+            pcap.extend_from_slice(&(f.len() as u32).to_le_bytes());
+            pcap.extend_from_slice(&f);
+        };
+    packet(&mut pcap, true, 0x02, cseq, 0, b"");
+    packet(&mut pcap, false, 0x12, sseq, cseq + 1, b"");
+    cseq += 1;
+    sseq += 1;
+    for (client, data) in pieces {
+        if *client {
+            packet(&mut pcap, true, 0x18, cseq, sseq, data);
+            cseq += data.len() as u32;
+        } else {
+            packet(&mut pcap, false, 0x18, sseq, cseq, data);
+            sseq += data.len() as u32;
+        }
+    }
+    pcap
+}
+
+fn findings_of(pcap: Vec<u8>) -> Vec<(String, Vec<u64>)> {
+    let r = tlsdiag::analyze_bytes("synthetic", pcap, Options::default()).unwrap();
+    codes(&r)
+}
+
+#[test]
+fn kerberos_refused_three_times_is_an_auth_loop() {
+    // SPNEGO token with the Kerberos OID ("YII..." in base64).
+    let krb = b"GET /app HTTP/1.1\r\nHost: intranet\r\nAuthorization: Negotiate YIIBhwYGKwYBBQUCoIIBezCCAXegDTALBgkqhkiG9xIBAgI=\r\n\r\n";
+    let deny =
+        b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate\r\nContent-Length: 0\r\n\r\n";
+    let pieces: Vec<(bool, &[u8])> = vec![
+        (true, krb),
+        (false, deny),
+        (true, krb),
+        (false, deny),
+        (true, krb),
+        (false, deny),
+    ];
+    let got = findings_of(synthetic_http(&pieces));
+    assert_eq!(got, vec![("http-auth-loop".to_string(), vec![4, 6, 8])]);
+}
+
+#[test]
+fn success_then_401_on_the_same_connection() {
+    let get = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+    let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    let deny = b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic\r\nContent-Length: 0\r\n\r\n";
+    let get_b = b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n";
+    let pieces: Vec<(bool, &[u8])> = vec![(true, get), (false, ok), (true, get_b), (false, deny)];
+    let got = findings_of(synthetic_http(&pieces));
+    assert_eq!(
+        got,
+        vec![("http-401-after-first-request".to_string(), vec![4, 6])]
+    );
+}
+
+#[test]
+fn negotiate_with_ntlm_inside_and_iis_substatus_from_the_body() {
+    let ntlm =
+        b"GET /s HTTP/1.1\r\nHost: x\r\nAuthorization: Negotiate TlRMTVNTUAABAAAAB4IIog==\r\n\r\n";
+    let page = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 39\r\n\r\n<h1>HTTP Error 403.16 - Forbidden</h1>\n";
+    let pieces: Vec<(bool, &[u8])> = vec![(true, ntlm), (false, page)];
+    let pcap = synthetic_http(&pieces);
+    let r = tlsdiag::analyze_bytes("synthetic", pcap, Options::default()).unwrap();
+    let x = &r.connections[0].http[0];
+    assert_eq!(x.substatus.as_deref(), Some("403.16"));
+    assert_eq!(x.substatus_source, Some("body"));
+    assert_eq!(x.auth_token, Some("ntlm"));
+    let got = codes(&r);
+    assert_eq!(
+        got,
+        vec![
+            ("http-403".to_string(), vec![3, 4]),
+            ("negotiate-fell-back-to-ntlm".to_string(), vec![3]),
+        ]
+    );
+    let f = r.connections[0]
+        .findings
+        .iter()
+        .find(|f| f.code == "http-403")
+        .unwrap();
+    assert!(f
+        .explanation
+        .contains("403.16: client certificate is untrusted or invalid"));
+}
