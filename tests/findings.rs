@@ -219,10 +219,17 @@ fn encrypted_client_authentication_is_named() {
     assert!(find(&r, "renegotiation-encrypted")
         .filter
         .ends_with("frame.number >= 13"));
-    expect(
+    // curl offers ALPN http/1.1: the HTTP inside is named as hidden too.
+    let r = expect(
         "apache-reneg-tls12.pcap",
-        &[("renegotiation-encrypted", &[11, 12, 13, 14, 15])],
+        &[
+            ("http-not-visible", &[10, 16]),
+            ("renegotiation-encrypted", &[11, 12, 13, 14, 15]),
+        ],
     );
+    assert!(find(&r, "http-not-visible")
+        .explanation
+        .contains("renegotiated after the first request"));
     let r = expect("tls13-pha.pcap", &[("tls13-client-auth-hidden", &[6])]);
     assert!(find(&r, "tls13-client-auth-hidden")
         .explanation
