@@ -1,14 +1,21 @@
-//! The pipeline for one capture: packets to TCP conversations to TLS sessions, and at the end one
-//! [`ConnectionReport`](crate::report::ConnectionReport) per connection that carried TLS.
+//! The pipeline for one capture: packets to TCP conversations to TLS and HTTP, and one
+//! [`ConnectionReport`](crate::report::ConnectionReport) per connection that carried TLS or HTTP.
+//!
+//! Connections are finalized as soon as they end (reset, or both FINs, after a short linger for
+//! late packets) or go idle, so memory does not grow with the capture and reports can be written
+//! while the file is still being read.
 
+use std::collections::VecDeque;
 use std::path::Path;
+
+use rustc_hash::FxHashSet;
 
 use crate::capture::{self, CaptureError, CaptureEvent, Packet, ReadOutcome};
 use crate::findings::{self, FindingsContext, Thresholds};
 use crate::http::HttpSession;
 use crate::packet::{flags, Endpoint, PacketDecoder, TcpSegment};
 use crate::report::{self, ConnectionReport, FileReport};
-use crate::tcp::{self, Delivery, FlowTable, HalfStream};
+use crate::tcp::{self, Delivery, FlowTable, HalfStream, Lookup};
 use crate::tls::{TlsContext, TlsSession};
 
 /// Tunables with their defaults.
@@ -20,6 +27,10 @@ pub struct Options {
     pub thresholds: Thresholds,
     /// NSS key log files with TLS secrets.
     pub keylog_files: Vec<std::path::PathBuf>,
+    /// A connection without packets for this long (capture time) is finalized.
+    pub idle_timeout_secs: u64,
+    /// Live connections kept at most; beyond, the longest idle is finalized early.
+    pub max_connections: usize,
 }
 
 impl Default for Options {
@@ -28,9 +39,18 @@ impl Default for Options {
             max_out_of_order_bytes: 4 << 20,
             thresholds: Thresholds::default(),
             keylog_files: Vec::new(),
+            idle_timeout_secs: 600,
+            max_connections: 100_000,
         }
     }
 }
+
+/// How long a connection that ended (RST, both FINs) waits for late packets, in capture time.
+const LINGER_NS: i64 = 5_000_000_000;
+/// Sweeps for ended and idle connections run at most this often (capture time) ...
+const SWEEP_EVERY_NS: i64 = 1_000_000_000;
+/// ... or after this many packets.
+const SWEEP_EVERY_PACKETS: u64 = 1 << 16;
 
 /// One TCP conversation.
 pub(crate) struct Conn {
@@ -45,28 +65,49 @@ pub(crate) struct Conn {
     pub last_frame: u64,
     pub first_ts: i64,
     pub last_ts: i64,
-    pub finished: bool,
+    /// Capture time at which the connection ended (RST or both FINs).
+    pub ended_at: Option<i64>,
 }
 
 /// State that segments update; kept apart from the packet decoder so both can be borrowed.
 #[derive(Default)]
 struct State {
     flows: FlowTable,
-    conns: Vec<Conn>,
+    /// Live connections; `None` slots are free.
+    conns: Vec<Option<Box<Conn>>>,
+    free: Vec<usize>,
+    live: usize,
     tls: TlsContext,
     options: Options,
+    /// Slots of connections to finalize now (port reuse, connection limit).
+    to_finalize: Vec<usize>,
+    /// Addresses of every conversation, for "does the capture hold traffic to this host".
+    addresses: FxHashSet<String>,
+    /// Packets for conversations already finalized.
+    late_packets: u64,
 }
 
-/// Analyses one capture.
+/// Analyses one capture, handing each connection's report to a sink when it is finalized.
 #[derive(Default)]
 pub struct Analyzer {
     decoder: PacketDecoder,
     state: State,
-    /// TLS key log text from Decryption Secrets Blocks, kept for decryption.
+    findings: FindingsContext,
+    /// Recently finalized connections, for cross-connection correlation.
+    recent: VecDeque<findings::Recent>,
+    /// Reports of finalized connections not yet taken.
+    finished: Vec<ConnectionReport>,
+    /// TLS key log text from Decryption Secrets Blocks.
     pub tls_secrets: Vec<u8>,
     pub first_ts: Option<i64>,
     pub last_ts: Option<i64>,
     warnings: Vec<String>,
+    packets: u64,
+    last_sweep_ts: i64,
+    last_sweep_packet: u64,
+    summary: findings::Summary,
+    tls_connections: usize,
+    http_connections: usize,
 }
 
 /// Hands one delivery of direction `dir` to the TLS session.
@@ -125,9 +166,17 @@ pub(crate) struct App {
 
 impl State {
     fn new_conn(&mut self, seg: &TcpSegment<'_>, frame: u64, ts_ns: i64) -> usize {
-        let slot = self.conns.len();
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.conns.push(None);
+            self.conns.len() - 1
+        });
         let stream = self.flows.insert(seg.src, seg.dst, slot);
-        self.conns.push(Conn {
+        for ep in [seg.src, seg.dst] {
+            if self.addresses.len() < 1 << 20 {
+                self.addresses.insert(host_of(&ep));
+            }
+        }
+        self.conns[slot] = Some(Box::new(Conn {
             stream,
             endpoints: [seg.src, seg.dst],
             tcp: [HalfStream::new(), HalfStream::new()],
@@ -137,21 +186,52 @@ impl State {
             last_frame: frame,
             first_ts: ts_ns,
             last_ts: ts_ns,
-            finished: false,
-        });
+            ended_at: None,
+        }));
+        self.live += 1;
+        if self.live > self.options.max_connections {
+            // Too many live connections: finalize the longest idle one.
+            if let Some((oldest, _)) = self
+                .conns
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != slot)
+                .filter_map(|(i, c)| c.as_ref().map(|c| (i, c.last_ts)))
+                .min_by_key(|&(_, ts)| ts)
+            {
+                self.to_finalize.push(oldest);
+            }
+        }
         slot
     }
 
     fn segment(&mut self, seg: &TcpSegment<'_>, frame: u64, ts_ns: i64) {
         let slot = match self.flows.lookup(seg.src, seg.dst) {
-            None => self.new_conn(seg, frame, ts_ns),
-            Some(_) if seg.in_icmp_error => return,
-            Some(slot) => {
-                let conn = &self.conns[slot];
+            Lookup::Unknown => self.new_conn(seg, frame, ts_ns),
+            Lookup::Closed if seg.in_icmp_error => return,
+            Lookup::Closed => {
+                if seg.flags & (flags::SYN | flags::ACK) == flags::SYN {
+                    // A new connection on the port pair of a finished one.
+                    self.new_conn(seg, frame, ts_ns)
+                } else {
+                    self.late_packets += 1;
+                    return;
+                }
+            }
+            Lookup::Live(_) if seg.in_icmp_error => return,
+            Lookup::Live(slot) => {
+                let Some(conn) = self.conns[slot].as_ref() else {
+                    return;
+                };
                 let dir = if conn.endpoints[0] == seg.src { 0 } else { 1 };
                 if tcp::is_port_reuse(&conn.tcp[dir], seg) {
-                    self.finish_conn(slot, frame);
-                    self.new_conn(seg, frame, ts_ns)
+                    self.to_finalize.push(slot);
+                    // The old connection is finalized by the analyzer right after this packet;
+                    // its slot stays taken until then.
+                    let old = self.conns[slot].take();
+                    let new_slot = self.new_conn(seg, frame, ts_ns);
+                    self.conns[slot] = old;
+                    new_slot
                 } else {
                     slot
                 }
@@ -165,7 +245,9 @@ impl State {
         let State {
             conns, tls: certs, ..
         } = self;
-        let conn = &mut conns[slot];
+        let Some(conn) = conns[slot].as_deref_mut() else {
+            return;
+        };
         conn.last_frame = frame;
         conn.last_ts = ts_ns;
         let dir: u8 = if conn.endpoints[0] == seg.src { 0 } else { 1 };
@@ -194,21 +276,21 @@ impl State {
                 deliver(app, certs, 1 - dir, m1, ts_ns, del)
             });
         }
+        let ended = seg.has(flags::RST) || (this.fin_frame.is_some() && other.fin_frame.is_some());
+        if ended && conn.ended_at.is_none() {
+            conn.ended_at = Some(ts_ns);
+        }
     }
 
-    /// Flushes a conversation (port reuse or end of capture).
-    fn finish_conn(&mut self, slot: usize, at_frame: u64) {
-        let State {
-            conns, tls: certs, ..
-        } = self;
-        let conn = &mut conns[slot];
-        if conn.finished {
-            return;
-        }
-        conn.finished = true;
+    /// Flushes a conversation and builds its report (None when it carried neither TLS nor HTTP).
+    fn finalize(&mut self, slot: usize, at_frame: u64) -> Option<ConnectionReport> {
+        let mut conn = self.conns.get_mut(slot)?.take()?;
+        self.free.push(slot);
+        self.live -= 1;
+        let certs = &mut self.tls;
         let Conn {
             tcp, app, last_ts, ..
-        } = conn;
+        } = &mut *conn;
         for (d, half) in tcp.iter_mut().enumerate() {
             let mid = half.midstream;
             let ts = *last_ts;
@@ -222,13 +304,29 @@ impl State {
         if let Some(http) = app.http.as_mut() {
             http.finish();
         }
+        if let Lookup::Live(s) = self.flows.lookup(conn.endpoints[0], conn.endpoints[1]) {
+            if s == slot {
+                self.flows
+                    .close(conn.endpoints[0], conn.endpoints[1], conn.last_ts);
+            }
+        }
+        report::connection_report(&conn, at_frame)
     }
+}
+
+fn host_of(ep: &Endpoint) -> String {
+    let s = ep.to_string();
+    let host = s.rsplit_once(':').map(|(h, _)| h).unwrap_or(&s);
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string()
 }
 
 impl Analyzer {
     /// A new analyzer; key log files that cannot be read become warnings of the report.
     pub fn new(options: Options) -> Self {
         let mut analyzer = Analyzer {
+            findings: FindingsContext::new(options.thresholds.clone()),
             state: State {
                 options,
                 ..Default::default()
@@ -247,6 +345,7 @@ impl Analyzer {
 
     /// Takes one packet.
     pub fn packet(&mut self, pkt: &Packet<'_>) {
+        self.packets += 1;
         if pkt.ts_ns != 0 {
             self.first_ts.get_or_insert(pkt.ts_ns);
             self.last_ts = Some(pkt.ts_ns);
@@ -256,6 +355,60 @@ impl Analyzer {
         let ts = pkt.ts_ns;
         self.decoder
             .decode(pkt, |seg| state.segment(seg, frame, ts));
+        if !self.state.to_finalize.is_empty() {
+            for slot in std::mem::take(&mut self.state.to_finalize) {
+                self.finalize(slot, frame);
+            }
+        }
+        if ts - self.last_sweep_ts >= SWEEP_EVERY_NS
+            || self.packets - self.last_sweep_packet >= SWEEP_EVERY_PACKETS
+        {
+            self.sweep(ts, frame);
+        }
+    }
+
+    /// Finalizes connections that ended a while ago or went idle.
+    fn sweep(&mut self, now: i64, frame: u64) {
+        self.last_sweep_ts = now;
+        self.last_sweep_packet = self.packets;
+        let idle_ns = self.state.options.idle_timeout_secs as i64 * 1_000_000_000;
+        let due: Vec<usize> = self
+            .state
+            .conns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let c = c.as_ref()?;
+                let ended = c.ended_at.is_some_and(|t| now - t > LINGER_NS);
+                let idle = now - c.last_ts > idle_ns;
+                (ended || idle).then_some(i)
+            })
+            .collect();
+        for slot in due {
+            self.finalize(slot, frame);
+        }
+        self.state.flows.expire_closed(now - 2 * idle_ns);
+    }
+
+    /// Finalizes one connection: report, findings, correlation, counters.
+    fn finalize(&mut self, slot: usize, at_frame: u64) {
+        let Some(mut report) = self.state.finalize(slot, at_frame) else {
+            return;
+        };
+        self.findings.contacted = self.contacted_hosts();
+        findings::evaluate_into(&mut report, &mut self.findings);
+        findings::correlate_recent(&mut report, &mut self.recent);
+        for f in &report.findings {
+            self.summary.add(f);
+        }
+        self.tls_connections += report.tls as usize;
+        self.http_connections += report.http_version.is_some() as usize;
+        self.finished.push(report);
+    }
+
+    /// Reports of connections finalized since the last call, in the order they ended.
+    pub fn take_finished(&mut self) -> Vec<ConnectionReport> {
+        std::mem::take(&mut self.finished)
     }
 
     /// Takes TLS key log text from a Decryption Secrets Block.
@@ -274,18 +427,7 @@ impl Analyzer {
     /// Hosts the capture holds TCP traffic with: every conversation's addresses, and the DNS
     /// names that resolved to them in the capture.
     fn contacted_hosts(&self) -> Vec<String> {
-        let mut ips: rustc_hash::FxHashSet<String> = rustc_hash::FxHashSet::default();
-        for c in &self.state.conns {
-            for ep in &c.endpoints {
-                let s = ep.to_string();
-                let host = s.rsplit_once(':').map(|(h, _)| h).unwrap_or(&s);
-                ips.insert(
-                    host.trim_start_matches('[')
-                        .trim_end_matches(']')
-                        .to_string(),
-                );
-            }
-        }
+        let ips = &self.state.addresses;
         let mut out: Vec<String> = self
             .decoder
             .dns
@@ -293,36 +435,40 @@ impl Analyzer {
             .filter(|(_, addrs)| addrs.iter().any(|a| ips.contains(a)))
             .map(|(name, _)| name.clone())
             .collect();
-        out.extend(ips);
-        out.sort();
+        out.extend(ips.iter().cloned());
         out
     }
 
-    /// Ends the capture: flushes every conversation and builds the report.
-    pub fn finish(mut self, file: String, outcome: ReadOutcome) -> FileReport {
+    /// Ends the capture: finalizes every live connection. The file's report carries no
+    /// connections (they went to the sink); `summary` and counters cover them all.
+    pub fn finish(
+        mut self,
+        file: String,
+        outcome: ReadOutcome,
+    ) -> (FileReport, Vec<ConnectionReport>) {
         let last_frame = outcome.packets;
-        for slot in 0..self.state.conns.len() {
-            self.state.finish_conn(slot, last_frame);
-        }
-        let mut connections: Vec<ConnectionReport> = self
+        // Finalize in stream order so reports of connections alive at the end come out sorted.
+        let mut live: Vec<(u64, usize)> = self
             .state
             .conns
             .iter()
-            .filter_map(|c| report::connection_report(c, last_frame))
+            .enumerate()
+            .filter_map(|(i, c)| c.as_ref().map(|c| (c.stream, i)))
             .collect();
-        connections.sort_by_key(|c| c.stream);
-        let mut ctx = FindingsContext::new(self.state.options.thresholds.clone());
-        ctx.contacted = self.contacted_hosts();
-        for c in &mut connections {
-            findings::evaluate_into(c, &mut ctx);
+        live.sort_unstable();
+        for (_, slot) in live {
+            self.finalize(slot, last_frame);
         }
-        findings::correlate(&mut connections);
         let mut warnings = std::mem::take(&mut self.warnings);
         warnings.extend(self.state.tls.keylog.warnings.iter().cloned());
         if let Some(t) = &outcome.truncated {
             warnings.push(t.clone());
         }
-        report::file_report(
+        if self.state.late_packets > 0 {
+            // Not a warning: normal stray ACKs after a close.
+        }
+        let rest = std::mem::take(&mut self.finished);
+        let mut file_report = report::file_report(
             file,
             outcome,
             self.decoder.stats.clone(),
@@ -331,21 +477,53 @@ impl Analyzer {
             !self.tls_secrets.is_empty(),
             self.first_ts,
             self.last_ts,
-            connections,
+            Vec::new(),
             warnings,
-        )
+        );
+        file_report.summary = self.summary;
+        file_report.tls_connections = self.tls_connections;
+        file_report.http_connections = self.http_connections;
+        (file_report, rest)
     }
 }
 
-/// Reads and analyses one capture file (`-` for standard input).
+/// Reads and analyses one capture, handing each connection's report to `sink` as soon as the
+/// connection is finalized (in the order connections end). The returned report has no
+/// connections but counts them all.
+pub fn analyze_streaming<F>(
+    input: Box<dyn std::io::Read + Send>,
+    compression: capture::Compression,
+    name: String,
+    options: Options,
+    mut sink: F,
+) -> Result<FileReport, CaptureError>
+where
+    F: FnMut(ConnectionReport),
+{
+    let mut analyzer = Analyzer::new(options);
+    let outcome = capture::read_capture(input, compression, |ev| {
+        match ev {
+            CaptureEvent::Packet(p) => analyzer.packet(&p),
+            CaptureEvent::TlsSecrets(text) => analyzer.tls_secrets(text),
+        }
+        if !analyzer.finished.is_empty() {
+            for r in analyzer.take_finished() {
+                sink(r);
+            }
+        }
+    })?;
+    let (report, rest) = analyzer.finish(name, outcome);
+    for r in rest {
+        sink(r);
+    }
+    Ok(report)
+}
+
+/// Reads and analyses one capture file (`-` for standard input), keeping every connection's
+/// report in `tcp.stream` order.
 pub fn analyze_path(path: &Path, options: Options) -> Result<FileReport, CaptureError> {
     let (input, compression) = capture::open_input(path)?;
-    let mut analyzer = Analyzer::new(options);
-    let outcome = capture::read_capture(input, compression, |ev| match ev {
-        CaptureEvent::Packet(p) => analyzer.packet(&p),
-        CaptureEvent::TlsSecrets(text) => analyzer.tls_secrets(text),
-    })?;
-    Ok(analyzer.finish(path.display().to_string(), outcome))
+    collect(input, compression, path.display().to_string(), options)
 }
 
 /// Analyses a capture held in memory (tests, fuzzing).
@@ -355,10 +533,18 @@ pub fn analyze_bytes(
     options: Options,
 ) -> Result<FileReport, CaptureError> {
     let (input, compression) = capture::decompress(Box::new(std::io::Cursor::new(bytes)))?;
-    let mut analyzer = Analyzer::new(options);
-    let outcome = capture::read_capture(input, compression, |ev| match ev {
-        CaptureEvent::Packet(p) => analyzer.packet(&p),
-        CaptureEvent::TlsSecrets(text) => analyzer.tls_secrets(text),
-    })?;
-    Ok(analyzer.finish(name.to_string(), outcome))
+    collect(input, compression, name.to_string(), options)
+}
+
+fn collect(
+    input: Box<dyn std::io::Read + Send>,
+    compression: capture::Compression,
+    name: String,
+    options: Options,
+) -> Result<FileReport, CaptureError> {
+    let mut connections = Vec::new();
+    let mut report = analyze_streaming(input, compression, name, options, |c| connections.push(c))?;
+    connections.sort_by_key(|c| c.stream);
+    report.connections = connections;
+    Ok(report)
 }

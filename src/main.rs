@@ -146,6 +146,9 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         thresholds: tlsdiag::findings::Thresholds {
             ca_list_warn_bytes: args.ca_list_warn_bytes,
         },
+        ..Options::default()
+    };
+    let options = Options {
         keylog_files: if args.keylog.is_empty() {
             std::env::var_os("SSLKEYLOGFILE")
                 .filter(|v| !v.is_empty())
@@ -155,6 +158,7 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         } else {
             args.keylog.clone()
         },
+        ..options
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -417,18 +417,30 @@ impl FlowKey {
 
 /// Maps packets to conversations, numbering them in order of first appearance like Wireshark's
 /// `tcp.stream`.
+///
+/// A finished conversation leaves a tombstone (its capture time) so that stray packets after its
+/// end neither open a new stream number nor revive it; tombstones are dropped when old.
 #[derive(Default)]
 pub struct FlowTable {
-    map: FxHashMap<FlowKey, usize>,
+    map: FxHashMap<FlowKey, Entry>,
     next_stream: u64,
 }
 
+#[derive(Clone, Copy)]
+enum Entry {
+    Live(usize),
+    Closed { ts_ns: i64 },
+}
+
 /// Where a segment belongs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
-    /// An existing conversation (slot index).
-    Existing(usize),
-    /// A new conversation: the caller creates it with this stream number.
-    New { stream: u64 },
+    /// A live conversation (slot index).
+    Live(usize),
+    /// A conversation that was finished.
+    Closed,
+    /// Never seen (or forgotten).
+    Unknown,
 }
 
 impl FlowTable {
@@ -436,21 +448,46 @@ impl FlowTable {
         Self::default()
     }
 
-    pub fn lookup(&self, src: Endpoint, dst: Endpoint) -> Option<usize> {
-        self.map.get(&FlowKey::new(src, dst)).copied()
+    pub fn lookup(&self, src: Endpoint, dst: Endpoint) -> Lookup {
+        match self.map.get(&FlowKey::new(src, dst)) {
+            Some(Entry::Live(slot)) => Lookup::Live(*slot),
+            Some(Entry::Closed { .. }) => Lookup::Closed,
+            None => Lookup::Unknown,
+        }
     }
 
     /// Allocates the next stream number for a conversation stored at `slot`; any conversation
     /// that had the same addresses and ports is forgotten (port reuse).
     pub fn insert(&mut self, src: Endpoint, dst: Endpoint, slot: usize) -> u64 {
-        self.map.insert(FlowKey::new(src, dst), slot);
+        self.map.insert(FlowKey::new(src, dst), Entry::Live(slot));
         let stream = self.next_stream;
         self.next_stream += 1;
         stream
     }
 
+    /// Marks a conversation finished.
+    pub fn close(&mut self, src: Endpoint, dst: Endpoint, ts_ns: i64) {
+        self.map
+            .insert(FlowKey::new(src, dst), Entry::Closed { ts_ns });
+    }
+
+    /// Forgets tombstones older than `before_ns`.
+    pub fn expire_closed(&mut self, before_ns: i64) {
+        self.map
+            .retain(|_, e| !matches!(e, Entry::Closed { ts_ns } if *ts_ns < before_ns));
+    }
+
     pub fn conversations(&self) -> u64 {
         self.next_stream
+    }
+
+    /// Conversations remembered (live and tombstones).
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
     }
 }
 
