@@ -29,7 +29,7 @@
 #   sudo bash captures/make-decryption-captures.sh     (root: tcpdump on lo)
 #   KEEP_WORK=1 keeps the temp dir (PKI, server configs and logs);
 #   NO_TRUTH=1 skips the truth step; TSHARK_TRUTH=path points at another copy
-#   of tshark_truth.py.  Takes about 40 s.
+#   of tshark_truth.py.  Takes about 55 s.
 #
 # Needs: openssl 3.0, curl, tcpdump, tshark + editcap (wireshark-common),
 # nginx, python3, ss (iproute2).  Missing ones are installed with apt-get.
