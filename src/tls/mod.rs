@@ -345,6 +345,8 @@ struct DecryptState {
     /// TLS 1.3 application traffic secrets 0 (client, server), by direction index.
     traffic: [Option<Vec<u8>>; 2],
     switch: [KeySwitch; 2],
+    /// The direction already uses application traffic keys.
+    on_traffic_keys: [bool; 2],
     early_skips: u32,
 }
 
@@ -362,6 +364,7 @@ impl DecryptState {
             records: [0, 0],
             traffic: [None, None],
             switch: [KeySwitch::None; 2],
+            on_traffic_keys: [false; 2],
             early_skips: 0,
         }
     }
@@ -1123,7 +1126,12 @@ impl TlsSession {
         if self.decrypting_now && self.version == Some(TLS13) {
             if let Some(ds) = self.decrypt.as_mut() {
                 match kind {
-                    20 => ds.switch[d] = KeySwitch::Traffic,
+                    // Only the handshake's Finished switches to application keys; the Finished
+                    // of post-handshake authentication does not (RFC 8446 4.6.2).
+                    20 if !ds.on_traffic_keys[d] => {
+                        ds.switch[d] = KeySwitch::Traffic;
+                        ds.on_traffic_keys[d] = true;
+                    }
                     24 => ds.switch[d] = KeySwitch::Update,
                     _ => {}
                 }
