@@ -31,6 +31,8 @@ pub struct Options {
     pub idle_timeout_secs: u64,
     /// Live connections kept at most; beyond, the longest idle is finalized early.
     pub max_connections: usize,
+    /// Bytes read so far are added here (progress display); shared across files.
+    pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl Default for Options {
@@ -41,6 +43,7 @@ impl Default for Options {
             keylog_files: Vec::new(),
             idle_timeout_secs: 600,
             max_connections: 100_000,
+            progress: None,
         }
     }
 }
@@ -108,6 +111,7 @@ pub struct Analyzer {
     summary: findings::Summary,
     tls_connections: usize,
     http_connections: usize,
+    handshakes: usize,
 }
 
 /// Hands one delivery of direction `dir` to the TLS session.
@@ -403,6 +407,11 @@ impl Analyzer {
         }
         self.tls_connections += report.tls as usize;
         self.http_connections += report.http_version.is_some() as usize;
+        self.handshakes += report
+            .messages
+            .iter()
+            .filter(|m| m.kind == "server_hello")
+            .count();
         self.finished.push(report);
     }
 
@@ -483,6 +492,7 @@ impl Analyzer {
         file_report.summary = self.summary;
         file_report.tls_connections = self.tls_connections;
         file_report.http_connections = self.http_connections;
+        file_report.handshakes = self.handshakes;
         (file_report, rest)
     }
 }
@@ -500,8 +510,9 @@ pub fn analyze_streaming<F>(
 where
     F: FnMut(ConnectionReport),
 {
+    let counter = options.progress.clone();
     let mut analyzer = Analyzer::new(options);
-    let outcome = capture::read_capture(input, compression, |ev| {
+    let outcome = capture::read_capture_counted(input, compression, counter, |ev| {
         match ev {
             CaptureEvent::Packet(p) => analyzer.packet(&p),
             CaptureEvent::TlsSecrets(text) => analyzer.tls_secrets(text),

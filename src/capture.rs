@@ -163,10 +163,12 @@ impl<R: Read> Read for ReadFull<R> {
     }
 }
 
-/// Counts bytes pulled from the (decompressed) input, for throughput figures.
+/// Counts bytes pulled from the (decompressed) input: for this file, and into a progress
+/// counter that may be shared by files read in parallel.
 struct Counting<R> {
     inner: R,
     count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    shared: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl<R: Read> Read for Counting<R> {
@@ -174,6 +176,9 @@ impl<R: Read> Read for Counting<R> {
         let n = self.inner.read(buf)?;
         self.count
             .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        if let Some(shared) = &self.shared {
+            shared.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(n)
     }
 }
@@ -201,6 +206,19 @@ fn describe_magic(bytes: &[u8]) -> String {
 pub fn read_capture<F>(
     input: Box<dyn Read + Send>,
     compression: Compression,
+    on_event: F,
+) -> Result<ReadOutcome, CaptureError>
+where
+    F: FnMut(CaptureEvent<'_>),
+{
+    read_capture_counted(input, compression, None, on_event)
+}
+
+/// Like [`read_capture`], adding the bytes read to `progress` as it goes (for progress bars).
+pub fn read_capture_counted<F>(
+    input: Box<dyn Read + Send>,
+    compression: Compression,
+    progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
     mut on_event: F,
 ) -> Result<ReadOutcome, CaptureError>
 where
@@ -210,6 +228,7 @@ where
     let reader = ReadFull(Counting {
         inner: input,
         count: count.clone(),
+        shared: progress,
     });
     let mut outcome = ReadOutcome {
         compression: Some(compression),

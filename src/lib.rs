@@ -9,6 +9,7 @@
 
 pub mod analyzer;
 pub mod capture;
+pub mod check;
 pub mod findings;
 pub mod http;
 pub mod keylog;

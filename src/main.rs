@@ -1,21 +1,28 @@
-//! Command-line front end: argument parsing and output only; the work is in the library.
+//! Command-line front end: arguments, input lists, parallelism and output; the analysis is in
+//! the library.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use tlsdiag::{analyze_path, report, Options};
+use tlsdiag::check::{self, Expectation};
+use tlsdiag::findings::{Severity, Summary};
+use tlsdiag::{capture, report, FileReport, Options};
 
 #[derive(Parser)]
 #[command(
     name = "tlsdiag",
     version,
     about = "Explain TLS client-certificate failures from packet captures",
-    long_about = "Reads pcap/pcapng captures (plain, gzip or zstd; '-' for standard input) and reports, \
-connection by connection, every TLS handshake message with Wireshark's frame numbers.\n\n\
-`tlsdiag FILE...` is short for `tlsdiag analyze FILE...`."
+    long_about = "Reads pcap/pcapng captures (plain, gzip or zstd; '-' for standard input) and explains, \
+connection by connection, why TLS client-certificate authentication failed, with Wireshark's frame \
+numbers and display filters.\n\n`tlsdiag FILE...` is short for `tlsdiag analyze FILE...`.\n\n\
+Exit codes: 0 ok; 1 a finding at or above --fail-on; 2 usage error or a file that could not be read."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -24,10 +31,61 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Analyse captures and print a report per connection.
+    /// Analyse captures (files, directories, lists) and report per connection.
     Analyze(AnalyzeArgs),
     /// Print the documentation of a finding code (cause, evidence, fix, references).
     Explain(ExplainArgs),
+    /// Run a regression corpus: compare each capture with its X.expect.json.
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args, Clone)]
+struct AnalysisOptions {
+    /// NSS key log file (SSLKEYLOGFILE format) to decrypt TLS; may be given several times.
+    /// Without it, the file named by the SSLKEYLOGFILE environment variable is used. Keys in
+    /// pcapng Decryption Secrets Blocks are always used.
+    #[arg(long, value_name = "FILE")]
+    keylog: Vec<PathBuf>,
+    /// CA lists in a CertificateRequest at least this large give the ca-list-large warning
+    /// (at 16384, where Schannel truncates, it is always an error).
+    #[arg(long, default_value_t = tlsdiag::findings::DEFAULT_CA_LIST_WARN, value_name = "BYTES")]
+    ca_list_warn_bytes: usize,
+    /// Out-of-order bytes buffered per TCP direction before a hole is given up.
+    #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
+    max_out_of_order: usize,
+    /// Seconds of capture time without packets after which a connection is finalized.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    idle_timeout: u64,
+    /// Live connections kept at most (the longest idle are finalized first beyond it).
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    max_connections: usize,
+    /// Files analysed in parallel (default: all cores).
+    #[arg(short = 'j', long, value_name = "N")]
+    jobs: Option<usize>,
+}
+
+#[derive(clap::Args)]
+struct AnalyzeArgs {
+    /// Capture files or directories (searched recursively for *.pcap, *.pcapng, *.cap,
+    /// also .gz/.zst); '-' reads standard input.
+    inputs: Vec<PathBuf>,
+    /// Read more input paths from FILE, one per line ('-' for standard input).
+    #[arg(long, value_name = "FILE")]
+    files_from: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Exit with code 1 when a finding of this severity or worse exists.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    fail_on: Option<FailOn>,
+    /// No progress bar and no summary on standard error.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    #[command(flatten)]
+    analysis: AnalysisOptions,
 }
 
 #[derive(clap::Args)]
@@ -44,35 +102,44 @@ struct ExplainArgs {
 }
 
 #[derive(clap::Args)]
-struct AnalyzeArgs {
-    /// Capture files (pcap, pcapng, optionally .gz/.zst); '-' reads standard input.
-    #[arg(required = true)]
-    files: Vec<PathBuf>,
-    /// Output format.
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
-    format: Format,
-    /// Out-of-order bytes buffered per TCP direction before a hole is given up.
-    #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
-    max_out_of_order: usize,
-    /// CA lists in a CertificateRequest at least this large give the ca-list-large warning
-    /// (Schannel truncates at 16384, which is always an error).
-    #[arg(long, default_value_t = tlsdiag::findings::DEFAULT_CA_LIST_WARN, value_name = "BYTES")]
-    ca_list_warn_bytes: usize,
-    /// NSS key log file (SSLKEYLOGFILE format) to decrypt TLS; may be given several times.
-    /// Without it, the file named by the SSLKEYLOGFILE environment variable is used. Keys in
-    /// pcapng Decryption Secrets Blocks are always used.
-    #[arg(long, value_name = "FILE")]
-    keylog: Vec<PathBuf>,
+struct CheckArgs {
+    /// Directory of captures with X.expect.json files beside them.
+    dir: PathBuf,
+    /// Rewrite the expectations from what the captures give now (creates missing ones, which
+    /// use the key log X.keys when one sits beside the capture).
+    #[arg(long)]
+    update: bool,
+    #[command(flatten)]
+    analysis: AnalysisOptions,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Format {
     Text,
     Json,
+    Jsonl,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FailOn {
+    Error,
+    Warning,
+    Info,
+}
+
+impl FailOn {
+    fn severity(self) -> Severity {
+        match self {
+            FailOn::Error => Severity::Error,
+            FailOn::Warning => Severity::Warning,
+            FailOn::Info => Severity::Info,
+        }
+    }
 }
 
 /// Exit code for usage and input errors.
 const EXIT_INPUT_ERROR: u8 = 2;
+const EXIT_FINDINGS: u8 = 1;
 
 fn main() -> ExitCode {
     // `tlsdiag FILE` is a shortcut for `tlsdiag analyze FILE`.
@@ -81,6 +148,7 @@ fn main() -> ExitCode {
         let known = [
             "analyze",
             "explain",
+            "check",
             "help",
             "-h",
             "--help",
@@ -105,6 +173,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Analyze(a) => analyze(a),
         Command::Explain(e) => explain(e),
+        Command::Check(c) => run_check(c),
     }
 }
 
@@ -140,68 +209,495 @@ fn explain(args: ExplainArgs) -> ExitCode {
     }
 }
 
-fn analyze(args: AnalyzeArgs) -> ExitCode {
-    let options = Options {
-        max_out_of_order_bytes: args.max_out_of_order,
-        thresholds: tlsdiag::findings::Thresholds {
-            ca_list_warn_bytes: args.ca_list_warn_bytes,
-        },
-        ..Options::default()
-    };
-    let options = Options {
-        keylog_files: if args.keylog.is_empty() {
-            std::env::var_os("SSLKEYLOGFILE")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-                .into_iter()
-                .collect()
+impl AnalysisOptions {
+    fn options(&self) -> Options {
+        Options {
+            max_out_of_order_bytes: self.max_out_of_order,
+            thresholds: tlsdiag::findings::Thresholds {
+                ca_list_warn_bytes: self.ca_list_warn_bytes,
+            },
+            keylog_files: if self.keylog.is_empty() {
+                std::env::var_os("SSLKEYLOGFILE")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+                    .into_iter()
+                    .collect()
+            } else {
+                self.keylog.clone()
+            },
+            idle_timeout_secs: self.idle_timeout,
+            max_connections: self.max_connections,
+            progress: None,
+        }
+    }
+
+    fn pool(&self) -> rayon::ThreadPool {
+        let mut builder = rayon::ThreadPoolBuilder::new();
+        if let Some(j) = self.jobs.filter(|&j| j > 0) {
+            builder = builder.num_threads(j);
+        }
+        builder.build().unwrap_or_else(|_| {
+            rayon::ThreadPoolBuilder::new()
+                .build()
+                .expect("thread pool")
+        })
+    }
+}
+
+/// Expands the inputs: directories recursively, `--files-from` lists; input order is kept.
+fn collect_inputs(args: &AnalyzeArgs) -> Result<Vec<PathBuf>, String> {
+    let mut raw = args.inputs.clone();
+    if let Some(list) = &args.files_from {
+        let text = if list.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin())
         } else {
-            args.keylog.clone()
-        },
-        ..options
-    };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let mut failed = false;
-    let mut reports = Vec::new();
-    for path in &args.files {
-        match analyze_path(path, options.clone()) {
-            Ok(r) => {
-                for w in &r.warnings {
-                    eprintln!("tlsdiag: {}: warning: {w}", path.display());
-                }
-                match args.format {
-                    Format::Text => {
-                        let _ = write!(out, "{}", report::render_text(&r));
-                    }
-                    Format::Json => reports.push(r),
-                }
+            std::fs::read_to_string(list)
+        }
+        .map_err(|e| format!("{}: {e}", list.display()))?;
+        raw.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(PathBuf::from),
+        );
+    }
+    let mut out = Vec::new();
+    for p in raw {
+        if p.is_dir() {
+            let found = check::captures_in(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            if found.is_empty() {
+                eprintln!(
+                    "tlsdiag: {}: no capture files in this directory",
+                    p.display()
+                );
             }
+            out.extend(found);
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// What one file's analysis produced, rendered for the chosen format.
+struct FileOutput {
+    index: usize,
+    rendered: Vec<u8>,
+    report: Option<FileReport>,
+    error: Option<String>,
+    elapsed: Duration,
+}
+
+/// Analyses one file, rendering connections as they are finalized.
+fn process(index: usize, path: &Path, options: Options, format: Format) -> FileOutput {
+    let started = Instant::now();
+    let name = path.display().to_string();
+    let mut rendered = Vec::new();
+    let opened = capture::open_input(path);
+    let result = opened.and_then(|(input, compression)| {
+        let mut connections = Vec::new();
+        let r =
+            tlsdiag::analyzer::analyze_streaming(input, compression, name.clone(), options, |c| {
+                match format {
+                    Format::Text => {
+                        rendered.push(b'\n');
+                        rendered.extend_from_slice(report::render_connection_text(&c).as_bytes());
+                    }
+                    Format::Jsonl => {
+                        rendered.extend_from_slice(report::jsonl_connection(&name, &c).as_bytes())
+                    }
+                    Format::Json => connections.push(c),
+                }
+            });
+        r.map(|mut r| {
+            connections.sort_by_key(|c| c.stream);
+            r.connections = connections;
+            r
+        })
+    });
+    match result {
+        Ok(r) => {
+            match format {
+                Format::Text => {
+                    let mut text = report::render_file_header(&r).into_bytes();
+                    text.extend_from_slice(&rendered);
+                    text.push(b'\n');
+                    text.extend_from_slice(report::render_findings_summary(&r).as_bytes());
+                    rendered = text;
+                }
+                Format::Jsonl => rendered.extend_from_slice(report::jsonl_file(&r).as_bytes()),
+                Format::Json => {}
+            }
+            FileOutput {
+                index,
+                rendered,
+                report: Some(r),
+                error: None,
+                elapsed: started.elapsed(),
+            }
+        }
+        Err(e) => FileOutput {
+            index,
+            rendered: Vec::new(),
+            report: None,
+            error: Some(format!("{name}: {e}")),
+            elapsed: started.elapsed(),
+        },
+    }
+}
+
+/// Draws a progress bar on a terminal once the work has lasted a second.
+fn progress_thread(
+    total: u64,
+    read: Arc<AtomicU64>,
+    done: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let mut bar: Option<indicatif::ProgressBar> = None;
+        while !done.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+            if bar.is_none() && start.elapsed() >= Duration::from_secs(1) {
+                let b = indicatif::ProgressBar::new(total.max(1));
+                b.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar = Some(b);
+            }
+            if let Some(b) = &bar {
+                b.set_position(read.load(Ordering::Relaxed).min(total));
+            }
+        }
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+    })
+}
+
+fn analyze(args: AnalyzeArgs) -> ExitCode {
+    let inputs = match collect_inputs(&args) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("tlsdiag: {e}");
+            return ExitCode::from(EXIT_INPUT_ERROR);
+        }
+    };
+    if inputs.is_empty() {
+        eprintln!("tlsdiag: no input: give capture files, directories or --files-from");
+        return ExitCode::from(EXIT_INPUT_ERROR);
+    }
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Box::new(std::io::BufWriter::new(f)),
             Err(e) => {
-                failed = true;
                 eprintln!("tlsdiag: {}: {e}", path.display());
+                return ExitCode::from(EXIT_INPUT_ERROR);
+            }
+        },
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let started = Instant::now();
+    let read = Arc::new(AtomicU64::new(0));
+    let mut options = args.analysis.options();
+    options.progress = Some(read.clone());
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let done = Arc::new(AtomicBool::new(false));
+    let total: u64 = inputs
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = show_progress.then(|| progress_thread(total, read.clone(), done.clone()));
+
+    // Analyse in parallel; write in input order as soon as each file's turn comes.
+    let pool = args.analysis.pool();
+    let (tx, rx) = mpsc::channel::<FileOutput>();
+    let format = args.format;
+    let mut totals = Totals::default();
+    let mut reports: Vec<Option<FileReport>> = Vec::new();
+    std::thread::scope(|scope| {
+        let inputs = &inputs;
+        let options = &options;
+        scope.spawn(move || {
+            pool.scope(|s| {
+                for (i, path) in inputs.iter().enumerate() {
+                    let tx = tx.clone();
+                    let options = options.clone();
+                    s.spawn(move |_| {
+                        let _ = tx.send(process(i, path, options, format));
+                    });
+                }
+            });
+        });
+        let mut pending: std::collections::BTreeMap<usize, FileOutput> = Default::default();
+        let mut next = 0;
+        if format == Format::Json && inputs.len() > 1 {
+            let _ = out.write_all(b"[\n");
+        }
+        for result in rx.iter().take(inputs.len()) {
+            pending.insert(result.index, result);
+            while let Some(r) = pending.remove(&next) {
+                totals.add(&r);
+                if let Some(e) = &r.error {
+                    eprintln!("tlsdiag: {e}");
+                    if format == Format::Jsonl {
+                        let line = serde_json::json!({
+                            "kind": "error", "schema_version": report::SCHEMA_VERSION,
+                            "file": inputs[r.index].display().to_string(), "error": e,
+                        });
+                        let _ = writeln!(out, "{line}");
+                    }
+                } else if let Some(rep) = &r.report {
+                    for w in &rep.warnings {
+                        eprintln!("tlsdiag: {}: warning: {w}", rep.file);
+                    }
+                }
+                match format {
+                    Format::Json => {
+                        if let Some(rep) = &r.report {
+                            if inputs.len() > 1 && reports.iter().any(|x| x.is_some()) {
+                                let _ = out.write_all(b",\n");
+                            }
+                            let _ = serde_json::to_writer_pretty(&mut out, rep);
+                            if inputs.len() == 1 {
+                                let _ = out.write_all(b"\n");
+                            }
+                        }
+                        reports.push(r.report.map(|mut rep| {
+                            rep.connections.clear();
+                            rep
+                        }));
+                    }
+                    _ => {
+                        let _ = out.write_all(&r.rendered);
+                        if format == Format::Text && inputs.len() > 1 {
+                            let _ = out.write_all(b"\n");
+                        }
+                        reports.push(None);
+                    }
+                }
+                next += 1;
+            }
+        }
+        if format == Format::Json && inputs.len() > 1 {
+            let _ = out.write_all(b"\n]\n");
+        }
+    });
+    done.store(true, Ordering::Relaxed);
+    if let Some(b) = bar {
+        let _ = b.join();
+    }
+    if format == Format::Text && inputs.len() > 1 {
+        let _ = out.write_all(totals.render(started.elapsed()).as_bytes());
+    }
+    if let Err(e) = out.flush() {
+        eprintln!("tlsdiag: cannot write the report: {e}");
+        return ExitCode::from(EXIT_INPUT_ERROR);
+    }
+    if !args.quiet && format != Format::Text && std::io::stderr().is_terminal() {
+        eprint!("{}", totals.render(started.elapsed()));
+    }
+    if totals.errors > 0 {
+        return ExitCode::from(EXIT_INPUT_ERROR);
+    }
+    if let Some(level) = args.fail_on {
+        if totals.worst.is_some_and(|w| w >= level.severity()) {
+            return ExitCode::from(EXIT_FINDINGS);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Counts over all files, for the summary and the exit code.
+#[derive(Default)]
+struct Totals {
+    files: usize,
+    errors: usize,
+    packets: u64,
+    bytes: u64,
+    conversations: u64,
+    tls: usize,
+    http: usize,
+    handshakes: usize,
+    summary: Summary,
+    worst: Option<Severity>,
+    cpu: Duration,
+}
+
+impl Totals {
+    fn add(&mut self, r: &FileOutput) {
+        self.files += 1;
+        self.cpu += r.elapsed;
+        let Some(rep) = &r.report else {
+            self.errors += 1;
+            return;
+        };
+        self.packets += rep.capture.packets;
+        self.bytes += rep.capture.bytes_read;
+        self.conversations += rep.tcp_conversations;
+        self.tls += rep.tls_connections;
+        self.http += rep.http_connections;
+        self.handshakes += rep.handshakes;
+        for (code, n) in &rep.summary.by_code {
+            *self.summary.by_code.entry(code).or_default() += n;
+        }
+        for (sev, n) in &rep.summary.by_severity {
+            *self.summary.by_severity.entry(sev).or_default() += n;
+            let s = match *sev {
+                "error" => Severity::Error,
+                "warning" => Severity::Warning,
+                _ => Severity::Info,
+            };
+            if *n > 0 && self.worst.is_none_or(|w| s > w) {
+                self.worst = Some(s);
             }
         }
     }
-    if let Format::Json = args.format {
-        // One file gives one object; several give an array of them.
-        let written = if reports.len() == 1 && args.files.len() == 1 {
-            serde_json::to_writer_pretty(&mut out, &reports[0])
+
+    fn render(&self, wall: Duration) -> String {
+        let secs = wall.as_secs_f64().max(1e-6);
+        let mut o = format!(
+            "== {} file(s){}, {} packets, {} TCP conversations, {} with TLS ({} handshakes), {} with HTTP; {:.2} s, {:.1} MB/s\n",
+            self.files,
+            if self.errors > 0 { format!(" ({} unreadable)", self.errors) } else { String::new() },
+            self.packets,
+            self.conversations,
+            self.tls,
+            self.handshakes,
+            self.http,
+            secs,
+            self.bytes as f64 / 1e6 / secs
+        );
+        if self.summary.by_code.is_empty() {
+            o.push_str("== no findings\n");
         } else {
-            serde_json::to_writer_pretty(&mut out, &reports)
-        };
-        match written {
-            Ok(()) => {
-                let _ = writeln!(out);
+            let sev: Vec<String> = ["error", "warning", "info"]
+                .iter()
+                .filter_map(|s| self.summary.by_severity.get(s).map(|n| format!("{n} {s}")))
+                .collect();
+            o.push_str(&format!("== findings: {}\n", sev.join(", ")));
+            for (code, n) in &self.summary.by_code {
+                o.push_str(&format!("   {n:>6}  {code}\n"));
             }
+        }
+        o
+    }
+}
+
+fn run_check(args: CheckArgs) -> ExitCode {
+    let captures = match check::captures_in(&args.dir) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tlsdiag: {}: {e}", args.dir.display());
+            return ExitCode::from(EXIT_INPUT_ERROR);
+        }
+    };
+    let base = args.analysis.options();
+    let pool = args.analysis.pool();
+    // (capture, expectation file, expectation or error)
+    let mut work = Vec::new();
+    for capture in captures {
+        let path = check::expectation_path(&capture);
+        match check::read_expectation(&path) {
+            Ok(Some(e)) => work.push((capture, path, Some(e))),
+            Ok(None) if args.update => {
+                // A new expectation decrypts when a key log sits beside the capture.
+                let keylog = check::keylog_beside(&capture);
+                let seed = Expectation {
+                    keylog,
+                    ..Default::default()
+                };
+                work.push((capture, path, Some(seed).filter(|e| e.keylog.is_some())))
+            }
+            Ok(None) => {}
             Err(e) => {
-                eprintln!("tlsdiag: cannot write JSON: {e}");
+                eprintln!("tlsdiag: {e}");
                 return ExitCode::from(EXIT_INPUT_ERROR);
             }
         }
     }
-    if failed {
+    if work.is_empty() {
+        eprintln!(
+            "tlsdiag: {}: no X.expect.json beside any capture (use --update to create them)",
+            args.dir.display()
+        );
+        return ExitCode::from(EXIT_INPUT_ERROR);
+    }
+    use rayon::prelude::*;
+    let results: Vec<(
+        PathBuf,
+        PathBuf,
+        Option<Expectation>,
+        Result<Expectation, String>,
+    )> = pool.install(|| {
+        work.into_par_iter()
+            .map(|(capture, path, expected)| {
+                let keylog = expected.as_ref().and_then(|e| e.keylog.clone());
+                let mut options = base.clone();
+                if let Some(k) = &keylog {
+                    options.keylog_files = vec![path.with_file_name(k)];
+                }
+                let actual = tlsdiag::analyze_path(&capture, options)
+                    .map(|r| Expectation::from_report(&r, keylog))
+                    .map_err(|e| e.to_string());
+                (capture, path, expected, actual)
+            })
+            .collect()
+    });
+    let mut failed = 0;
+    let mut errors = 0;
+    for (capture, path, expected, actual) in &results {
+        let name = capture.display();
+        let actual = match actual {
+            Ok(a) => a,
+            Err(e) => {
+                println!("ERROR {name}: {e}");
+                errors += 1;
+                continue;
+            }
+        };
+        if args.update {
+            let text = serde_json::to_string_pretty(actual).unwrap_or_default() + "\n";
+            if let Err(e) = std::fs::write(path, text) {
+                println!("ERROR {}: {e}", path.display());
+                errors += 1;
+            } else if expected.as_ref() != Some(actual) {
+                println!("UPDATED {name}");
+            } else {
+                println!("same    {name}");
+            }
+            continue;
+        }
+        let Some(expected) = expected else { continue };
+        let diff = expected.diff(actual);
+        if diff.is_empty() {
+            println!("pass    {name}");
+        } else {
+            failed += 1;
+            println!("FAIL    {name}");
+            for line in diff {
+                println!("          {line}");
+            }
+        }
+    }
+    println!(
+        "{} capture(s): {} passed, {} failed{}",
+        results.len(),
+        results.len() - failed - errors,
+        failed,
+        if errors > 0 {
+            format!(", {errors} unreadable")
+        } else {
+            String::new()
+        }
+    );
+    if errors > 0 {
         ExitCode::from(EXIT_INPUT_ERROR)
+    } else if failed > 0 {
+        ExitCode::from(EXIT_FINDINGS)
     } else {
         ExitCode::SUCCESS
     }

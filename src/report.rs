@@ -115,6 +115,8 @@ pub struct FileReport {
     pub tls_connections: usize,
     /// Connections where HTTP was seen (in clear or decrypted).
     pub http_connections: usize,
+    /// TLS handshakes seen (ServerHello messages, renegotiations included).
+    pub handshakes: usize,
     pub distinct_certificates: usize,
     pub has_tls_secrets: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -152,6 +154,11 @@ pub(crate) fn file_report(
         packets,
         tcp_conversations,
         tls_connections: connections.iter().filter(|c| c.tls).count(),
+        handshakes: connections
+            .iter()
+            .flat_map(|c| &c.messages)
+            .filter(|m| m.kind == "server_hello")
+            .count(),
         http_connections: connections
             .iter()
             .filter(|c| c.http_version.is_some())
@@ -447,6 +454,18 @@ fn dir_word(d: Direction) -> &'static str {
 
 /// Renders the text report of one file.
 pub fn render_text(r: &FileReport) -> String {
+    let mut o = render_file_header(r);
+    for c in &r.connections {
+        o.push('\n');
+        o.push_str(&render_connection_text(c));
+    }
+    o.push('\n');
+    o.push_str(&render_findings_summary(r));
+    o
+}
+
+/// The file's first lines: format, counts, warnings.
+pub fn render_file_header(r: &FileReport) -> String {
     let mut o = String::new();
     let cap = &r.capture;
     let _ = writeln!(
@@ -474,11 +493,19 @@ pub fn render_text(r: &FileReport) -> String {
             cap.decryption_secrets_blocks
         );
     }
-    for c in &r.connections {
-        o.push('\n');
-        render_connection(&mut o, c);
-    }
-    o.push('\n');
+    o
+}
+
+/// One connection's block of the text report.
+pub fn render_connection_text(c: &ConnectionReport) -> String {
+    let mut o = String::new();
+    render_connection(&mut o, c);
+    o
+}
+
+/// Counts of a file's findings by severity and code.
+pub fn render_findings_summary(r: &FileReport) -> String {
+    let mut o = String::new();
     if r.summary.by_code.is_empty() {
         let _ = writeln!(o, "No findings.");
     } else {
@@ -493,6 +520,52 @@ pub fn render_text(r: &FileReport) -> String {
         let _ = writeln!(o, "`tlsdiag explain CODE` tells more about a code.");
     }
     o
+}
+
+/// JSON Lines: one object for the connection (without its findings) and one per finding, each
+/// with `kind`, `schema_version`, `file` and `stream`.
+pub fn jsonl_connection(file: &str, c: &ConnectionReport) -> String {
+    let mut out = String::new();
+    if let Ok(serde_json::Value::Object(mut map)) = serde_json::to_value(c) {
+        map.remove("findings");
+        let mut line = serde_json::Map::new();
+        line.insert("kind".into(), "connection".into());
+        line.insert("schema_version".into(), SCHEMA_VERSION.into());
+        line.insert("file".into(), file.into());
+        line.extend(map);
+        out.push_str(&serde_json::Value::Object(line).to_string());
+        out.push('\n');
+    }
+    for f in &c.findings {
+        if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(f) {
+            let mut line = serde_json::Map::new();
+            line.insert("kind".into(), "finding".into());
+            line.insert("schema_version".into(), SCHEMA_VERSION.into());
+            line.insert("file".into(), file.into());
+            line.extend(map);
+            out.push_str(&serde_json::Value::Object(line).to_string());
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// JSON Lines: the file's summary object (`kind: file`), written after its connections.
+pub fn jsonl_file(r: &FileReport) -> String {
+    let mut out = String::new();
+    if let Ok(serde_json::Value::Object(mut map)) = serde_json::to_value(r) {
+        map.remove("connections");
+        map.remove("schema_version");
+        map.remove("file");
+        let mut line = serde_json::Map::new();
+        line.insert("kind".into(), "file".into());
+        line.insert("schema_version".into(), SCHEMA_VERSION.into());
+        line.insert("file".into(), r.file.clone().into());
+        line.extend(map);
+        out.push_str(&serde_json::Value::Object(line).to_string());
+        out.push('\n');
+    }
+    out
 }
 
 fn render_http(o: &mut String, c: &ConnectionReport) {
