@@ -587,6 +587,9 @@ impl Totals {
     }
 }
 
+/// (capture, expectation file, expected, actual or error)
+type CheckResult = (PathBuf, PathBuf, Option<Expectation>, Result<Expectation, String>);
+
 fn run_check(args: CheckArgs) -> ExitCode {
     let captures = match check::captures_in(&args.dir) {
         Ok(c) => c,
@@ -627,12 +630,7 @@ fn run_check(args: CheckArgs) -> ExitCode {
         return ExitCode::from(EXIT_INPUT_ERROR);
     }
     use rayon::prelude::*;
-    let results: Vec<(
-        PathBuf,
-        PathBuf,
-        Option<Expectation>,
-        Result<Expectation, String>,
-    )> = pool.install(|| {
+    let results: Vec<CheckResult> = pool.install(|| {
         work.into_par_iter()
             .map(|(capture, path, expected)| {
                 let keylog = expected.as_ref().and_then(|e| e.keylog.clone());
