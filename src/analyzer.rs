@@ -112,6 +112,8 @@ pub struct Analyzer {
     tls_connections: usize,
     http_connections: usize,
     handshakes: usize,
+    /// Addresses and names counted when `findings.contacted` was last rebuilt.
+    contacted_from: usize,
 }
 
 /// Hands one delivery of direction `dir` to the TLS session.
@@ -314,7 +316,7 @@ impl State {
                     .close(conn.endpoints[0], conn.endpoints[1], conn.last_ts);
             }
         }
-        report::connection_report(&conn, at_frame)
+        report::connection_report(&mut conn, at_frame)
     }
 }
 
@@ -399,7 +401,14 @@ impl Analyzer {
         let Some(mut report) = self.state.finalize(slot, at_frame) else {
             return;
         };
-        self.findings.contacted = self.contacted_hosts();
+        if report.messages.iter().any(|m| match &m.detail {
+            Some(crate::tls::Detail::Certificate(cert)) => cert.certificates.iter().any(|c| {
+                !c.crl_urls.is_empty() || !c.ocsp_urls.is_empty() || !c.ca_issuer_urls.is_empty()
+            }),
+            _ => false,
+        }) {
+            self.refresh_contacted();
+        }
         findings::evaluate_into(&mut report, &mut self.findings);
         findings::correlate_recent(&mut report, &mut self.recent);
         for f in &report.findings {
@@ -434,18 +443,22 @@ impl Analyzer {
     }
 
     /// Hosts the capture holds TCP traffic with: every conversation's addresses, and the DNS
-    /// names that resolved to them in the capture.
-    fn contacted_hosts(&self) -> Vec<String> {
+    /// names that resolved to them. Only rebuilt when a connection needs it (a client
+    /// certificate naming revocation URLs), and then only if new addresses or names appeared.
+    fn refresh_contacted(&mut self) {
+        let known = self.state.addresses.len() + self.decoder.dns.len();
+        if known == self.contacted_from {
+            return;
+        }
+        self.contacted_from = known;
         let ips = &self.state.addresses;
-        let mut out: Vec<String> = self
-            .decoder
-            .dns
-            .iter()
-            .filter(|(_, addrs)| addrs.iter().any(|a| ips.contains(a)))
-            .map(|(name, _)| name.clone())
-            .collect();
-        out.extend(ips.iter().cloned());
-        out
+        let contacted = &mut self.findings.contacted;
+        contacted.extend(ips.iter().cloned());
+        for (name, addrs) in &self.decoder.dns {
+            if addrs.iter().any(|a| ips.contains(a)) {
+                contacted.insert(name.clone());
+            }
+        }
     }
 
     /// Ends the capture: finalizes every live connection. The file's report carries no

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 use crate::report::ConnectionReport;
@@ -462,10 +462,10 @@ pub struct ClientAuthSummary {
 #[derive(Default)]
 pub struct FindingsContext {
     pub thresholds: Thresholds,
-    verified: FxHashMap<(String, String), Verification>,
+    verified: FxHashMap<(usize, usize), Verification>,
     canonical: FxHashMap<Vec<u8>, Option<String>>,
     /// Hosts and IPs the capture has TCP connections to, for revocation reachability.
-    pub contacted: Vec<String>,
+    pub contacted: FxHashSet<String>,
 }
 
 impl FindingsContext {
@@ -476,8 +476,12 @@ impl FindingsContext {
         }
     }
 
+    /// Certificates are shared (`Arc`) for the whole file, so their addresses identify them.
     fn verify(&mut self, child: &CertInfo, issuer: &CertInfo) -> Verification {
-        let key = (child.sha256.clone(), issuer.sha256.clone());
+        let key = (
+            child as *const CertInfo as usize,
+            issuer as *const CertInfo as usize,
+        );
         if let Some(v) = self.verified.get(&key) {
             return v.clone();
         }
@@ -562,7 +566,7 @@ pub fn evaluate(
         .messages
         .iter()
         .filter_map(|m| match &m.detail {
-            Some(Detail::CertificateRequest(cr)) => Some((m, cr)),
+            Some(Detail::CertificateRequest(cr)) => Some((m, &**cr)),
             _ => None,
         })
         .collect();
@@ -1494,15 +1498,18 @@ fn client_auth(
     if cr.ca_names.is_empty() {
         summary.issuer_match = Some("any");
     } else {
+        let index = cr.match_index();
         let mut best: Option<&'static str> = None;
         for ci in chain.iter().filter(|ci| ci.parse_error.is_none()) {
-            for name in &cr.ca_names {
-                for candidate in [&ci.issuer_der, &ci.subject_der] {
-                    match ctx.same_name(candidate, &name.der) {
-                        Some("exact") => best = Some("exact"),
-                        Some(level) if best.is_none() => best = Some(level),
-                        _ => {}
-                    }
+            for candidate in [&ci.issuer_der, &ci.subject_der] {
+                if index.der.contains(candidate.as_slice()) {
+                    best = Some("exact");
+                } else if best.is_none()
+                    && ctx
+                        .canonical(candidate)
+                        .is_some_and(|c| index.canonical.contains(&c))
+                {
+                    best = Some("canonical");
                 }
             }
         }
@@ -1565,9 +1572,7 @@ fn client_auth(
                 .iter()
                 .map(|u| {
                     let host = url_host(u);
-                    let seen = host
-                        .as_ref()
-                        .is_some_and(|h| ctx.contacted.iter().any(|c| c == h));
+                    let seen = host.as_ref().is_some_and(|h| ctx.contacted.contains(h));
                     format!(
                         "    {u}{}",
                         if seen {

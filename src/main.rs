@@ -118,6 +118,8 @@ enum Format {
     Text,
     Json,
     Jsonl,
+    /// Only each file's counts and findings summary (for large archives).
+    Summary,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -307,6 +309,7 @@ fn process(index: usize, path: &Path, options: Options, format: Format) -> FileO
                         rendered.extend_from_slice(report::jsonl_connection(&name, &c).as_bytes())
                     }
                     Format::Json => connections.push(c),
+                    Format::Summary => {}
                 }
             });
         r.map(|mut r| {
@@ -326,6 +329,11 @@ fn process(index: usize, path: &Path, options: Options, format: Format) -> FileO
                     rendered = text;
                 }
                 Format::Jsonl => rendered.extend_from_slice(report::jsonl_file(&r).as_bytes()),
+                Format::Summary => {
+                    let mut text = report::render_file_header(&r).into_bytes();
+                    text.extend_from_slice(report::render_findings_summary(&r).as_bytes());
+                    rendered = text;
+                }
                 Format::Json => {}
             }
             FileOutput {
@@ -490,14 +498,17 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
     if let Some(b) = bar {
         let _ = b.join();
     }
-    if format == Format::Text && inputs.len() > 1 {
+    if (format == Format::Text && inputs.len() > 1) || format == Format::Summary {
         let _ = out.write_all(totals.render(started.elapsed()).as_bytes());
     }
     if let Err(e) = out.flush() {
         eprintln!("tlsdiag: cannot write the report: {e}");
         return ExitCode::from(EXIT_INPUT_ERROR);
     }
-    if !args.quiet && format != Format::Text && std::io::stderr().is_terminal() {
+    if !args.quiet
+        && matches!(format, Format::Json | Format::Jsonl)
+        && std::io::stderr().is_terminal()
+    {
         eprint!("{}", totals.render(started.elapsed()));
     }
     if totals.errors > 0 {
@@ -588,7 +599,12 @@ impl Totals {
 }
 
 /// (capture, expectation file, expected, actual or error)
-type CheckResult = (PathBuf, PathBuf, Option<Expectation>, Result<Expectation, String>);
+type CheckResult = (
+    PathBuf,
+    PathBuf,
+    Option<Expectation>,
+    Result<Expectation, String>,
+);
 
 fn run_check(args: CheckArgs) -> ExitCode {
     let captures = match check::captures_in(&args.dir) {

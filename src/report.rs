@@ -173,9 +173,33 @@ pub(crate) fn file_report(
 }
 
 /// Builds the report of a conversation, or None when it carried neither TLS nor HTTP.
-pub(crate) fn connection_report(c: &Conn, capture_last_frame: u64) -> Option<ConnectionReport> {
+pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option<ConnectionReport> {
+    let mut http_exchanges = c
+        .app
+        .http
+        .as_mut()
+        .map(|h| std::mem::take(&mut h.exchanges))
+        .unwrap_or_default();
+    // The session ends here: its evidence moves into the report instead of being copied.
+    let (mut messages, mut alerts, mut encrypted_handshake, notes) = {
+        let t = c.app.tls.as_mut()?;
+        (
+            std::mem::take(&mut t.messages),
+            std::mem::take(&mut t.alerts),
+            std::mem::take(&mut t.encrypted_handshake),
+            std::mem::take(&mut t.notes),
+        )
+    };
+    let c = &*c;
     let tls = c.app.tls.as_ref()?;
-    let http = c.app.http.as_deref().filter(|h| h.detected());
+    let http = c
+        .app
+        .http
+        .as_deref()
+        .filter(|h| h.detected() || !http_exchanges.is_empty());
+    if http.is_none() {
+        http_exchanges.clear();
+    }
     if !tls.detected && http.is_none() {
         return None;
     }
@@ -194,15 +218,15 @@ pub(crate) fn connection_report(c: &Conn, capture_last_frame: u64) -> Option<Con
             Direction::Server
         }
     };
-    let mut messages = tls.messages.clone();
+
     for m in &mut messages {
         m.direction = dir_of(m.dir);
     }
-    let mut alerts = tls.alerts.clone();
+
     for a in &mut alerts {
         a.direction = dir_of(a.dir);
     }
-    let mut encrypted_handshake = tls.encrypted_handshake.clone();
+
     for e in &mut encrypted_handshake {
         e.direction = dir_of(e.dir);
     }
@@ -222,7 +246,7 @@ pub(crate) fn connection_report(c: &Conn, capture_last_frame: u64) -> Option<Con
     let tls_version = tls.version.map(version_name);
     let cipher_suite = tls.cipher.map(cipher_name);
 
-    let mut not_seen = tls.notes.clone();
+    let mut not_seen = notes;
     let tcp_c = &c.tcp[client_dir];
     let tcp_s = &c.tcp[server_dir];
     for (who, half) in [("client", tcp_c), ("server", tcp_s)] {
@@ -314,7 +338,7 @@ pub(crate) fn connection_report(c: &Conn, capture_last_frame: u64) -> Option<Con
         },
         decryption,
         http_version: http.map(|h| if h.http2 { "HTTP/2" } else { "HTTP/1.x" }),
-        http: http.map(|h| h.exchanges.clone()).unwrap_or_default(),
+        http: http_exchanges,
         http2_status: http
             .map(|h| {
                 h.http2_status

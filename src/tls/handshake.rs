@@ -240,6 +240,30 @@ pub struct CertificateRequestInfo {
     /// The DN list announced more bytes than the message holds, or an entry ran past its end.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+    /// Lookup sets for matching client certificates, built once per distinct request.
+    #[serde(skip)]
+    match_index: std::sync::OnceLock<CaMatchIndex>,
+}
+
+/// The CA names of a CertificateRequest as sets: exact DER and canonical form.
+#[derive(Debug, Clone, Default)]
+pub struct CaMatchIndex {
+    pub der: rustc_hash::FxHashSet<Vec<u8>>,
+    pub canonical: rustc_hash::FxHashSet<String>,
+}
+
+impl CertificateRequestInfo {
+    /// The names as lookup sets (built on first use; the request is shared across connections).
+    pub fn match_index(&self) -> &CaMatchIndex {
+        self.match_index.get_or_init(|| CaMatchIndex {
+            der: self.ca_names.iter().map(|n| n.der.clone()).collect(),
+            canonical: self
+                .ca_names
+                .iter()
+                .filter_map(|n| x509::dn_canonical(&n.der))
+                .collect(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -261,7 +285,7 @@ pub enum Detail {
     ClientHello(ClientHelloInfo),
     ServerHello(ServerHelloInfo),
     Certificate(CertificateMsgInfo),
-    CertificateRequest(CertificateRequestInfo),
+    CertificateRequest(Arc<CertificateRequestInfo>),
     KeyUpdate {
         update_requested: bool,
     },
@@ -278,11 +302,16 @@ pub enum Detail {
     },
 }
 
-/// Certificates seen in a file, analysed once each.
+/// Certificates and CertificateRequests seen in a file, decoded once each: the same chain and
+/// the same CA list repeat across thousands of connections.
 #[derive(Default)]
 pub struct CertCache {
     map: rustc_hash::FxHashMap<[u8; 32], Arc<CertInfo>>,
+    requests: rustc_hash::FxHashMap<(u16, usize, u64), Arc<CertificateRequestInfo>>,
 }
+
+/// Distinct CertificateRequests remembered per file at most.
+const MAX_CACHED_REQUESTS: usize = 4096;
 
 impl CertCache {
     pub fn get(&mut self, der: &[u8]) -> Arc<CertInfo> {
@@ -295,6 +324,24 @@ impl CertCache {
     }
     pub fn len(&self) -> usize {
         self.map.len()
+    }
+
+    /// A CertificateRequest body decoded in the layout of `version`, from the cache when the
+    /// same body was seen before (keyed by length and a 64-bit hash of the bytes).
+    pub fn certificate_request(&mut self, body: &[u8], version: Option<u16>) -> Detail {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let hash = BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(body);
+        let key = (version.unwrap_or(0), body.len(), hash);
+        if let Some(info) = self.requests.get(&key) {
+            return Detail::CertificateRequest(info.clone());
+        }
+        let detail = parse_certificate_request(body, version);
+        if let Detail::CertificateRequest(info) = &detail {
+            if self.requests.len() < MAX_CACHED_REQUESTS {
+                self.requests.insert(key, info.clone());
+            }
+        }
+        detail
     }
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
@@ -487,7 +534,7 @@ fn cert_request_12(body: &[u8], with_sig_algs: bool) -> Detail {
         // Trailing bytes: the other layout is probably the right one.
         info.truncated = true;
     }
-    Detail::CertificateRequest(info)
+    Detail::CertificateRequest(Arc::new(info))
 }
 
 fn cert_request_13(body: &[u8]) -> Detail {
@@ -528,7 +575,7 @@ fn cert_request_13(body: &[u8]) -> Detail {
             _ => {}
         }
     }
-    Detail::CertificateRequest(info)
+    Detail::CertificateRequest(Arc::new(info))
 }
 
 fn malformed(what: &str) -> Detail {
@@ -622,7 +669,7 @@ pub fn decode(
         1 => parse_client_hello(body),
         2 => parse_server_hello(body),
         11 => parse_certificate(body, version, cache),
-        13 => parse_certificate_request(body, version),
+        13 => cache.certificate_request(body, version),
         22 => {
             let mut c = Cursor::new(body);
             match (c.u8(), c.vec24()) {

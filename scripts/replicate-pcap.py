@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Replicate recorded TCP connections into a large capture for benchmarks.
+
+Reads classic pcap files (Ethernet or Linux SLL, IPv4), and writes their packets again and
+again, each copy with new client addresses and ports, shifted TCP sequence numbers and later
+timestamps, so that every copy is a distinct connection with the real bytes of the original.
+Checksums are not recomputed (neither tlsdiag nor tshark verifies them by default).
+
+    scripts/replicate-pcap.py --size 1G -o /tmp/big.pcap captures/tls12-*.pcap
+"""
+import argparse
+import struct
+import sys
+
+
+def read_pcap(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    magic = struct.unpack("<I", data[:4])[0]
+    if magic != 0xA1B2C3D4:
+        raise SystemExit(f"{path}: only little-endian microsecond pcap is supported")
+    linktype = struct.unpack("<I", data[20:24])[0]
+    if linktype not in (1, 113):
+        raise SystemExit(f"{path}: link type {linktype} not supported")
+    l2 = 14 if linktype == 1 else 16
+    packets = []
+    pos = 24
+    while pos + 16 <= len(data):
+        sec, usec, caplen, origlen = struct.unpack("<IIII", data[pos:pos + 16])
+        frame = data[pos + 16:pos + 16 + caplen]
+        pos += 16 + caplen
+        packets.append((sec + usec / 1e6, frame, origlen))
+    return linktype, l2, packets
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="+")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--size", default="300M", help="target output size (K, M, G suffixes)")
+    return p.parse_args()
+
+
+def size_of(text):
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    return int(float(text[:-1]) * mult[text[-1].upper()]) if text[-1].upper() in mult else int(text)
+
+
+def main():
+    args = parse_args()
+    target = size_of(args.size)
+    seeds = [read_pcap(p) for p in args.inputs]
+    linktypes = {s[0] for s in seeds}
+    if len(linktypes) != 1:
+        raise SystemExit("all inputs must have the same link type")
+    out = open(args.output, "wb")
+    out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, linktypes.pop()))
+    written = 24
+    copy = 0
+    t0 = 1_700_000_000.0
+    while written < target:
+        for _, l2, packets in seeds:
+            copy += 1
+            # New client address 10.a.b.c and port; the server side keeps its address.
+            client_ip = struct.pack(">I", (10 << 24) | (copy % (1 << 24)))
+            client_port = 1024 + copy % 60000
+            seq_shift = (copy * 2654435761) & 0xFFFFFFFF
+            base = packets[0][0]
+            client = None
+            for ts, frame, origlen in packets:
+                if len(frame) < l2 + 20 or frame[l2] >> 4 != 4:
+                    continue
+                ihl = (frame[l2] & 0x0F) * 4
+                t = l2 + ihl
+                if frame[l2 + 9] != 6 or len(frame) < t + 20:
+                    continue
+                f = bytearray(frame)
+                src = bytes(f[l2 + 12:l2 + 16])
+                sport = struct.unpack(">H", f[t:t + 2])[0]
+                if client is None:
+                    client = (src, sport)
+                from_client = (src, sport) == client
+                ip_at = l2 + 12 if from_client else l2 + 16
+                port_at = t if from_client else t + 2
+                f[ip_at:ip_at + 4] = client_ip
+                f[port_at:port_at + 2] = struct.pack(">H", client_port)
+                seq, ack = struct.unpack(">II", f[t + 4:t + 12])
+                if from_client:
+                    seq = (seq + seq_shift) & 0xFFFFFFFF
+                elif f[t + 13] & 0x10:
+                    ack = (ack + seq_shift) & 0xFFFFFFFF
+                f[t + 4:t + 12] = struct.pack(">II", seq, ack)
+                when = t0 + copy * 0.01 + (ts - base)
+                sec = int(when)
+                usec = int((when - sec) * 1e6)
+                out.write(struct.pack("<IIII", sec, usec, len(f), origlen))
+                out.write(f)
+                written += 16 + len(f)
+            if written >= target:
+                break
+    out.close()
+    print(f"{args.output}: {written} bytes, {copy} connections", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
