@@ -114,6 +114,7 @@ pub struct Analyzer {
     handshakes: usize,
     /// Addresses and names counted when `findings.contacted` was last rebuilt.
     contacted_from: usize,
+    last_expiry_ts: i64,
 }
 
 /// Hands one delivery of direction `dir` to the TLS session.
@@ -393,7 +394,11 @@ impl Analyzer {
         for slot in due {
             self.finalize(slot, frame);
         }
-        self.state.flows.expire_closed(now - 2 * idle_ns);
+        // Forgetting tombstones walks the whole flow table: once a minute is enough.
+        if now - self.last_expiry_ts > 60_000_000_000 {
+            self.last_expiry_ts = now;
+            self.state.flows.expire_closed(now - 2 * idle_ns);
+        }
     }
 
     /// Finalizes one connection: report, findings, correlation, counters.

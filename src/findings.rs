@@ -960,17 +960,25 @@ fn host_part(ep: &str) -> String {
 /// connections finalized before it; then remembers this one for the next.
 pub fn correlate_recent(report: &mut ConnectionReport, recent: &mut VecDeque<Recent>) {
     let client = host_part(&report.client);
-    let linked: Vec<String> = recent
+    let wants_link = report
+        .findings
         .iter()
-        .filter(|r| {
-            r.stream != report.stream
-                && r.client_host == client
-                && r.server == report.server
-                && (r.start_ns - report.start_ns).abs() <= CORRELATION_WINDOW_NS
-                && !r.problems.is_empty()
-        })
-        .map(|r| format!("tcp.stream {} ({})", r.stream, r.problems.join(", ")))
-        .collect();
+        .any(|f| matches!(f.code, "http-403" | "http-401"));
+    let linked: Vec<String> = if !wants_link {
+        Vec::new()
+    } else {
+        recent
+            .iter()
+            .filter(|r| {
+                r.stream != report.stream
+                    && r.client_host == client
+                    && r.server == report.server
+                    && (r.start_ns - report.start_ns).abs() <= CORRELATION_WINDOW_NS
+                    && !r.problems.is_empty()
+            })
+            .map(|r| format!("tcp.stream {} ({})", r.stream, r.problems.join(", ")))
+            .collect()
+    };
     if !linked.is_empty() {
         for f in report.findings.iter_mut() {
             if matches!(f.code, "http-403" | "http-401") {
@@ -1169,13 +1177,6 @@ fn validity_rules(
         return; // no timestamp (Simple Packet Block): cannot judge
     }
     let who = if client { "client" } else { "server" };
-    let filter = filter_for(
-        c.stream,
-        &format!(
-            "tls.handshake.type == 11 && ip.src == {}",
-            endpoint_ip(if client { &c.client } else { &c.server })
-        ),
-    );
     let (code, title, verdict) = if at > na {
         (
             if client {
@@ -1209,6 +1210,13 @@ fn validity_rules(
     } else {
         return;
     };
+    let filter = filter_for(
+        c.stream,
+        &format!(
+            "tls.handshake.type == 11 && ip.src == {}",
+            endpoint_ip(if client { &c.client } else { &c.server })
+        ),
+    );
     out.push(finding(
         code,
         c,

@@ -349,21 +349,10 @@ impl CertCache {
 }
 
 pub fn parse_client_hello(body: &[u8]) -> Detail {
-    let mut msg = Vec::with_capacity(body.len() + 4);
-    msg.push(1);
-    msg.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-    msg.extend_from_slice(body);
-    let parsed = tls_parser::parse_tls_message_handshake(&msg);
-    let ch = match parsed {
-        Ok((
-            _,
-            tls_parser::TlsMessage::Handshake(tls_parser::TlsMessageHandshake::ClientHello(ch)),
-        )) => ch,
-        _ => {
-            return Detail::Malformed {
-                malformed: "ClientHello does not parse".into(),
-            }
-        }
+    let Ok((_, ch)) = tls_parser::parse_tls_handshake_client_hello(body) else {
+        return Detail::Malformed {
+            malformed: "ClientHello does not parse".into(),
+        };
     };
     let mut info = ClientHelloInfo {
         legacy_version: version_name(ch.version.0),
