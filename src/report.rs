@@ -1,6 +1,7 @@
 //! Reports: the per-connection and per-file model (serialised as JSON, schema in
 //! `docs/json-schema.md`) and its text rendering.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -65,9 +66,9 @@ pub struct ConnectionReport {
     pub client: String,
     pub server: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls_version: Option<String>,
+    pub tls_version: Option<Cow<'static, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cipher_suite: Option<String>,
+    pub cipher_suite: Option<Cow<'static, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sni: Option<String>,
     pub first_frame: u64,

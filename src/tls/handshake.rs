@@ -5,6 +5,7 @@
 //! CertificateRequest layout and has no TLS 1.3 layouts at all), and because the findings need
 //! exact byte counts of the CA list as it was on the wire, including lists cut short.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -78,7 +79,7 @@ pub const HRR_RANDOM: [u8; 32] = [
 pub const TLS13: u16 = 0x0304;
 
 /// Name of a protocol version number.
-pub fn version_name(v: u16) -> String {
+pub fn version_name(v: u16) -> Cow<'static, str> {
     match v {
         0x0002 => "SSLv2".into(),
         0x0300 => "SSLv3".into(),
@@ -86,18 +87,23 @@ pub fn version_name(v: u16) -> String {
         0x0302 => "TLS 1.1".into(),
         0x0303 => "TLS 1.2".into(),
         0x0304 => "TLS 1.3".into(),
-        v if v & 0x0f0f == 0x0a0a => format!("GREASE 0x{v:04x}"),
-        v if v >> 8 == 0x7f => format!("TLS 1.3 draft {}", v & 0xff),
-        v => format!("0x{v:04x}"),
+        v if v & 0x0f0f == 0x0a0a => format!("GREASE 0x{v:04x}").into(),
+        v if v >> 8 == 0x7f => format!("TLS 1.3 draft {}", v & 0xff).into(),
+        v => format!("0x{v:04x}").into(),
     }
 }
 
 /// Name of a cipher suite from tls-parser's table.
-pub fn cipher_name(id: u16) -> String {
+pub fn cipher_name(id: u16) -> Cow<'static, str> {
     match tls_parser::TlsCipherSuite::from_id(id) {
-        Some(cs) => cs.name.to_string(),
-        None => format!("0x{id:04x}"),
+        Some(cs) => cs.name.into(),
+        None => format!("0x{id:04x}").into(),
     }
+}
+
+/// Serialises a random as hex (kept as bytes: no string per hello unless written out).
+fn hex32<S: serde::Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(bytes))
 }
 
 fn is_zero_u8(n: &u8) -> bool {
@@ -170,9 +176,9 @@ fn extension_list(block: &[u8]) -> Vec<(u16, &[u8])> {
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct ClientHelloInfo {
-    pub legacy_version: String,
+    pub legacy_version: Cow<'static, str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub offered_versions: Vec<String>,
+    pub offered_versions: Vec<Cow<'static, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sni: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -180,7 +186,8 @@ pub struct ClientHelloInfo {
     pub cipher_suites: usize,
     pub extensions: Vec<u16>,
     pub post_handshake_auth: bool,
-    pub random: String,
+    #[serde(serialize_with = "hex32")]
+    pub random: [u8; 32],
     /// Set for an SSLv2-format ClientHello.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub sslv2_format: bool,
@@ -188,10 +195,10 @@ pub struct ClientHelloInfo {
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct ServerHelloInfo {
-    pub version: String,
+    pub version: Cow<'static, str>,
     #[serde(skip)]
     pub version_id: u16,
-    pub cipher_suite: String,
+    pub cipher_suite: Cow<'static, str>,
     #[serde(skip)]
     pub cipher_id: u16,
     pub hello_retry_request: bool,
@@ -201,7 +208,8 @@ pub struct ServerHelloInfo {
     pub extensions: Vec<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alpn: Option<String>,
-    pub random: String,
+    #[serde(serialize_with = "hex32")]
+    pub random: [u8; 32],
 }
 
 /// One distinguished name of a CertificateRequest. Serialised as its RFC 4514 text; the sizes
@@ -306,7 +314,8 @@ pub enum Detail {
 /// the same CA list repeat across thousands of connections.
 #[derive(Default)]
 pub struct CertCache {
-    map: rustc_hash::FxHashMap<[u8; 32], Arc<CertInfo>>,
+    /// By (length, 64-bit hash of the DER); a hit is confirmed by comparing the DER.
+    map: rustc_hash::FxHashMap<(usize, u64), Arc<CertInfo>>,
     requests: rustc_hash::FxHashMap<(u16, usize, u64), Arc<CertificateRequestInfo>>,
 }
 
@@ -315,12 +324,18 @@ const MAX_CACHED_REQUESTS: usize = 4096;
 
 impl CertCache {
     pub fn get(&mut self, der: &[u8]) -> Arc<CertInfo> {
-        use sha2::{Digest, Sha256};
-        let key: [u8; 32] = Sha256::digest(der).into();
-        self.map
-            .entry(key)
-            .or_insert_with(|| Arc::new(x509::cert_info(der)))
-            .clone()
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let hash = BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(der);
+        let key = (der.len(), hash);
+        match self.map.get(&key) {
+            Some(info) if info.der == der => info.clone(),
+            Some(_) => Arc::new(x509::cert_info(der)), // hash collision: do not cache
+            None => {
+                let info = Arc::new(x509::cert_info(der));
+                self.map.insert(key, info.clone());
+                info
+            }
+        }
     }
     pub fn len(&self) -> usize {
         self.map.len()
@@ -357,7 +372,7 @@ pub fn parse_client_hello(body: &[u8]) -> Detail {
     let mut info = ClientHelloInfo {
         legacy_version: version_name(ch.version.0),
         cipher_suites: ch.ciphers.len(),
-        random: hex::encode(ch.random),
+        random: ch.random.try_into().unwrap_or([0; 32]),
         ..Default::default()
     };
     for (kind, data) in extension_list(ch.ext.unwrap_or(&[])) {
@@ -420,7 +435,7 @@ pub fn parse_server_hello(body: &[u8]) -> Detail {
         cipher_suite: cipher_name(cipher),
         hello_retry_request: random == HRR_RANDOM,
         compression,
-        random: hex::encode(random),
+        random: random.try_into().unwrap_or([0; 32]),
         ..Default::default()
     };
     for (kind, data) in extension_list(ext) {

@@ -311,7 +311,7 @@ pub struct TlsSession {
     /// Record protection state, present once keys were found for this connection.
     decrypt: Option<Box<DecryptState>>,
     /// Why the connection is not (or not fully) decrypted.
-    decrypt_reason: Option<String>,
+    decrypt_reason: Option<std::borrow::Cow<'static, str>>,
     /// The record being dispatched was decrypted.
     decrypting_now: bool,
     /// Decrypted application data (direction, frame, bytes), for the HTTP analysis.
@@ -399,7 +399,7 @@ pub struct DecryptionStatus {
     /// `decrypted`, `partly-decrypted` or `not-decrypted`.
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<std::borrow::Cow<'static, str>>,
     pub client_records: u64,
     pub server_records: u64,
 }
@@ -1195,7 +1195,11 @@ impl TlsSession {
         }
     }
 
-    fn find_keys(&mut self, server_dir: usize, ctx: &TlsContext) -> Result<(), String> {
+    fn find_keys(
+        &mut self,
+        server_dir: usize,
+        ctx: &TlsContext,
+    ) -> Result<(), std::borrow::Cow<'static, str>> {
         if ctx.keylog.is_empty() {
             return Err(
                 "no key log given (--keylog, SSLKEYLOGFILE or a pcapng Decryption Secrets Block)"
@@ -1212,9 +1216,10 @@ impl TlsSession {
             return Err(format!(
                 "no key for this connection in the key log (client random {}...)",
                 hex::encode(&client_random[..8])
-            ));
+            )
+            .into());
         };
-        let spec = decrypt::cipher_spec(cipher)?;
+        let spec = decrypt::cipher_spec(cipher).map_err(std::borrow::Cow::Owned)?;
         let client_dir = 1 - server_dir;
         if version == TLS13 {
             let (Some(chs), Some(shs)) = (&secrets.client_handshake, &secrets.server_handshake)
@@ -1257,7 +1262,8 @@ impl TlsSession {
             Err(format!(
                 "{} decryption is not supported",
                 handshake::version_name(version)
-            ))
+            )
+            .into())
         }
     }
 
@@ -1371,7 +1377,8 @@ impl TlsSession {
         let s = records[1 - client_dir];
         let failure = failures[client_dir]
             .clone()
-            .or(failures[1 - client_dir].clone());
+            .or(failures[1 - client_dir].clone())
+            .map(std::borrow::Cow::Owned);
         let status = if c + s == 0 {
             "not-decrypted"
         } else if failure.is_some() {
