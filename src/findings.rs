@@ -490,6 +490,18 @@ impl FindingsContext {
         v
     }
 
+    /// Is the canonical form of `der` in `set`? (no copy of the cached form)
+    fn canonical_in(&mut self, der: &[u8], set: &FxHashSet<String>) -> bool {
+        if !self.canonical.contains_key(der) {
+            let c = x509::dn_canonical(der);
+            self.canonical.insert(der.to_vec(), c);
+        }
+        self.canonical
+            .get(der)
+            .and_then(|c| c.as_ref())
+            .is_some_and(|c| set.contains(c))
+    }
+
     fn canonical(&mut self, der: &[u8]) -> Option<String> {
         if let Some(c) = self.canonical.get(der) {
             return c.clone();
@@ -1512,11 +1524,7 @@ fn client_auth(
             for candidate in [&ci.issuer_der, &ci.subject_der] {
                 if index.der.contains(candidate.as_slice()) {
                     best = Some("exact");
-                } else if best.is_none()
-                    && ctx
-                        .canonical(candidate)
-                        .is_some_and(|c| index.canonical.contains(&c))
-                {
+                } else if best.is_none() && ctx.canonical_in(candidate, &index.canonical) {
                     best = Some("canonical");
                 }
             }

@@ -361,37 +361,52 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
 }
 
 /// Short label of a message for the transcript.
-fn message_label(m: &HandshakeMessage) -> String {
+/// Writes the short label of a message for the transcript.
+fn write_message_label(out: &mut String, m: &HandshakeMessage) {
     let title = if m.kind == "sslv2_server_hello" {
         "SSLv2ServerHello"
     } else {
         handshake_title(m.type_id)
     };
     match &m.detail {
-        Some(Detail::ClientHello(ch)) if ch.sslv2_format => "ClientHello(SSLv2)".into(),
-        Some(Detail::ServerHello(sh)) if sh.hello_retry_request => "HelloRetryRequest".into(),
-        Some(Detail::Certificate(c)) if c.empty => "Certificate(empty)".into(),
-        Some(Detail::Certificate(c)) => format!("Certificate({})", c.certificates.len()),
+        Some(Detail::ClientHello(ch)) if ch.sslv2_format => out.push_str("ClientHello(SSLv2)"),
+        Some(Detail::ServerHello(sh)) if sh.hello_retry_request => {
+            out.push_str("HelloRetryRequest")
+        }
+        Some(Detail::Certificate(c)) if c.empty => out.push_str("Certificate(empty)"),
+        Some(Detail::Certificate(c)) => {
+            let _ = write!(out, "Certificate({})", c.certificates.len());
+        }
         Some(Detail::CertificateRequest(cr)) => {
-            format!(
+            let _ = write!(
+                out,
                 "CertificateRequest({} CA, {} B)",
                 cr.ca_names.len(),
                 cr.ca_list_bytes
-            )
+            );
         }
-        _ => title.to_string(),
+        _ => out.push_str(title),
     }
+}
+
+/// One event of the transcript; labels are written straight into the output.
+enum Event<'a> {
+    Message(&'a HandshakeMessage),
+    Text(&'static str),
+    Alert(&'a AlertEvent),
+    AppData(u64),
 }
 
 /// Zeek-style one-line history: events in frame order, grouped by direction.
 fn transcript(r: &ConnectionReport) -> String {
-    // (frame, order within the connection, direction, label)
-    let mut events: Vec<(u64, u32, Direction, String)> = Vec::new();
+    // (frame, order within the connection, direction, event)
+    let mut events: Vec<(u64, u32, Direction, Event<'_>)> =
+        Vec::with_capacity(r.messages.len() + r.alerts.len() + 8);
     for m in &r.messages {
-        events.push((m.frame, m.seq, m.direction, message_label(m)));
+        events.push((m.frame, m.seq, m.direction, Event::Message(m)));
     }
     for c in &r.change_cipher_spec {
-        events.push((c.frame, c.seq, c.direction, "CCS".into()));
+        events.push((c.frame, c.seq, c.direction, Event::Text("CCS")));
     }
     for e in &r.encrypted_handshake {
         let label = if e.after_finished {
@@ -399,31 +414,26 @@ fn transcript(r: &ConnectionReport) -> String {
         } else {
             "Finished*"
         };
-        events.push((e.frame, e.seq, e.direction, label.into()));
+        events.push((e.frame, e.seq, e.direction, Event::Text(label)));
     }
     for a in &r.alerts {
-        let label = match (a.name, a.level) {
-            (Some(n), Some(2)) => format!("Alert(fatal {n})"),
-            (Some(n), _) => format!("Alert({n})"),
-            _ => "Alert(encrypted)".into(),
-        };
-        events.push((a.frame, a.seq, a.direction, label));
+        events.push((a.frame, a.seq, a.direction, Event::Alert(a)));
     }
     for (dir, stats) in [
         (Direction::Client, &r.application_data.client),
         (Direction::Server, &r.application_data.server),
     ] {
         if let Some(f) = stats.first_frame {
-            events.push((f, u32::MAX - 1, dir, format!("AppData×{}", stats.records)));
+            events.push((f, u32::MAX - 1, dir, Event::AppData(stats.records)));
         }
     }
     if let Some(f) = r.tcp.rst_frame {
-        events.push((f, u32::MAX, Direction::Unknown, "RST".into()));
+        events.push((f, u32::MAX, Direction::Unknown, Event::Text("RST")));
     }
     events.sort_by_key(|e| (e.0, e.1));
-    let mut out = String::new();
+    let mut out = String::with_capacity(events.len() * 16);
     let mut last: Option<Direction> = None;
-    for (_, _, dir, label) in events {
+    for (_, _, dir, event) in events {
         if last != Some(dir) {
             if !out.is_empty() {
                 out.push(' ');
@@ -437,7 +447,22 @@ fn transcript(r: &ConnectionReport) -> String {
         } else {
             out.push(',');
         }
-        out.push_str(&label);
+        match event {
+            Event::Message(m) => write_message_label(&mut out, m),
+            Event::Text(t) => out.push_str(t),
+            Event::Alert(a) => match (a.name, a.level) {
+                (Some(n), Some(2)) => {
+                    let _ = write!(out, "Alert(fatal {n})");
+                }
+                (Some(n), _) => {
+                    let _ = write!(out, "Alert({n})");
+                }
+                _ => out.push_str("Alert(encrypted)"),
+            },
+            Event::AppData(n) => {
+                let _ = write!(out, "AppData×{n}");
+            }
+        }
     }
     out
 }
