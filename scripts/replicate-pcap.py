@@ -57,7 +57,10 @@ def main():
     out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, linktypes.pop()))
     written = 24
     copy = 0
-    t0 = 1_700_000_000.0
+    # Start at the latest seed's own time (certificates are judged at capture time and some seeds
+    # use certificates made just before), then space the
+    # copies 10 ms apart.
+    t0 = max(s[2][0][0] for s in seeds if s[2])
     while written < target:
         for _, l2, packets in seeds:
             copy += 1

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Throughput of tlsdiag on large captures, and the comparison with tshark.
+#
+#   scripts/bench.sh [SIZE]        # SIZE of each generated capture, default 1G
+#
+# Builds the release binary, replicates the real seed captures of benches/data/ (see its
+# README) with new addresses, ports and sequence numbers into two captures of SIZE in $BENCH_DIR
+# (default /tmp/tlsdiag-bench), runs tlsdiag on each (one thread: one file), and tshark on the
+# first 100 MB of each (tshark reads about 10 MB/s; running it on 1 GB takes minutes). Prints a
+# Markdown table: seconds, MB/s, peak RSS, and how many times faster than tshark.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZE=${1:-1G}
+DIR=${BENCH_DIR:-/tmp/tlsdiag-bench}
+mkdir -p "$DIR"
+
+command -v tshark >/dev/null || { echo "tshark is needed: apt-get install tshark" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "/usr/bin/time is needed: apt-get install time" >&2; exit 2; }
+cargo build --release --quiet
+
+for kind in handshake-heavy bulk; do
+  [ -s "$DIR/$kind.pcap" ] && [ "$(stat -c %s "$DIR/$kind.pcap")" -ge $(( $(numfmt --from=iec "$SIZE") * 95 / 100 )) ] ||
+    python3 scripts/replicate-pcap.py --size "$SIZE" -o "$DIR/$kind.pcap" "benches/data/$kind.pcap"
+  head -c 100000000 "$DIR/$kind.pcap" > "$DIR/$kind-100M.pcap"
+done
+
+mbps() { python3 -c "print(f'{$1 / 1e6 / $2:.0f}')"; }
+
+echo "| input | size | connections | tlsdiag s | tlsdiag MB/s | peak RSS | tshark MB/s (100 MB) | speed-up |"
+echo "|---|---|---|---|---|---|---|---|"
+for kind in handshake-heavy bulk; do
+  f="$DIR/$kind.pcap"
+  bytes=$(stat -c %s "$f")
+  # Warm the page cache so both tools read from memory.
+  cat "$f" > /dev/null
+  /usr/bin/time -f "%e %M" -o "$DIR/time.txt" ./target/release/tlsdiag -q -f summary -j 1 "$f" > "$DIR/$kind.summary"
+  read -r secs rss < "$DIR/time.txt"
+  conns=$(grep -o '[0-9]* TCP conversations' "$DIR/$kind.summary" | head -1 | cut -d' ' -f1)
+  ours=$(mbps "$bytes" "$secs")
+  small="$DIR/$kind-100M.pcap"
+  sbytes=$(stat -c %s "$small")
+  /usr/bin/time -f "%e" -o "$DIR/tshark.txt" tshark -n -r "$small" -Y tls.handshake > /dev/null 2>&1 || true
+  tsecs=$(cat "$DIR/tshark.txt" | tail -1)
+  theirs=$(mbps "$sbytes" "$tsecs")
+  ratio=$(python3 -c "print(f'{($bytes / $secs) / ($sbytes / $tsecs):.0f}')")
+  echo "| $kind | $(numfmt --to=iec "$bytes") | $conns | $secs | $ours | $((rss / 1024)) MB | $theirs | ${ratio}x |"
+done
