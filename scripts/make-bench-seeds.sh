@@ -321,36 +321,37 @@ check() {       # check NAME CONNS
     [ "$syn" = "$n" ] && [ "$ch" = "$n" ] && [ "$cr_all" = "$n" ] \
         && [ "$n12" = "$(( (n + 1) / 2 ))" ] && [ "$n13" = "$(( n / 2 ))" ] && [ "$cr" = "$n12" ] \
         || die "$name: unexpected handshake counts"
-    # replicate-pcap.py on the seed as it is (the brief's command) and on the
-    # seed split into one file per TCP connection; a correct result has one
-    # SYN and one ClientHello per TCP stream and packets in both directions
-    # of every stream
+    # replicate-pcap.py on the seed as it is (and, if that comes out wrong, on
+    # the seed split into one file per TCP connection); a correct result has
+    # one SYN and one ClientHello per TCP stream and packets in both
+    # directions of every stream
     local tmp=$WORK/replicated.pcap res
     python3 "$REPLICATE" --size 50M -o "$tmp" "$f" 2>"$WORK/replicate-$name.log" \
         || { cat "$WORK/replicate-$name.log" >&2; die "$name: replicate-pcap.py failed"; }
-    res=$(flows "$tmp")
+    res="$(flows "$tmp"), $(ts_order "$tmp")"
     log "$name: replicate-pcap.py --size 50M $name.pcap: $(sed 's/.*: //' "$WORK/replicate-$name.log"); tshark: $res"
     REPL_WHOLE[$name]="$(sed 's/.*: //' "$WORK/replicate-$name.log"); tshark: $res"
-    if ! flows_ok "$res"; then
-        log "WARNING: $name: replicate-pcap.py takes each INPUT FILE as one connection (the first"
-        log "         packet's sender is the only client), so a multi-connection seed comes out"
-        log "         mangled; pass the seed split per connection instead (checked below)"
+    if flows_ok "$res"; then
+        REPL_SPLIT[$name]=""
+    else
+        log "WARNING: $name: replicate-pcap.py mangles this multi-connection seed (it takes each"
+        log "         INPUT FILE as one connection); trying the seed split per connection"
+        rm -rf "$WORK/split-$name"
+        mkdir -p "$WORK/split-$name"
+        split_conns "$f" "$WORK/split-$name"
+        python3 "$REPLICATE" --size 50M -o "$tmp" "$WORK/split-$name"/*.pcap 2>"$WORK/replicate-$name.log" \
+            || { cat "$WORK/replicate-$name.log" >&2; die "$name: replicate-pcap.py (split) failed"; }
+        res=$(flows "$tmp")
+        log "$name: replicate-pcap.py --size 50M on $(ls "$WORK/split-$name" | wc -l) per-connection files: $(sed 's/.*: //' "$WORK/replicate-$name.log"); tshark: $res"
+        REPL_SPLIT[$name]="$(sed 's/.*: //' "$WORK/replicate-$name.log"); tshark: $res"
+        flows_ok "$res" || die "$name: replicated per-connection seeds are not clean connections"
     fi
-    rm -rf "$WORK/split-$name"
-    mkdir -p "$WORK/split-$name"
-    split_conns "$f" "$WORK/split-$name"
-    python3 "$REPLICATE" --size 50M -o "$tmp" "$WORK/split-$name"/*.pcap 2>"$WORK/replicate-$name.log" \
-        || { cat "$WORK/replicate-$name.log" >&2; die "$name: replicate-pcap.py (split) failed"; }
-    res=$(flows "$tmp")
-    log "$name: replicate-pcap.py --size 50M on $(ls "$WORK/split-$name" | wc -l) per-connection files: $(sed 's/.*: //' "$WORK/replicate-$name.log"); tshark: $res"
-    REPL_SPLIT[$name]="$(sed 's/.*: //' "$WORK/replicate-$name.log"); tshark: $res"
-    flows_ok "$res" || die "$name: replicated per-connection seeds are not clean connections"
     rm -f "$tmp"
 }
 # flows FILE -> "S streams, Y SYNs, C ClientHellos, U one-way streams"
 flows() {
-    # heuristics first: replicate-pcap.py gives clients ports 1024.., some of
-    # which tshark would otherwise dissect as SOCKS, OpenVPN, PPTP, MQTT...
+    # heuristics first: a replicated client port may be one that tshark would
+    # otherwise dissect as SOCKS, OpenVPN, PPTP, MQTT... (1080, 1194, ...)
     tshark -r "$1" -o tcp.try_heuristic_first:TRUE -T fields -e tcp.stream -e ip.src -e tcp.srcport -e tcp.flags.syn -e tcp.flags.ack \
         -e tls.handshake.type 2>/dev/null | awk -F'\t' '
         { dir[$1 SUBSEP $2 ":" $3] = 1; st[$1] = 1
@@ -359,6 +360,22 @@ flows() {
         END { for (k in dir) { split(k, a, SUBSEP); d[a[1]]++ }
               for (s in st) { ns++; if (d[s] < 2) oneway++ }
               printf "%d streams, %d SYNs, %d ClientHellos, %d one-way streams\n", ns, syn, ch, oneway }'
+}
+# ts_order FILE -> "N of M packets earlier than a packet before them"
+ts_order() {
+    python3 - "$1" <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+pos, latest, back, n = 24, 0.0, 0, 0
+while pos + 16 <= len(d):
+    sec, usec, caplen, _ = struct.unpack("<IIII", d[pos:pos + 16])
+    t = sec + usec / 1e6
+    back += t < latest
+    latest = max(latest, t)
+    n += 1
+    pos += 16 + caplen
+print(f"{back} of {n} packets earlier than a packet before them")
+PY
 }
 flows_ok() {    # flows_ok "RESULT of flows"
     local ns syn ch ow
@@ -418,14 +435,16 @@ import sys
 name, b, pkts, conns, app = sys.argv[1], *map(int, sys.argv[2:])
 mb = b / 1e6
 print(f"| `{name}.pcap` | {b:,} ({b / 2**20:.2f} MiB) | {pkts:,} | {conns} | "
-      f"{b / conns / 1000:.1f} KB | {conns / mb:.2f} | {conns / (b / 2**20):.2f} | {100 * app / b:.0f} % |")
+      f"{b / conns / 1000:.1f} KB | {conns / mb:.2f} | {conns / (b / 2**20):.2f} | {100 * app / b:.1f} % |")
 PY
 }
 ROW_HH=$(stats_row handshake-heavy)
 ROW_BULK=$(stats_row bulk)
 CAPINFOS=$(cd "$OUT" && capinfos -t -E -e -c -d -u handshake-heavy.pcap bulk.pcap 2>/dev/null \
     | grep -vE '^$' || true)
-CONV_HH=$(cd "$OUT" && tshark -r handshake-heavy.pcap -q -z conv,tcp 2>/dev/null | sed -n '1,9p')
+conv() { (cd "$OUT" && tshark -r "$1.pcap" -q -z conv,tcp 2>/dev/null | grep -vE '^(=+|Filter:.*)$'); }
+CONV_HH=$(conv handshake-heavy)
+CONV_BULK=$(conv bulk)
 
 if flows_ok "${REPL_WHOLE[handshake-heavy]#*tshark: }" && flows_ok "${REPL_WHOLE[bulk]#*tshark: }"; then
     REPL_USAGE="    python3 scripts/replicate-pcap.py --size 1G -o /tmp/hh-1G.pcap benches/data/handshake-heavy.pcap
@@ -446,12 +465,19 @@ rewritten as if it were the server).  Split into one file per connection,
 both seeds replicate into clean connections (checked by the script)."
 fi
 
+SPLIT_LINES=""
+for n in handshake-heavy bulk; do
+    if [ -n "${REPL_SPLIT[$n]}" ]; then
+        SPLIT_LINES+="  * \`$n.pcap\` split per connection: ${REPL_SPLIT[$n]}"$'\n'
+    fi
+done
+
 cat > "$OUT/README.md" <<EOF
 # Benchmark seed captures
 
 Real TLS traffic recorded on loopback, used as *seeds* for the throughput
 benchmarks: \`scripts/replicate-pcap.py\` copies their connections again and
-again (new client addresses, ports, sequence numbers and timestamps) into a
+again (new client addresses, shifted sequence numbers, later timestamps) into a
 capture of any size, e.g.
 
 $REPL_USAGE
@@ -500,16 +526,15 @@ addresses), IPv4 only - what replicate-pcap.py needs.  All packets are
   connection (only the TLS 1.2 ones are in clear; the TLS 1.3 ones are
   counted with the key log).
 * replicate-pcap.py \`--size 50M\` (tshark on the output, with
-  \`-o tcp.try_heuristic_first:TRUE\` because replicate-pcap.py gives the
-  clients ports from 1025 up and without it tshark dissects connections from
-  ports like 1080, 1194, 1723, 1883 as SOCKS, OpenVPN, PPTP, MQTT... instead
-  of TLS; counted: TCP streams, SYNs, ClientHellos, streams with packets in
-  one direction only):
-  * \`handshake-heavy.pcap\` as it is: ${REPL_WHOLE[handshake-heavy]}
-  * \`handshake-heavy.pcap\` split per connection: ${REPL_SPLIT[handshake-heavy]}
-  * \`bulk.pcap\` as it is: ${REPL_WHOLE[bulk]}
-  * \`bulk.pcap\` split per connection: ${REPL_SPLIT[bulk]}
-
+  \`-o tcp.try_heuristic_first:TRUE\` so that a client port that happens to
+  be registered to another protocol - 1080, 1194, 1723, 1883... - is still
+  dissected as TLS; counted: TCP streams, SYNs, ClientHellos, streams with
+  packets in one direction only; and, with python, packets whose timestamp is
+  earlier than that of a packet before them in the file - should be 0; copies
+  that overlap in time but are written one after another would show here):
+  * \`handshake-heavy.pcap\`: ${REPL_WHOLE[handshake-heavy]}
+  * \`bulk.pcap\`: ${REPL_WHOLE[bulk]}
+$SPLIT_LINES
 ## Sizes (measured with capinfos and \`tshark -q -z conv,tcp\`)
 
 | file | bytes | packets | TCP connections | bytes / connection | connections per MB (10^6) | per MiB | TLS application data records (share of file) |
@@ -521,16 +546,22 @@ $ROW_BULK
 $CAPINFOS
 \`\`\`
 
-Start of \`tshark -r handshake-heavy.pcap -q -z conv,tcp\`:
+\`tshark -r handshake-heavy.pcap -q -z conv,tcp\` (sorted by tshark by frame count):
 
 \`\`\`
 $CONV_HH
 \`\`\`
 
-Certificates are valid from the time of recording (10 years for the leaves),
-and replicate-pcap.py keeps the seed's timestamps as the start of its output,
-so a certificate-validity check on replicated files gives the same result as
-on the seeds.  Re-running the script changes keys, signatures, random file
+\`tshark -r bulk.pcap -q -z conv,tcp\`:
+
+\`\`\`
+$CONV_BULK
+\`\`\`
+
+Certificates are valid from the time of recording (10 years for the leaves).
+replicate-pcap.py (as of this run) starts its output at the seeds' own first
+timestamp, so a certificate-validity check on replicated files gives the
+same result as on the seeds.  Re-running the script changes keys, signatures, random file
 contents and timestamps; sizes change by a few bytes per connection.
 EOF
 

@@ -2,8 +2,9 @@
 """Replicate recorded TCP connections into a large capture for benchmarks.
 
 Reads classic pcap files (Ethernet or Linux SLL, IPv4), and writes their packets again and
-again, each copy with new client addresses and ports, shifted TCP sequence numbers and later
-timestamps, so that every copy is a distinct connection with the real bytes of the original.
+again, each copy with a new client address, shifted TCP sequence numbers and later timestamps,
+so that every connection of every copy is a distinct conversation with the real bytes of the
+original.
 Checksums are not recomputed (neither tlsdiag nor tshark verifies them by default).
 
     scripts/replicate-pcap.py --size 1G -o /tmp/big.pcap captures/tls12-*.pcap
@@ -57,19 +58,20 @@ def main():
     out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, linktypes.pop()))
     written = 24
     copy = 0
+    conns = 0
     # Start at the latest seed's own time (certificates are judged at capture time and some seeds
-    # use certificates made just before), then space the
-    # copies 10 ms apart.
+    # use certificates made just before).
     t0 = max(s[2][0][0] for s in seeds if s[2])
     while written < target:
         for _, l2, packets in seeds:
             copy += 1
-            # New client address 10.a.b.c and port; the server side keeps its address.
+            # Each copy gets its own client address 10.x.y.z; each connection of the seed keeps
+            # its own client port, so every (copy, connection) is a distinct conversation.
             client_ip = struct.pack(">I", (10 << 24) | (copy % (1 << 24)))
-            client_port = 1024 + copy % 60000
-            seq_shift = (copy * 2654435761) & 0xFFFFFFFF
             base = packets[0][0]
-            client = None
+            # Copies follow each other in time as in a real capture (time-ordered output).
+            span = packets[-1][0] - base
+            clients = {}  # connection key -> (client ip+port as seen in the seed, seq shift)
             for ts, frame, origlen in packets:
                 if len(frame) < l2 + 20 or frame[l2] >> 4 != 4:
                     continue
@@ -78,31 +80,33 @@ def main():
                 if frame[l2 + 9] != 6 or len(frame) < t + 20:
                     continue
                 f = bytearray(frame)
-                src = bytes(f[l2 + 12:l2 + 16])
-                sport = struct.unpack(">H", f[t:t + 2])[0]
-                if client is None:
-                    client = (src, sport)
-                from_client = (src, sport) == client
+                src = bytes(f[l2 + 12:l2 + 16]) + bytes(f[t:t + 2])
+                dst = bytes(f[l2 + 16:l2 + 20]) + bytes(f[t + 2:t + 4])
+                key = (min(src, dst), max(src, dst))
+                if key not in clients:
+                    # The first packet's sender is the client (SYN, in our recordings).
+                    clients[key] = (src, (copy * 2654435761 + len(clients) * 40503) & 0xFFFFFFFF)
+                client, seq_shift = clients[key]
+                from_client = src == client
                 ip_at = l2 + 12 if from_client else l2 + 16
-                port_at = t if from_client else t + 2
                 f[ip_at:ip_at + 4] = client_ip
-                f[port_at:port_at + 2] = struct.pack(">H", client_port)
                 seq, ack = struct.unpack(">II", f[t + 4:t + 12])
                 if from_client:
                     seq = (seq + seq_shift) & 0xFFFFFFFF
                 elif f[t + 13] & 0x10:
                     ack = (ack + seq_shift) & 0xFFFFFFFF
                 f[t + 4:t + 12] = struct.pack(">II", seq, ack)
-                when = t0 + copy * 0.01 + (ts - base)
+                when = t0 + copy * (span + 1.0) + (ts - base)
                 sec = int(when)
                 usec = int((when - sec) * 1e6)
                 out.write(struct.pack("<IIII", sec, usec, len(f), origlen))
                 out.write(f)
                 written += 16 + len(f)
+            conns += len(clients)
             if written >= target:
                 break
     out.close()
-    print(f"{args.output}: {written} bytes, {copy} connections", file=sys.stderr)
+    print(f"{args.output}: {written} bytes, {conns} connections", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -88,7 +88,17 @@ struct State {
     addresses: FxHashSet<String>,
     /// Packets for conversations already finalized.
     late_packets: u64,
+    /// Out-of-order bytes buffered over all connections.
+    pending_total: usize,
+    /// Times the global out-of-order budget forced a connection to give up a hole.
+    pending_overflows: u64,
+    /// Connections finalized early because too many were live.
+    evicted: u64,
 }
+
+/// All connections together buffer at most this many out-of-order bytes (per direction the
+/// bound is `max_out_of_order_bytes`): thousands of lossy connections must not add up.
+const GLOBAL_OUT_OF_ORDER: usize = 64 << 20;
 
 /// Analyses one capture, handing each connection's report to a sink when it is finalized.
 #[derive(Default)]
@@ -207,6 +217,7 @@ impl State {
                 .min_by_key(|&(_, ts)| ts)
             {
                 self.to_finalize.push(oldest);
+                self.evicted += 1;
             }
         }
         slot
@@ -250,7 +261,11 @@ impl State {
         }
         let max_pending = self.options.max_out_of_order_bytes;
         let State {
-            conns, tls: certs, ..
+            conns,
+            tls: certs,
+            pending_total,
+            pending_overflows,
+            ..
         } = self;
         let Some(conn) = conns[slot].as_deref_mut() else {
             return;
@@ -266,6 +281,7 @@ impl State {
         let [h0, h1] = tcp;
         let (this, other) = if d == 0 { (h0, h1) } else { (h1, h0) };
         let midstream = !this.syn_seen && !seg.has(flags::SYN);
+        let pending_before = this.pending_bytes() + other.pending_bytes();
         this.segment(seg, frame, max_pending, &mut |del| {
             deliver(app, certs, dir, midstream, ts_ns, del)
         });
@@ -283,6 +299,16 @@ impl State {
                 deliver(app, certs, 1 - dir, m1, ts_ns, del)
             });
         }
+        let pending_after = this.pending_bytes() + other.pending_bytes();
+        *pending_total = (*pending_total + pending_after).saturating_sub(pending_before);
+        if *pending_total > GLOBAL_OUT_OF_ORDER && this.pending_bytes() > 0 {
+            // Over the global budget: this direction gives up its holes now.
+            let held = this.pending_bytes();
+            let m = this.midstream;
+            this.flush(frame, &mut |del| deliver(app, certs, dir, m, ts_ns, del));
+            *pending_total = pending_total.saturating_sub(held);
+            *pending_overflows += 1;
+        }
         let ended = seg.has(flags::RST) || (this.fin_frame.is_some() && other.fin_frame.is_some());
         if ended && conn.ended_at.is_none() {
             conn.ended_at = Some(ts_ns);
@@ -292,6 +318,9 @@ impl State {
     /// Flushes a conversation and builds its report (None when it carried neither TLS nor HTTP).
     fn finalize(&mut self, slot: usize, at_frame: u64) -> Option<ConnectionReport> {
         let mut conn = self.conns.get_mut(slot)?.take()?;
+        self.pending_total = self
+            .pending_total
+            .saturating_sub(conn.tcp[0].pending_bytes() + conn.tcp[1].pending_bytes());
         self.free.push(slot);
         self.live -= 1;
         let certs = &mut self.tls;
@@ -491,8 +520,18 @@ impl Analyzer {
         if let Some(t) = &outcome.truncated {
             warnings.push(t.clone());
         }
-        if self.state.late_packets > 0 {
-            // Not a warning: normal stray ACKs after a close.
+        if self.state.evicted > 0 {
+            warnings.push(format!(
+                "{} connections were finalized early because more than {} were live at once (--max-connections)",
+                self.state.evicted, self.state.options.max_connections
+            ));
+        }
+        if self.state.pending_overflows > 0 {
+            warnings.push(format!(
+                "the {} MiB budget for out-of-order data of all connections was reached {} times: those holes were given up early",
+                GLOBAL_OUT_OF_ORDER >> 20,
+                self.state.pending_overflows
+            ));
         }
         let rest = std::mem::take(&mut self.finished);
         let mut file_report = report::file_report(

@@ -262,6 +262,12 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
                 g.bytes, g.offset, g.frame
             ));
         }
+        if half.stats.buffer_overflows > 0 {
+            not_seen.push(format!(
+                "the {who}'s out-of-order buffer reached its bound {} times: holes were given up early (--max-out-of-order)",
+                half.stats.buffer_overflows
+            ));
+        }
         if half.stats.conflicting_overlaps > 0 {
             not_seen.push(format!(
                 "{} retransmissions from the {who} carried bytes that differ from the first copy (first copy kept)",
