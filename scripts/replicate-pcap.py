@@ -39,7 +39,28 @@ def parse_args():
     p.add_argument("inputs", nargs="+")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--size", default="300M", help="target output size (K, M, G suffixes)")
+    p.add_argument("--mss", type=int, default=0,
+                   help="split TCP payloads into segments of at most MSS bytes, as on an Ethernet "
+                        "network (loopback recordings carry up to 64 KB per packet)")
     return p.parse_args()
+
+
+def segments(frame, l2, t, mss):
+    """Splits a TCP packet whose payload exceeds mss into several, fixing lengths and seq."""
+    hlen = (frame[t + 12] >> 4) * 4
+    payload = frame[t + hlen:]
+    if mss <= 0 or len(payload) <= mss:
+        return [bytes(frame)]
+    head = bytearray(frame[:t + hlen])
+    seq = struct.unpack(">I", head[t + 4:t + 8])[0]
+    out = []
+    for off in range(0, len(payload), mss):
+        chunk = payload[off:off + mss]
+        h = bytearray(head)
+        struct.pack_into(">H", h, l2 + 2, (t - l2) + hlen + len(chunk))
+        struct.pack_into(">I", h, t + 4, (seq + off) & 0xFFFFFFFF)
+        out.append(bytes(h) + chunk)
+    return out
 
 
 def size_of(text):
@@ -99,9 +120,10 @@ def main():
                 when = t0 + copy * (span + 1.0) + (ts - base)
                 sec = int(when)
                 usec = int((when - sec) * 1e6)
-                out.write(struct.pack("<IIII", sec, usec, len(f), origlen))
-                out.write(f)
-                written += 16 + len(f)
+                for piece in segments(f, l2, t, args.mss):
+                    out.write(struct.pack("<IIII", sec, usec, len(piece), len(piece)))
+                    out.write(piece)
+                    written += 16 + len(piece)
             conns += len(clients)
             if written >= target:
                 break

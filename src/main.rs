@@ -281,36 +281,41 @@ fn collect_inputs(args: &AnalyzeArgs) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-/// What one file's analysis produced, rendered for the chosen format.
+/// What one file's analysis produced (its rendered output went to the writer given).
 struct FileOutput {
     index: usize,
-    rendered: Vec<u8>,
     report: Option<FileReport>,
     error: Option<String>,
     elapsed: Duration,
 }
 
-/// Analyses one file, rendering connections as they are finalized.
-fn process(index: usize, path: &Path, options: Options, format: Format) -> FileOutput {
+/// Analyses one file, writing each connection to `out` as soon as it ends (text and JSON Lines),
+/// then the file's own lines. JSON is written by the caller from the returned report.
+fn process(
+    index: usize,
+    path: &Path,
+    options: Options,
+    format: Format,
+    out: &mut dyn Write,
+) -> FileOutput {
     let started = Instant::now();
     let name = path.display().to_string();
-    let mut rendered = Vec::new();
     let opened = capture::open_input(path);
     let result = opened.and_then(|(input, compression)| {
         let mut connections = Vec::new();
         let r =
             tlsdiag::analyzer::analyze_streaming(input, compression, name.clone(), options, |c| {
-                match format {
-                    Format::Text => {
-                        rendered.push(b'\n');
-                        rendered.extend_from_slice(report::render_connection_text(&c).as_bytes());
+                let _ = match format {
+                    Format::Text => out
+                        .write_all(report::render_connection_text(&c).as_bytes())
+                        .and_then(|_| out.write_all(b"\n")),
+                    Format::Jsonl => out.write_all(report::jsonl_connection(&name, &c).as_bytes()),
+                    Format::Json => {
+                        connections.push(c);
+                        Ok(())
                     }
-                    Format::Jsonl => {
-                        rendered.extend_from_slice(report::jsonl_connection(&name, &c).as_bytes())
-                    }
-                    Format::Json => connections.push(c),
-                    Format::Summary => {}
-                }
+                    Format::Summary => Ok(()),
+                };
             });
         r.map(|mut r| {
             connections.sort_by_key(|c| c.stream);
@@ -318,38 +323,29 @@ fn process(index: usize, path: &Path, options: Options, format: Format) -> FileO
             r
         })
     });
+    let elapsed = started.elapsed();
     match result {
         Ok(r) => {
-            match format {
-                Format::Text => {
-                    let mut text = report::render_file_header(&r).into_bytes();
-                    text.extend_from_slice(&rendered);
-                    text.push(b'\n');
-                    text.extend_from_slice(report::render_findings_summary(&r).as_bytes());
-                    rendered = text;
-                }
-                Format::Jsonl => rendered.extend_from_slice(report::jsonl_file(&r).as_bytes()),
-                Format::Summary => {
-                    let mut text = report::render_file_header(&r).into_bytes();
-                    text.extend_from_slice(report::render_findings_summary(&r).as_bytes());
-                    rendered = text;
-                }
-                Format::Json => {}
-            }
+            let _ = match format {
+                // Connections came first, as they ended; the file's counts close its part.
+                Format::Text | Format::Summary => out
+                    .write_all(report::render_file_header(&r).as_bytes())
+                    .and_then(|_| out.write_all(report::render_findings_summary(&r).as_bytes())),
+                Format::Jsonl => out.write_all(report::jsonl_file(&r).as_bytes()),
+                Format::Json => Ok(()),
+            };
             FileOutput {
                 index,
-                rendered,
                 report: Some(r),
                 error: None,
-                elapsed: started.elapsed(),
+                elapsed,
             }
         }
         Err(e) => FileOutput {
             index,
-            rendered: Vec::new(),
             report: None,
             error: Some(format!("{name}: {e}")),
-            elapsed: started.elapsed(),
+            elapsed,
         },
     }
 }
@@ -420,80 +416,89 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         .sum();
     let bar = show_progress.then(|| progress_thread(total, read.clone(), done.clone()));
 
-    // Analyse in parallel; write in input order as soon as each file's turn comes.
-    let pool = args.analysis.pool();
-    let (tx, rx) = mpsc::channel::<FileOutput>();
+    // One file at a time (one input, or -j 1): every connection is written as it ends.
+    // Several files in parallel: each file's output is held until its turn, so that the result
+    // is the same whatever the scheduling.
     let format = args.format;
     let mut totals = Totals::default();
-    let mut reports: Vec<Option<FileReport>> = Vec::new();
-    std::thread::scope(|scope| {
-        let inputs = &inputs;
-        let options = &options;
-        scope.spawn(move || {
-            pool.scope(|s| {
-                for (i, path) in inputs.iter().enumerate() {
-                    let tx = tx.clone();
-                    let options = options.clone();
-                    s.spawn(move |_| {
-                        let _ = tx.send(process(i, path, options, format));
+    let mut json_written = 0usize;
+    let many = inputs.len() > 1;
+    if format == Format::Json && many {
+        let _ = out.write_all(b"[\n");
+    }
+    let mut finish_file =
+        |r: FileOutput, rendered: &[u8], out: &mut dyn Write, totals: &mut Totals| {
+            totals.add(&r);
+            if let Some(e) = &r.error {
+                eprintln!("tlsdiag: {e}");
+                if format == Format::Jsonl {
+                    let line = serde_json::json!({
+                        "kind": "error", "schema_version": report::SCHEMA_VERSION,
+                        "file": inputs[r.index].display().to_string(), "error": e,
                     });
+                    let _ = writeln!(out, "{line}");
                 }
-            });
-        });
-        let mut pending: std::collections::BTreeMap<usize, FileOutput> = Default::default();
-        let mut next = 0;
-        if format == Format::Json && inputs.len() > 1 {
-            let _ = out.write_all(b"[\n");
-        }
-        for result in rx.iter().take(inputs.len()) {
-            pending.insert(result.index, result);
-            while let Some(r) = pending.remove(&next) {
-                totals.add(&r);
-                if let Some(e) = &r.error {
-                    eprintln!("tlsdiag: {e}");
-                    if format == Format::Jsonl {
-                        let line = serde_json::json!({
-                            "kind": "error", "schema_version": report::SCHEMA_VERSION,
-                            "file": inputs[r.index].display().to_string(), "error": e,
-                        });
-                        let _ = writeln!(out, "{line}");
-                    }
-                } else if let Some(rep) = &r.report {
-                    for w in &rep.warnings {
-                        eprintln!("tlsdiag: {}: warning: {w}", rep.file);
-                    }
+            } else if let Some(rep) = &r.report {
+                for w in &rep.warnings {
+                    eprintln!("tlsdiag: {}: warning: {w}", rep.file);
                 }
-                match format {
-                    Format::Json => {
-                        if let Some(rep) = &r.report {
-                            if inputs.len() > 1 && reports.iter().any(|x| x.is_some()) {
-                                let _ = out.write_all(b",\n");
-                            }
-                            let _ = serde_json::to_writer_pretty(&mut out, rep);
-                            if inputs.len() == 1 {
-                                let _ = out.write_all(b"\n");
-                            }
-                        }
-                        reports.push(r.report.map(|mut rep| {
-                            rep.connections.clear();
-                            rep
-                        }));
-                    }
-                    _ => {
-                        let _ = out.write_all(&r.rendered);
-                        if format == Format::Text && inputs.len() > 1 {
-                            let _ = out.write_all(b"\n");
-                        }
-                        reports.push(None);
-                    }
-                }
-                next += 1;
             }
+            let _ = out.write_all(rendered);
+            if format == Format::Json {
+                if let Some(rep) = &r.report {
+                    if json_written > 0 {
+                        let _ = out.write_all(b",\n");
+                    }
+                    let _ = serde_json::to_writer_pretty(&mut *out, rep);
+                    if !many {
+                        let _ = out.write_all(b"\n");
+                    }
+                    json_written += 1;
+                }
+            } else if format == Format::Text && many {
+                let _ = out.write_all(b"\n");
+            }
+        };
+    let sequential = !many || args.analysis.jobs == Some(1);
+    if sequential {
+        for (i, path) in inputs.iter().enumerate() {
+            let r = process(i, path, options.clone(), format, &mut out);
+            finish_file(r, &[], &mut out, &mut totals);
         }
-        if format == Format::Json && inputs.len() > 1 {
-            let _ = out.write_all(b"\n]\n");
-        }
-    });
+    } else {
+        let pool = args.analysis.pool();
+        let (tx, rx) = mpsc::channel::<(FileOutput, Vec<u8>)>();
+        std::thread::scope(|scope| {
+            let inputs = &inputs;
+            let options = &options;
+            scope.spawn(move || {
+                pool.scope(|s| {
+                    for (i, path) in inputs.iter().enumerate() {
+                        let tx = tx.clone();
+                        let options = options.clone();
+                        s.spawn(move |_| {
+                            let mut rendered = Vec::new();
+                            let r = process(i, path, options, format, &mut rendered);
+                            let _ = tx.send((r, rendered));
+                        });
+                    }
+                });
+            });
+            let mut pending: std::collections::BTreeMap<usize, (FileOutput, Vec<u8>)> =
+                Default::default();
+            let mut next = 0;
+            for (r, rendered) in rx.iter().take(inputs.len()) {
+                pending.insert(r.index, (r, rendered));
+                while let Some((r, rendered)) = pending.remove(&next) {
+                    finish_file(r, &rendered, &mut out, &mut totals);
+                    next += 1;
+                }
+            }
+        });
+    }
+    if format == Format::Json && many {
+        let _ = out.write_all(b"\n]\n");
+    }
     done.store(true, Ordering::Relaxed);
     if let Some(b) = bar {
         let _ = b.join();
