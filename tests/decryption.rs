@@ -207,3 +207,36 @@ fn key_log_for_another_session() {
         .unwrap()
         .starts_with("no key for this connection in the key log (client random"));
 }
+
+#[test]
+fn a_capture_gap_stops_decryption_of_that_direction_only() {
+    // Drop frame 10 (the client's encrypted GET): the server's acknowledgement shows the bytes
+    // were sent, so the client direction has a hole; the server's records still decrypt.
+    let bytes = std::fs::read(dir().join("dec-tls12-aes128gcm.pcap")).unwrap();
+    let mut out = bytes[..24].to_vec();
+    let (mut pos, mut frame) = (24, 0);
+    while pos + 16 <= bytes.len() {
+        let caplen = u32::from_le_bytes(bytes[pos + 8..pos + 12].try_into().unwrap()) as usize;
+        frame += 1;
+        if frame != 10 {
+            out.extend_from_slice(&bytes[pos..pos + 16 + caplen]);
+        }
+        pos += 16 + caplen;
+    }
+    let options = Options {
+        keylog_files: vec![dir().join("dec-tls12-aes128gcm.keys")],
+        ..Options::default()
+    };
+    let r = tlsdiag::analyze_bytes("gap", out, options).unwrap();
+    let c = only(&r);
+    assert_eq!(c.decryption.status, "partly-decrypted");
+    let reason = c.decryption.reason.as_deref().unwrap();
+    assert!(reason.contains("lost in a capture gap"), "{reason}");
+    assert!(c.decryption.server_records >= 3, "{:?}", c.decryption);
+    // The response is still read; its request is not.
+    assert!(c.http.iter().any(|x| x.status == Some(200)));
+    assert!(c
+        .not_seen
+        .iter()
+        .any(|n| n.contains("lost in a capture gap")));
+}

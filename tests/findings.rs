@@ -303,3 +303,34 @@ fn public_captures_missing_answer_and_revocation_urls() {
     ));
     assert_eq!(f.frames, vec![15]);
 }
+
+#[test]
+fn public_captures_with_weak_self_signed_and_not_yet_valid_certificates() {
+    // arkime's SSLv3 client-auth capture: a self-signed RSA 1024 server certificate.
+    let Some(r) = public("arkime+arkime/tests/pcap/ssl-selfsign.pcap") else {
+        return;
+    };
+    let got: Vec<&str> = r.connections[0].findings.iter().map(|f| f.code).collect();
+    assert!(got.contains(&"chain-leaf-self-signed"), "{got:?}");
+    let weak: Vec<&Finding> = r.connections[0]
+        .findings
+        .iter()
+        .filter(|f| f.code == "cert-weak-key")
+        .collect();
+    assert_eq!(weak.len(), 2, "server and client certificates");
+    assert!(
+        weak[0].title.contains("1024-bit RSA key"),
+        "{}",
+        weak[0].title
+    );
+    // zeek's ML-DSA capture: the certificate starts after the capture was made.
+    let Some(r) = public("zeek+zeek/testing/btest/Traces/tls/ml-dsa-44-cert.pcap") else {
+        return;
+    };
+    let f = find(&r, "cert-not-yet-valid");
+    assert!(
+        f.explanation.contains("is valid only from"),
+        "{}",
+        f.explanation
+    );
+}

@@ -278,3 +278,56 @@ fn negotiate_with_ntlm_inside_and_iis_substatus_from_the_body() {
         .explanation
         .contains("403.16: client certificate is untrusted or invalid"));
 }
+
+/// Records of a little-endian microsecond pcap (header, then (record header, frame) pairs).
+fn records(bytes: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut pos = 24;
+    while pos + 16 <= bytes.len() {
+        let caplen = u32::from_le_bytes(bytes[pos + 8..pos + 12].try_into().unwrap()) as usize;
+        out.push((
+            bytes[pos..pos + 16].to_vec(),
+            bytes[pos + 16..pos + 16 + caplen].to_vec(),
+        ));
+        pos += 16 + caplen;
+    }
+    out
+}
+
+#[test]
+fn a_403_is_linked_to_the_failed_handshake_of_the_same_client_and_server() {
+    // A failed client-certificate handshake (stream 0), then, 19 s later, the same client and
+    // server over plain HTTP answered 403 (the HTTP capture's server port is changed to the TLS
+    // one so that both connections are with the same server).
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let tls = std::fs::read(dir.join("tls12-client-cert-empty-required.pcap")).unwrap();
+    let http = std::fs::read(dir.join("http-401-403.pcap")).unwrap();
+    let mut merged = tls[..24].to_vec();
+    for (hdr, frame) in records(&tls) {
+        merged.extend(hdr);
+        merged.extend(frame);
+    }
+    for (hdr, mut frame) in records(&http) {
+        let t = 14 + (frame[14] & 0x0f) as usize * 4;
+        for at in [t, t + 2] {
+            if u16::from_be_bytes([frame[at], frame[at + 1]]) == 44325 {
+                frame[at..at + 2].copy_from_slice(&44310u16.to_be_bytes());
+            }
+        }
+        merged.extend(hdr);
+        merged.extend(frame);
+    }
+    let r = tlsdiag::analyze_bytes("merged", merged, Options::default()).unwrap();
+    assert_eq!(r.connections.len(), 2);
+    let f = r.connections[1]
+        .findings
+        .iter()
+        .find(|f| f.code == "http-403")
+        .unwrap();
+    assert!(
+        f.explanation
+            .contains("within a minute on tcp.stream 0 (client-cert-empty, handshake-failed)"),
+        "{}",
+        f.explanation
+    );
+}
