@@ -847,15 +847,7 @@ fn http_rules(
                     filter_status(403),
                 ));
             } else if !loop_members.contains(&i) {
-                let sub = body_sub
-                    .as_deref()
-                    .map(|s| {
-                        format!(
-                            " IIS sub-status {s}: {}.",
-                            crate::http::substatus_meaning(s)
-                        )
-                    })
-                    .unwrap_or_default();
+                let sub = substatus_sentence(body_sub.as_deref());
                 out.push(finding(
                     "http-403",
                     c,
@@ -881,16 +873,7 @@ fn http_rules(
             } else {
                 format!("WWW-Authenticate {}", x.www_authenticate.join(", "))
             };
-            let sub = x
-                .substatus
-                .as_deref()
-                .map(|s| {
-                    format!(
-                        " IIS sub-status {s}: {}.",
-                        crate::http::substatus_meaning(s)
-                    )
-                })
-                .unwrap_or_default();
+            let sub = substatus_sentence(x.substatus.as_deref());
             out.push(finding(
                 "http-401",
                 c,
@@ -940,6 +923,17 @@ fn http_rules(
         ));
     }
     inferred
+}
+
+/// " IIS sub-status 403.16: client certificate is untrusted or invalid." or nothing.
+fn substatus_sentence(sub: Option<&str>) -> String {
+    sub.map(|s| {
+        format!(
+            " IIS sub-status {s}: {}.",
+            crate::http::substatus_meaning(s)
+        )
+    })
+    .unwrap_or_default()
 }
 
 fn endpoint_port(ep: &str) -> Option<u16> {
