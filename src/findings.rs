@@ -458,6 +458,10 @@ pub struct ClientAuthSummary {
     pub issuer_match: Option<&'static str>,
 }
 
+/// Entries a findings cache holds before it starts over (hostile captures can carry any number
+/// of distinct names).
+const MAX_CACHED: usize = 1 << 16;
+
 /// Caches shared by all connections of a file.
 #[derive(Default)]
 pub struct FindingsContext {
@@ -486,6 +490,9 @@ impl FindingsContext {
             return v.clone();
         }
         let v = x509::verify_signature(&child.der, &issuer.der);
+        if self.verified.len() >= MAX_CACHED {
+            self.verified.clear();
+        }
         self.verified.insert(key, v.clone());
         v
     }
@@ -494,6 +501,9 @@ impl FindingsContext {
     fn canonical_in(&mut self, der: &[u8], set: &FxHashSet<String>) -> bool {
         if !self.canonical.contains_key(der) {
             let c = x509::dn_canonical(der);
+            if self.canonical.len() >= MAX_CACHED {
+                self.canonical.clear();
+            }
             self.canonical.insert(der.to_vec(), c);
         }
         self.canonical
@@ -507,6 +517,9 @@ impl FindingsContext {
             return c.clone();
         }
         let c = x509::dn_canonical(der);
+        if self.canonical.len() >= MAX_CACHED {
+            self.canonical.clear();
+        }
         self.canonical.insert(der.to_vec(), c.clone());
         c
     }

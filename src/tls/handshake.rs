@@ -319,6 +319,8 @@ pub struct CertCache {
     requests: rustc_hash::FxHashMap<(u16, usize, u64), Arc<CertificateRequestInfo>>,
 }
 
+/// Distinct certificates remembered per file at most.
+const MAX_CACHED_CERTIFICATES: usize = 1 << 16;
 /// Distinct CertificateRequests remembered per file at most.
 const MAX_CACHED_REQUESTS: usize = 4096;
 
@@ -332,7 +334,11 @@ impl CertCache {
             Some(_) => Arc::new(x509::cert_info(der)), // hash collision: do not cache
             None => {
                 let info = Arc::new(x509::cert_info(der));
-                self.map.insert(key, info.clone());
+                // Distinct certificates are few in real captures; a hostile one could carry
+                // millions, so the cache is bounded (and so is the memory).
+                if self.map.len() < MAX_CACHED_CERTIFICATES {
+                    self.map.insert(key, info.clone());
+                }
                 info
             }
         }
