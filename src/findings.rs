@@ -466,7 +466,7 @@ const MAX_CACHED: usize = 1 << 16;
 #[derive(Default)]
 pub struct FindingsContext {
     pub thresholds: Thresholds,
-    verified: FxHashMap<(usize, usize), Verification>,
+    verified: FxHashMap<(u64, u64), Verification>,
     canonical: FxHashMap<Vec<u8>, Option<String>>,
     /// Hosts and IPs the capture has TCP connections to, for revocation reachability.
     pub contacted: FxHashSet<String>,
@@ -480,12 +480,11 @@ impl FindingsContext {
         }
     }
 
-    /// Certificates are shared (`Arc`) for the whole file, so their addresses identify them.
+    /// Keyed by hashes of the two SHA-256 fingerprints (no copy of them per lookup).
     fn verify(&mut self, child: &CertInfo, issuer: &CertInfo) -> Verification {
-        let key = (
-            child as *const CertInfo as usize,
-            issuer as *const CertInfo as usize,
-        );
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let h = BuildHasherDefault::<rustc_hash::FxHasher>::default();
+        let key = (h.hash_one(&child.sha256), h.hash_one(&issuer.sha256));
         if let Some(v) = self.verified.get(&key) {
             return v.clone();
         }
