@@ -334,3 +334,35 @@ fn public_captures_with_weak_self_signed_and_not_yet_valid_certificates() {
         f.explanation
     );
 }
+
+#[test]
+fn server_and_client_certificate_properties() {
+    // A server leaf allowed for client authentication only.
+    let r = expect(
+        "fnd-server-no-serverauth-eku.pcap",
+        &[("cert-no-server-auth-eku", &[6])],
+    );
+    assert!(find(&r, "cert-no-server-auth-eku")
+        .explanation
+        .contains("allows only clientAuth"));
+    // A self-signed RSA 1024 server certificate.
+    let r = expect(
+        "fnd-server-rsa1024-selfsigned.pcap",
+        &[("cert-weak-key", &[6]), ("chain-leaf-self-signed", &[6])],
+    );
+    assert!(find(&r, "cert-weak-key").title.contains("1024-bit RSA key"));
+    // A client certificate valid only from 2035: OpenSSL answers bad_certificate (42).
+    let r = expect(
+        "fnd-client-cert-not-yet-valid.pcap",
+        &[
+            ("client-cert-not-yet-valid", &[8]),
+            ("handshake-failed", &[9]),
+        ],
+    );
+    assert!(find(&r, "client-cert-not-yet-valid")
+        .title
+        .contains("valid only from 2035-01-01 00:00:00Z"));
+    assert!(find(&r, "handshake-failed")
+        .title
+        .contains("bad_certificate (42)"));
+}
