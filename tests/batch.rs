@@ -179,10 +179,22 @@ fn check_passes_on_the_corpus_and_shows_a_readable_diff() {
     let out = tlsdiag(&["check", captures().to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(
-        text.contains("56 capture(s): 56 passed, 0 failed"),
-        "{text}"
-    );
+    // Every capture of captures/ has an expectation and meets it.
+    let captures_count = std::fs::read_dir(captures())
+        .unwrap()
+        .filter(|e| {
+            let name = e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .to_string();
+            name.contains(".pcap")
+        })
+        .count();
+    assert!(captures_count >= 59);
+    let line = format!("{captures_count} capture(s): {captures_count} passed, 0 failed");
+    assert!(text.contains(&line), "{text}");
 
     // Change one expectation in a copy: check fails and says what differs.
     let dir = temp_dir("check");
