@@ -182,15 +182,7 @@ fn check_passes_on_the_corpus_and_shows_a_readable_diff() {
     // Every capture of captures/ has an expectation and meets it.
     let captures_count = std::fs::read_dir(captures())
         .unwrap()
-        .filter(|e| {
-            let name = e
-                .as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .to_string();
-            name.contains(".pcap")
-        })
+        .filter(|e| tlsdiag::check::looks_like_capture(&e.as_ref().unwrap().path()))
         .count();
     assert!(captures_count >= 59);
     let line = format!("{captures_count} capture(s): {captures_count} passed, 0 failed");
