@@ -295,6 +295,21 @@ fn compare(capture: &Path, truth: &Value, keylog: Option<PathBuf>) -> Vec<String
     if our_h2 != their_h2 {
         diffs.push(format!("http2 status: tshark {their_h2:?}, we {our_h2:?}"));
     }
+    // WWW-Authenticate schemes offered (tshark counts each header).
+    let mut our_www: BTreeMap<String, u64> = BTreeMap::new();
+    for c in &report.connections {
+        for x in &c.http {
+            for scheme in &x.www_authenticate {
+                *our_www.entry(scheme.clone()).or_default() += 1;
+            }
+        }
+    }
+    let their_www = counts(&truth[section]["summary"]["www_authenticate_schemes"]);
+    if our_www != their_www {
+        diffs.push(format!(
+            "www-authenticate: tshark {their_www:?}, we {our_www:?}"
+        ));
+    }
     let streams: BTreeSet<u64> = ours.keys().chain(theirs.keys()).copied().collect();
     for s in streams {
         let mut a = ours.get(&s).cloned().unwrap_or_default();

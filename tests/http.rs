@@ -331,3 +331,45 @@ fn a_403_is_linked_to_the_failed_handshake_of_the_same_client_and_server() {
         f.explanation
     );
 }
+
+#[test]
+fn public_ntlm_and_negotiate_exchanges() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/captures-public/dev/arkime+arkime/tests/pcap/ntlm_synthetic.pcap");
+    if !path.exists() {
+        println!("SKIPPED: {} is absent", path.display());
+        return;
+    }
+    let r = analyze_path(&path, Options::default()).unwrap();
+    let exchanges: Vec<(Option<u64>, Option<u16>, Option<&str>, Option<&str>)> = r
+        .connections
+        .iter()
+        .flat_map(|c| &c.http)
+        .map(|x| {
+            (
+                x.response_frame,
+                x.status,
+                x.authorization.as_deref(),
+                x.auth_token,
+            )
+        })
+        .collect();
+    assert_eq!(
+        exchanges,
+        vec![
+            (Some(46), Some(401), Some("NTLM"), Some("ntlm")),
+            (Some(50), Some(200), Some("NTLM"), Some("ntlm")),
+            (Some(60), Some(401), Some("Negotiate"), Some("ntlm")),
+            (Some(64), Some(200), Some("Negotiate"), Some("ntlm")),
+        ]
+    );
+    // The challenges were answered: no 401 finding; the Negotiate-with-NTLM requests are noted.
+    let got: Vec<(String, Vec<u64>)> = codes(&r);
+    assert_eq!(
+        got,
+        vec![
+            ("negotiate-fell-back-to-ntlm".to_string(), vec![58]),
+            ("negotiate-fell-back-to-ntlm".to_string(), vec![62]),
+        ]
+    );
+}
