@@ -341,7 +341,8 @@ fn public_ntlm_and_negotiate_exchanges() {
         return;
     }
     let r = analyze_path(&path, Options::default()).unwrap();
-    let exchanges: Vec<(Option<u64>, Option<u16>, Option<&str>, Option<&str>)> = r
+    type Row<'a> = (Option<u64>, Option<u16>, Option<&'a str>, Option<&'a str>);
+    let exchanges: Vec<Row<'_>> = r
         .connections
         .iter()
         .flat_map(|c| &c.http)
