@@ -998,6 +998,32 @@ mod tests {
         assert_eq!(substatus_meaning("403.7"), "client certificate required");
     }
 
+    proptest::proptest! {
+        /// Any bytes, cut anywhere, with gaps: no panic, and bounded state.
+        #[test]
+        fn arbitrary_input_never_panics(
+            chunks in proptest::collection::vec(
+                (proptest::num::u8::ANY, proptest::collection::vec(proptest::num::u8::ANY, 0..300)),
+                1..40,
+            ),
+        ) {
+            let mut s = HttpSession::new();
+            // Start as HTTP so the parser (not just detection) sees the bytes.
+            s.on_data(0, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 1, 0);
+            s.on_data(1, b"HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n", 2, 0);
+            for (i, (sel, bytes)) in chunks.iter().enumerate() {
+                let dir = sel & 1;
+                if sel & 0x30 == 0x30 {
+                    s.on_gap(dir, bytes.len() as u64 + 1);
+                } else {
+                    s.on_data(dir, bytes, i as u64 + 3, 0);
+                }
+            }
+            s.finish();
+            proptest::prop_assert!(s.exchanges.len() <= MAX_EXCHANGES);
+        }
+    }
+
     #[test]
     fn not_http_gives_up() {
         let mut s = HttpSession::new();

@@ -366,3 +366,81 @@ fn server_and_client_certificate_properties() {
         .title
         .contains("bad_certificate (42)"));
 }
+
+mod common;
+
+fn tls_record(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![kind, 3, 3];
+    v.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    v.extend_from_slice(body);
+    v
+}
+
+fn handshake(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![kind];
+    v.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    v.extend_from_slice(body);
+    v
+}
+
+/// A DER Name with one CN of `len` characters.
+fn name(cn: &str) -> Vec<u8> {
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut v = vec![tag];
+        if content.len() < 128 {
+            v.push(content.len() as u8);
+        } else {
+            v.extend_from_slice(&[0x81, content.len() as u8]);
+        }
+        v.extend_from_slice(content);
+        v
+    }
+    let mut atv = tlv(0x06, &[0x55, 0x04, 0x03]);
+    atv.extend(tlv(0x0c, cn.as_bytes()));
+    tlv(0x30, &tlv(0x31, &tlv(0x30, &atv)))
+}
+
+#[test]
+fn a_ca_list_announcing_more_than_the_message_holds_is_called_cut() {
+    // ClientHello; then ServerHello and a CertificateRequest whose DN vector announces 16,380
+    // bytes while the message carries about 16,000: the sign of a list cut by its sender.
+    let mut ch = vec![3, 3];
+    ch.extend_from_slice(&[7; 32]);
+    ch.extend_from_slice(&[0, 0, 2, 0xc0, 0x2f, 1, 0]);
+    let mut sh = vec![3, 3];
+    sh.extend_from_slice(&[9; 32]);
+    sh.extend_from_slice(&[0, 0xc0, 0x2f, 0]);
+    let mut names = Vec::new();
+    let mut i = 0;
+    while names.len() < 16_000 {
+        let n = name(&format!("Generated CA {i:04} {}", "x".repeat(170)));
+        names.extend_from_slice(&(n.len() as u16).to_be_bytes());
+        names.extend(n);
+        i += 1;
+    }
+    let mut cr = vec![1, 1, 0, 2, 4, 1];
+    cr.extend_from_slice(&16_380u16.to_be_bytes());
+    cr.extend(&names);
+    let mut flight = handshake(2, &sh);
+    flight.extend(handshake(13, &cr));
+    flight.extend(handshake(14, &[]));
+    let (a, b) = flight.split_at(10_000);
+    let mut server = tls_record(22, a);
+    server.extend(tls_record(22, b));
+    let client = tls_record(22, &handshake(1, &ch));
+    let pcap = common::synthetic_tcp(&[(true, &client), (false, &server)]);
+    let r = tlsdiag::analyze_bytes("cut", pcap, Options::default()).unwrap();
+    let f = find(&r, "ca-list-over-limit");
+    assert!(f.title.contains("16,380 bytes"), "{}", f.title);
+    assert!(
+        f.explanation.contains("looks cut short"),
+        "{}",
+        f.explanation
+    );
+    assert!(
+        f.explanation.contains("spanned 2 TLS records"),
+        "{}",
+        f.explanation
+    );
+    assert_eq!(f.frames, vec![4]);
+}
