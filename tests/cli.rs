@@ -294,3 +294,25 @@ fn bad_inputs_are_one_line_errors_with_exit_code_2() {
     let usage = tlsdiag(&["analyze", "--format", "yaml", "x.pcap"]);
     assert_eq!(usage.status.code(), Some(2));
 }
+
+#[test]
+fn sslkeylogfile_is_used_when_no_keylog_option_is_given() {
+    let capture = capture("nginx-mtls-403.pcap");
+    let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/nginx-mtls-403.keys");
+    let out = Command::new(env!("CARGO_BIN_EXE_tlsdiag"))
+        .args(["-f", "json", capture.to_str().unwrap()])
+        .env("SSLKEYLOGFILE", &keys)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["connections"][0]["decryption"]["status"], "decrypted");
+    assert_eq!(v["connections"][0]["http"][0]["status"], 403);
+    // A key log that cannot be read is a warning, and the rest of the report is there.
+    let out = Command::new(env!("CARGO_BIN_EXE_tlsdiag"))
+        .args(["--keylog", "no/such/keys.txt", capture.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read key log no/such/keys.txt"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("client-cert-empty"));
+}
