@@ -91,7 +91,7 @@ pub static CATALOG: &[CodeDoc] = &[
         severity: Severity::Error,
         title: "CertificateRequest CA list at or above Schannel's 16 KB limit",
         cause: "The server sends the names of the CAs it trusts for client certificates in its CertificateRequest. Windows Schannel truncates this list at 16,384 bytes (logging event 36885), and clients choose a certificate by matching its issuer against the list: CAs cut off the end of the list, or a list a client refuses as too long, leave the client with no matching certificate, so it sends none (IIS answers 403.7) or the wrong one (403.16).",
-        evidence: "The CertificateRequest's CA list byte size as on the wire (tshark's tls.handshake.dnames_len), the number of names, the ten largest names, the number of TLS records the message spanned, and whether the list looks cut short.",
+        evidence: "The CertificateRequest's CA list byte size as on the wire (tshark's tls.handshake.dnames_len), the number of names, the ten largest names, the names that lie past byte 16,384 (those a Schannel server would not send), the number of TLS records the message spanned, and whether the list looks cut short.",
         fix: "Trust fewer CAs for client authentication on the server: on Windows move unneeded roots out of the Trusted Root store, or use a Client Authentication Issuers store (ClientAuthTrustMode / SendTrustedIssuerList=0 makes Schannel send no list at all); on other servers point the client-CA setting (nginx ssl_client_certificate, Apache SSLCADNRequestFile) at only the issuing CAs.",
         refs: &[KB933430, EVENT36885, RFC5246_CR],
     },
@@ -1074,6 +1074,31 @@ fn ca_list(
         } else {
             ""
         };
+        // Which names lie past 16,384 bytes: those a Schannel server would not send.
+        let mut end = 0usize;
+        let beyond: Vec<&str> = cr
+            .ca_names
+            .iter()
+            .filter(|n| {
+                end += 2 + n.der_len;
+                end > SCHANNEL_CA_LIST_LIMIT
+            })
+            .map(|n| n.dn.as_str())
+            .collect();
+        let beyond_text = if beyond.is_empty() {
+            String::new()
+        } else {
+            let mut shown: Vec<String> =
+                beyond.iter().take(5).map(|d| format!("    {d}")).collect();
+            if beyond.len() > 5 {
+                shown.push(format!("    ... and {} more", beyond.len() - 5));
+            }
+            format!(
+                "\n  {} name(s) lie past byte 16,384, where a Schannel server stops: clients with certificates from these CAs would not find theirs in the list:\n{}",
+                beyond.len(),
+                shown.join("\n")
+            )
+        };
         out.push(finding(
             "ca-list-over-limit",
             c,
@@ -1083,7 +1108,7 @@ fn ca_list(
                 n
             ),
             format!(
-                "The CertificateRequest in frame {} lists {} CA names in {} bytes, at or above the 16,384 bytes Schannel handles.{}{} {}\n  Largest names:\n{}",
+                "The CertificateRequest in frame {} lists {} CA names in {} bytes, at or above the 16,384 bytes Schannel handles.{}{} {}\n  Largest names:\n{}{beyond_text}",
                 m.frame,
                 n,
                 fmt_bytes(bytes),

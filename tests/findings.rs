@@ -89,6 +89,15 @@ fn ca_list_sizes() {
         10
     );
     assert_eq!(f.filter, "tcp.stream eq 0 && tls.handshake.type == 13");
+    // 158 + 79 x 208 bytes passes 16,384: names 79 to 81 are the ones Schannel would not send.
+    assert!(
+        f.explanation.contains("3 name(s) lie past byte 16,384"),
+        "{}",
+        f.explanation
+    );
+    assert!(f
+        .explanation
+        .contains("    CN=tlsdiag Generated Client CA 0079,"));
 
     // 37 KB: over the CA-list limit and over Schannel's 32 KB message limit.
     let r = expect(
