@@ -613,6 +613,7 @@ fn collect(
     let mut connections = Vec::new();
     let mut report = analyze_streaming(input, compression, name, options, |c| connections.push(c))?;
     connections.sort_by_key(|c| c.stream);
+    findings::correlate_all(&mut connections);
     report.connections = connections;
     Ok(report)
 }

@@ -962,6 +962,60 @@ pub struct Recent {
     problems: Vec<&'static str>,
 }
 
+/// Links every HTTP 401/403 to handshake problems of the same client and server within a minute
+/// on any other connection of the file, before or after it. Used when all reports are kept (JSON
+/// and library use); streamed output links to earlier connections only.
+pub fn correlate_all(connections: &mut [ConnectionReport]) {
+    let problems: Vec<(u64, String, String, i64, Vec<&'static str>)> = connections
+        .iter()
+        .map(|c| {
+            let codes: Vec<&'static str> = c
+                .findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error && !f.code.starts_with("http-"))
+                .map(|f| f.code)
+                .collect();
+            (
+                c.stream,
+                host_part(&c.client),
+                c.server.clone(),
+                c.start_ns,
+                codes,
+            )
+        })
+        .filter(|p| !p.4.is_empty())
+        .collect();
+    if problems.is_empty() {
+        return;
+    }
+    for c in connections.iter_mut() {
+        let client = host_part(&c.client);
+        let linked: Vec<String> = problems
+            .iter()
+            .filter(|(stream, host, server, start, _)| {
+                *stream != c.stream
+                    && *host == client
+                    && *server == c.server
+                    && (start - c.start_ns).abs() <= CORRELATION_WINDOW_NS
+            })
+            .map(|(stream, _, _, _, codes)| format!("tcp.stream {stream} ({})", codes.join(", ")))
+            .collect();
+        if linked.is_empty() {
+            continue;
+        }
+        for f in c.findings.iter_mut() {
+            if matches!(f.code, "http-403" | "http-401")
+                && !f.explanation.contains("within a minute on")
+            {
+                f.explanation.push_str(&format!(
+                    " The same client had a handshake problem with this server within a minute on {}: that is the likely cause.",
+                    linked.join(", ")
+                ));
+            }
+        }
+    }
+}
+
 /// How far apart (capture time) two connections of one client may be to be linked.
 const CORRELATION_WINDOW_NS: i64 = 60_000_000_000;
 /// Connections remembered for correlation at most.

@@ -319,6 +319,7 @@ fn process(
             });
         r.map(|mut r| {
             connections.sort_by_key(|c| c.stream);
+            tlsdiag::findings::correlate_all(&mut connections);
             r.connections = connections;
             r
         })

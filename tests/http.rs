@@ -255,8 +255,28 @@ fn a_403_is_linked_to_the_failed_handshake_of_the_same_client_and_server() {
         merged.extend(hdr);
         merged.extend(frame);
     }
-    let r = tlsdiag::analyze_bytes("merged", merged, Options::default()).unwrap();
+    let r = tlsdiag::analyze_bytes("merged", merged.clone(), Options::default()).unwrap();
     assert_eq!(r.connections.len(), 2);
+    // The other way round (the 403 first in the file): kept reports are linked too.
+    let mut reversed = merged[..24].to_vec();
+    let all = records(&merged);
+    let tls_count = records(&tls).len();
+    for (hdr, frame) in all[tls_count..].iter().chain(&all[..tls_count]) {
+        reversed.extend(hdr);
+        reversed.extend(frame);
+    }
+    let rev = tlsdiag::analyze_bytes("reversed", reversed, Options::default()).unwrap();
+    let f = rev.connections[0]
+        .findings
+        .iter()
+        .find(|f| f.code == "http-403")
+        .unwrap();
+    assert!(
+        f.explanation
+            .contains("within a minute on tcp.stream 1 (client-cert-empty, handshake-failed)"),
+        "{}",
+        f.explanation
+    );
     let f = r.connections[1]
         .findings
         .iter()
