@@ -1,9 +1,9 @@
-//! Regression corpus: each capture `X.pcap` may have `X.expect.json` beside it listing what
-//! analysing it must give (finding codes with counts, and key facts). `tlsdiag check DIR`
-//! compares, `--update` rewrites. The expectation is a plain JSON object so that a reviewer can
-//! read a change to it in a diff.
+//! Regression corpus: each capture `X.pcap` may have `X.expect.json` beside it, or an entry in
+//! its folder's `expect.toml`, listing what analysing it must give (finding codes with counts,
+//! and key facts). `tlsdiag check DIR` compares, `--update` rewrites. Expectations are plain
+//! JSON or TOML so that a reviewer can read a change to them in a diff.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -11,21 +11,28 @@ use serde::{Deserialize, Serialize};
 use crate::report::FileReport;
 use crate::tls::{Detail, Direction};
 
-/// What a capture must give.
+/// What a capture must give. Every field is exact: a fact left out of a hand-written
+/// expectation (they all default to zero or empty) must be absent from the capture.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Expectation {
     /// Key log to decrypt with, relative to the expectation file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keylog: Option<String>,
+    #[serde(default)]
     pub tls_connections: usize,
+    #[serde(default)]
     pub http_connections: usize,
     /// Finding code -> count over the file.
+    #[serde(default)]
     pub findings: BTreeMap<String, usize>,
     /// CertificateRequests: "stream/frame" -> "N names, B bytes".
+    #[serde(default)]
     pub certificate_requests: BTreeMap<String, String>,
     /// Client Certificates: "stream/frame" -> "empty" or "N certificates".
+    #[serde(default)]
     pub client_certificates: BTreeMap<String, String>,
     /// HTTP status -> count.
+    #[serde(default)]
     pub http_status: BTreeMap<String, usize>,
 }
 
@@ -164,6 +171,143 @@ pub fn read_expectation(path: &Path) -> Result<Option<Expectation>, String> {
     }
 }
 
+/// The per-folder expectation file: one table per capture of the folder, keyed by file name.
+pub const FOLDER_EXPECTATIONS: &str = "expect.toml";
+
+/// Expectations of one folder, by capture file name.
+pub type FolderExpectations = BTreeMap<String, Expectation>;
+
+/// Where the expectation of a capture lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpectationSource {
+    /// `X.expect.json` beside the capture.
+    Json(PathBuf),
+    /// The entry named after the capture in its folder's `expect.toml`.
+    Folder { file: PathBuf, entry: String },
+}
+
+impl ExpectationSource {
+    /// The folder relative to which the key log name is read.
+    pub fn dir(&self) -> &Path {
+        let file = match self {
+            ExpectationSource::Json(p) => p,
+            ExpectationSource::Folder { file, .. } => file,
+        };
+        file.parent().unwrap_or(Path::new("."))
+    }
+}
+
+impl std::fmt::Display for ExpectationSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExpectationSource::Json(p) => write!(f, "{}", p.display()),
+            ExpectationSource::Folder { file, entry } => {
+                write!(f, "{} [\"{entry}\"]", file.display())
+            }
+        }
+    }
+}
+
+/// Reads a folder's `expect.toml`; Ok(None) when there is none.
+pub fn read_folder_expectations(dir: &Path) -> Result<Option<FolderExpectations>, String> {
+    let path = dir.join(FOLDER_EXPECTATIONS);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// The text of a folder's `expect.toml`.
+pub fn folder_expectations_text(expectations: &FolderExpectations) -> Result<String, String> {
+    let body = toml::to_string_pretty(expectations).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "# What `tlsdiag check` expects of each capture in this folder (one table per file name).\n\
+         # `tlsdiag check --update DIR` rewrites this file; an X.expect.json beside a capture wins.\n\n{body}"
+    ))
+}
+
+/// The text of an `X.expect.json`.
+pub fn json_expectation_text(expectation: &Expectation) -> String {
+    serde_json::to_string_pretty(expectation).unwrap_or_default() + "\n"
+}
+
+/// What `check` has to do for a directory.
+#[derive(Debug, Default)]
+pub struct CheckPlan {
+    /// Capture, where its expectation lives, and the expectation (None: to be created).
+    pub items: Vec<(PathBuf, ExpectationSource, Option<Expectation>)>,
+    /// Every `expect.toml` read, by path, as read.
+    pub folders: BTreeMap<PathBuf, FolderExpectations>,
+    /// `expect.toml` entries naming no capture of their folder: (file, entry).
+    pub orphans: Vec<(PathBuf, String)>,
+}
+
+/// Finds every capture under `dir` and its expectation: `X.expect.json` first, then the entry in
+/// the folder's `expect.toml`. Captures without either are left out, unless `update` is set:
+/// then they get a new entry in the folder's `expect.toml` when the folder has one, and an
+/// `X.expect.json` otherwise, decrypting with `X.keys` when one sits beside the capture.
+pub fn plan_check(dir: &Path, update: bool) -> Result<CheckPlan, String> {
+    let captures = captures_in(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut plan = CheckPlan::default();
+    let mut folders: HashMap<PathBuf, Option<FolderExpectations>> = HashMap::new();
+    let mut seen: HashMap<PathBuf, Vec<String>> = HashMap::new();
+    for capture in captures {
+        let folder = capture.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let name = capture
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !folders.contains_key(&folder) {
+            folders.insert(folder.clone(), read_folder_expectations(&folder)?);
+        }
+        seen.entry(folder.clone()).or_default().push(name.clone());
+        let json = expectation_path(&capture);
+        let toml_file = folder.join(FOLDER_EXPECTATIONS);
+        let in_folder = folders.get(&folder).and_then(|f| f.as_ref());
+        let (source, expected) = if let Some(e) = read_expectation(&json)? {
+            (ExpectationSource::Json(json), Some(e))
+        } else if let Some(e) = in_folder.and_then(|m| m.get(&name)) {
+            let source = ExpectationSource::Folder {
+                file: toml_file,
+                entry: name,
+            };
+            (source, Some(e.clone()))
+        } else if update {
+            let source = if in_folder.is_some() {
+                ExpectationSource::Folder {
+                    file: toml_file,
+                    entry: name,
+                }
+            } else {
+                ExpectationSource::Json(json)
+            };
+            let seed = Expectation {
+                keylog: keylog_beside(&capture),
+                ..Default::default()
+            };
+            (source, Some(seed).filter(|e| e.keylog.is_some()))
+        } else {
+            continue;
+        };
+        // A new expectation without a key log starts empty: `expected` None.
+        plan.items.push((capture, source, expected));
+    }
+    for (folder, map) in folders {
+        let Some(map) = map else { continue };
+        let names = seen.get(&folder).map(Vec::as_slice).unwrap_or_default();
+        let file = folder.join(FOLDER_EXPECTATIONS);
+        for entry in map.keys().filter(|k| !names.contains(k)) {
+            plan.orphans.push((file.clone(), entry.clone()));
+        }
+        plan.folders.insert(file, map);
+    }
+    plan.orphans.sort();
+    Ok(plan)
+}
+
 /// Is this file name a capture? (pcap, pcapng, cap, possibly .gz/.zst)
 pub fn looks_like_capture(path: &Path) -> bool {
     let name = path
@@ -231,5 +375,28 @@ mod tests {
                 "finding handshake-failed: not expected, got 1"
             ]
         );
+    }
+
+    #[test]
+    fn documented_formats_parse() {
+        let doc = include_str!("../docs/json-schema.md");
+        let section = &doc[doc.find("## Regression expectations").unwrap()..];
+        let block = |fence: &str| {
+            let start = section.find(fence).unwrap() + fence.len();
+            let len = section[start..].find("```").unwrap();
+            &section[start..start + len]
+        };
+        let json: Expectation = serde_json::from_str(block("```json\n")).unwrap();
+        let toml: FolderExpectations = toml::from_str(block("```toml\n")).unwrap();
+        let entry = &toml["x.pcap"];
+        assert_eq!(entry.findings, json.findings);
+        assert_eq!(entry.certificate_requests, json.certificate_requests);
+        assert_eq!(entry.http_status["403"], 1);
+        assert_eq!(entry.keylog.as_deref(), Some("x.keys"));
+        // Left-out facts default to none.
+        let minimal: FolderExpectations =
+            toml::from_str("[\"y.pcap\"]\ntls_connections = 2\n").unwrap();
+        assert_eq!(minimal["y.pcap"].tls_connections, 2);
+        assert!(minimal["y.pcap"].findings.is_empty());
     }
 }

@@ -103,10 +103,12 @@ struct ExplainArgs {
 
 #[derive(clap::Args)]
 struct CheckArgs {
-    /// Directory of captures with X.expect.json files beside them.
+    /// Directory of captures, each with X.expect.json beside it or an entry in its folder's
+    /// expect.toml (the JSON file wins when both exist).
     dir: PathBuf,
-    /// Rewrite the expectations from what the captures give now (creates missing ones, which
-    /// use the key log X.keys when one sits beside the capture).
+    /// Rewrite the expectations from what the captures give now. Missing ones are created: in
+    /// the folder's expect.toml when it has one (an empty file will do), else as X.expect.json;
+    /// they decrypt with the key log X.keys when one sits beside the capture.
     #[arg(long)]
     update: bool,
     #[command(flatten)]
@@ -604,93 +606,65 @@ impl Totals {
     }
 }
 
-/// (capture, expectation file, expected, actual or error)
+/// (capture, where its expectation lives, expected, actual or error)
 type CheckResult = (
     PathBuf,
-    PathBuf,
+    check::ExpectationSource,
     Option<Expectation>,
     Result<Expectation, String>,
 );
 
 fn run_check(args: CheckArgs) -> ExitCode {
-    let captures = match check::captures_in(&args.dir) {
-        Ok(c) => c,
+    let plan = match check::plan_check(&args.dir, args.update) {
+        Ok(p) => p,
         Err(e) => {
-            eprintln!("tlsdiag: {}: {e}", args.dir.display());
+            eprintln!("tlsdiag: {e}");
             return ExitCode::from(EXIT_INPUT_ERROR);
         }
     };
-    let base = args.analysis.options();
-    let pool = args.analysis.pool();
-    // (capture, expectation file, expectation or error)
-    let mut work = Vec::new();
-    for capture in captures {
-        let path = check::expectation_path(&capture);
-        match check::read_expectation(&path) {
-            Ok(Some(e)) => work.push((capture, path, Some(e))),
-            Ok(None) if args.update => {
-                // A new expectation decrypts when a key log sits beside the capture.
-                let keylog = check::keylog_beside(&capture);
-                let seed = Expectation {
-                    keylog,
-                    ..Default::default()
-                };
-                work.push((capture, path, Some(seed).filter(|e| e.keylog.is_some())))
-            }
-            Ok(None) => {}
-            Err(e) => {
-                eprintln!("tlsdiag: {e}");
-                return ExitCode::from(EXIT_INPUT_ERROR);
-            }
-        }
-    }
-    if work.is_empty() {
+    if plan.items.is_empty() && plan.orphans.is_empty() {
         eprintln!(
-            "tlsdiag: {}: no X.expect.json beside any capture (use --update to create them)",
-            args.dir.display()
+            "tlsdiag: {}: no capture has an X.expect.json or an entry in its folder's {} \
+             (use --update to create them)",
+            args.dir.display(),
+            check::FOLDER_EXPECTATIONS
         );
         return ExitCode::from(EXIT_INPUT_ERROR);
     }
+    let base = args.analysis.options();
+    let pool = args.analysis.pool();
     use rayon::prelude::*;
     let results: Vec<CheckResult> = pool.install(|| {
-        work.into_par_iter()
-            .map(|(capture, path, expected)| {
+        plan.items
+            .into_par_iter()
+            .map(|(capture, source, expected)| {
                 let keylog = expected.as_ref().and_then(|e| e.keylog.clone());
                 let mut options = base.clone();
                 if let Some(k) = &keylog {
-                    options.keylog_files = vec![path.with_file_name(k)];
+                    options.keylog_files = vec![source.dir().join(k)];
                 }
                 let actual = tlsdiag::analyze_path(&capture, options)
                     .map(|r| Expectation::from_report(&r, keylog))
                     .map_err(|e| e.to_string());
-                (capture, path, expected, actual)
+                (capture, source, expected, actual)
             })
             .collect()
     });
+    if args.update {
+        return update_expectations(&results, plan.folders, &plan.orphans);
+    }
     let mut failed = 0;
     let mut errors = 0;
-    for (capture, path, expected, actual) in &results {
+    for (capture, _, expected, actual) in &results {
         let name = capture.display();
         let actual = match actual {
             Ok(a) => a,
             Err(e) => {
-                println!("ERROR {name}: {e}");
+                println!("ERROR   {name}: {e}");
                 errors += 1;
                 continue;
             }
         };
-        if args.update {
-            let text = serde_json::to_string_pretty(actual).unwrap_or_default() + "\n";
-            if let Err(e) = std::fs::write(path, text) {
-                println!("ERROR {}: {e}", path.display());
-                errors += 1;
-            } else if expected.as_ref() != Some(actual) {
-                println!("UPDATED {name}");
-            } else {
-                println!("same    {name}");
-            }
-            continue;
-        }
         let Some(expected) = expected else { continue };
         let diff = expected.diff(actual);
         if diff.is_empty() {
@@ -703,11 +677,23 @@ fn run_check(args: CheckArgs) -> ExitCode {
             }
         }
     }
+    for (file, entry) in &plan.orphans {
+        println!(
+            "FAIL    {} [\"{entry}\"]: no such capture in this folder",
+            file.display()
+        );
+    }
+    let orphans = plan.orphans.len();
     println!(
-        "{} capture(s): {} passed, {} failed{}",
+        "{} capture(s): {} passed, {} failed{}{}",
         results.len(),
         results.len() - failed - errors,
         failed,
+        if orphans > 0 {
+            format!(", {orphans} expectation(s) without a capture")
+        } else {
+            String::new()
+        },
         if errors > 0 {
             format!(", {errors} unreadable")
         } else {
@@ -716,8 +702,71 @@ fn run_check(args: CheckArgs) -> ExitCode {
     );
     if errors > 0 {
         ExitCode::from(EXIT_INPUT_ERROR)
-    } else if failed > 0 {
+    } else if failed > 0 || orphans > 0 {
         ExitCode::from(EXIT_FINDINGS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `check --update`: writes what each capture gives now where its expectation lives, and drops
+/// `expect.toml` entries whose capture is gone.
+fn update_expectations(
+    results: &[CheckResult],
+    mut folders: std::collections::BTreeMap<PathBuf, check::FolderExpectations>,
+    orphans: &[(PathBuf, String)],
+) -> ExitCode {
+    let mut errors = 0;
+    let mut changed_folders = std::collections::BTreeSet::new();
+    for (file, entry) in orphans {
+        if let Some(map) = folders.get_mut(file) {
+            map.remove(entry);
+            changed_folders.insert(file.clone());
+            println!("REMOVED {} [\"{entry}\"]", file.display());
+        }
+    }
+    for (capture, source, expected, actual) in results {
+        let name = capture.display();
+        let actual = match actual {
+            Ok(a) => a,
+            Err(e) => {
+                println!("ERROR   {name}: {e}");
+                errors += 1;
+                continue;
+            }
+        };
+        match source {
+            check::ExpectationSource::Json(path) => {
+                if let Err(e) = std::fs::write(path, check::json_expectation_text(actual)) {
+                    println!("ERROR   {}: {e}", path.display());
+                    errors += 1;
+                    continue;
+                }
+            }
+            check::ExpectationSource::Folder { file, entry } => {
+                folders
+                    .entry(file.clone())
+                    .or_default()
+                    .insert(entry.clone(), actual.clone());
+                changed_folders.insert(file.clone());
+            }
+        }
+        if expected.as_ref() != Some(actual) {
+            println!("UPDATED {name}");
+        } else {
+            println!("same    {name}");
+        }
+    }
+    for file in changed_folders {
+        let written = check::folder_expectations_text(&folders[&file])
+            .and_then(|text| std::fs::write(&file, text).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            println!("ERROR   {}: {e}", file.display());
+            errors += 1;
+        }
+    }
+    if errors > 0 {
+        ExitCode::from(EXIT_INPUT_ERROR)
     } else {
         ExitCode::SUCCESS
     }

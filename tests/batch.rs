@@ -224,3 +224,96 @@ fn check_passes_on_the_corpus_and_shows_a_readable_diff() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn check_reads_and_updates_a_folder_expect_toml() {
+    let dir = temp_dir("check-toml");
+    for name in [
+        "tls12-ca-list-17k.pcap",
+        "tls12-client-cert-empty-required.pcap",
+    ] {
+        std::fs::copy(captures().join(name), dir.join(name)).unwrap();
+    }
+    let run = |args: &[&str]| {
+        let out = tlsdiag(args);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), text)
+    };
+    let d = dir.to_str().unwrap();
+    // No expectation anywhere: a usage error that says how to create them.
+    assert_eq!(run(&["check", d]).0, Some(2));
+
+    // An empty expect.toml collects the new expectations on --update.
+    std::fs::write(dir.join("expect.toml"), "").unwrap();
+    let (code, text) = run(&["check", "--update", d]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(text.matches("UPDATED ").count(), 2, "{text}");
+    assert!(!dir.join("tls12-ca-list-17k.expect.json").exists());
+    let toml = std::fs::read_to_string(dir.join("expect.toml")).unwrap();
+    assert!(toml.contains("[\"tls12-ca-list-17k.pcap\".findings]\nca-list-over-limit = 1\n"));
+    assert!(
+        toml.contains("\"0/10\" = \"83 names, 17006 bytes\""),
+        "{toml}"
+    );
+    assert!(toml.contains("\"0/8\" = \"empty\""), "{toml}");
+    // The TOML entry says what the corpus's JSON file says.
+    let entries: std::collections::BTreeMap<String, tlsdiag::check::Expectation> =
+        toml::from_str(&toml).unwrap();
+    let mut json: tlsdiag::check::Expectation = serde_json::from_str(
+        &std::fs::read_to_string(captures().join("tls12-client-cert-empty-required.expect.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    // The corpus decrypts this one with the key log beside it; the copy has none.
+    json.keylog = None;
+    assert_eq!(entries["tls12-client-cert-empty-required.pcap"], json);
+    let (code, text) = run(&["check", d]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("2 capture(s): 2 passed, 0 failed"), "{text}");
+
+    // A changed count fails with the difference, naming the capture.
+    let changed = toml.replace("client-cert-empty = 1", "client-cert-empty = 2");
+    assert_ne!(changed, toml);
+    std::fs::write(dir.join("expect.toml"), &changed).unwrap();
+    let (code, text) = run(&["check", d]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("FAIL    ") && text.contains("tls12-client-cert-empty-required.pcap\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("finding client-cert-empty: expected 2, got 1"),
+        "{text}"
+    );
+
+    // An X.expect.json beside the capture wins over the folder's entry.
+    std::fs::write(
+        dir.join("tls12-client-cert-empty-required.expect.json"),
+        serde_json::to_string(&json).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(run(&["check", d]).0, Some(0));
+    std::fs::remove_file(dir.join("tls12-client-cert-empty-required.expect.json")).unwrap();
+
+    // An entry whose capture is gone fails; --update drops it.
+    std::fs::remove_file(dir.join("tls12-ca-list-17k.pcap")).unwrap();
+    let (code, text) = run(&["check", d]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("[\"tls12-ca-list-17k.pcap\"]: no such capture in this folder"),
+        "{text}"
+    );
+    let (code, text) = run(&["check", "--update", d]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("REMOVED "), "{text}");
+    let toml = std::fs::read_to_string(dir.join("expect.toml")).unwrap();
+    assert!(!toml.contains("tls12-ca-list-17k"), "{toml}");
+    assert!(toml.contains("client-cert-empty = 1"), "{toml}");
+
+    // A malformed expect.toml is an input error naming the file.
+    std::fs::write(dir.join("expect.toml"), "[\"x.pcap\"\ntls = ").unwrap();
+    let out = tlsdiag(&["check", d]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expect.toml"));
+    std::fs::remove_dir_all(&dir).ok();
+}
