@@ -33,6 +33,9 @@ pub struct Options {
     pub max_connections: usize,
     /// Bytes read so far are added here (progress display); shared across files.
     pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    /// Analyse only the conversations of shard `.0` of `.1` (by a symmetric hash of the
+    /// addresses); the others are tracked for numbering only. See [`analyze_path_sharded`].
+    pub shard: Option<(u32, u32)>,
 }
 
 impl Default for Options {
@@ -44,6 +47,7 @@ impl Default for Options {
             idle_timeout_secs: 600,
             max_connections: 100_000,
             progress: None,
+            shard: None,
         }
     }
 }
@@ -125,6 +129,9 @@ pub struct Analyzer {
     /// Addresses and names counted when `findings.contacted` was last rebuilt.
     contacted_from: usize,
     last_expiry_ts: i64,
+    /// All reports are kept to the end: link 401/403 to other connections then, both ways
+    /// ([`findings::correlate_all`]), instead of to earlier ones as connections end.
+    keeps_all_reports: bool,
 }
 
 /// Hands one delivery of direction `dir` to the TLS session.
@@ -136,6 +143,9 @@ fn deliver(
     ts_ns: i64,
     d: Delivery<'_>,
 ) {
+    if app.ignored {
+        return;
+    }
     let session = app.tls.get_or_insert_with(|| Box::new(TlsSession::new()));
     if !session.gave_up() {
         match d {
@@ -177,6 +187,8 @@ fn deliver(
 /// What the payload of a connection turned out to carry.
 #[derive(Default)]
 pub(crate) struct App {
+    /// Another shard analyses this conversation: its bytes are not looked at here.
+    pub ignored: bool,
     pub tls: Option<Box<TlsSession>>,
     pub http: Option<Box<HttpSession>>,
 }
@@ -193,11 +205,18 @@ impl State {
                 self.addresses.insert(host_of(&ep));
             }
         }
+        let ignored = self
+            .options
+            .shard
+            .is_some_and(|(index, count)| flow_shard(&seg.src, &seg.dst, count) != index);
         self.conns[slot] = Some(Box::new(Conn {
             stream,
             endpoints: [seg.src, seg.dst],
             tcp: [HalfStream::new(), HalfStream::new()],
-            app: App::default(),
+            app: App {
+                ignored,
+                ..Default::default()
+            },
             syn_dir: None,
             first_frame: frame,
             last_frame: frame,
@@ -280,6 +299,16 @@ impl State {
         let Conn { tcp, app, .. } = conn;
         let [h0, h1] = tcp;
         let (this, other) = if d == 0 { (h0, h1) } else { (h1, h0) };
+        if app.ignored {
+            // Another shard reassembles it: only follow its life.
+            this.track(seg, frame);
+            let ended =
+                seg.has(flags::RST) || (this.fin_frame.is_some() && other.fin_frame.is_some());
+            if ended && conn.ended_at.is_none() {
+                conn.ended_at = Some(ts_ns);
+            }
+            return;
+        }
         let midstream = !this.syn_seen && !seg.has(flags::SYN);
         let pending_before = this.pending_bytes() + other.pending_bytes();
         this.segment(seg, frame, max_pending, &mut |del| {
@@ -348,6 +377,16 @@ impl State {
         }
         report::connection_report(&mut conn, at_frame)
     }
+}
+
+/// The shard of a conversation: the same for both directions (the endpoints are hashed in
+/// sorted order), and for every conversation on that port pair, so port reuse stays in one shard.
+fn flow_shard(a: &Endpoint, b: &Endpoint, count: u32) -> u32 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    let pair = if a <= b { (a, b) } else { (b, a) };
+    let hash = BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(pair);
+    // The high bits of FxHash are the well-mixed ones.
+    ((hash >> 32) % u64::from(count.max(1))) as u32
 }
 
 fn host_of(ep: &Endpoint) -> String {
@@ -444,7 +483,9 @@ impl Analyzer {
             self.refresh_contacted();
         }
         findings::evaluate_into(&mut report, &mut self.findings);
-        findings::correlate_recent(&mut report, &mut self.recent);
+        if !self.keeps_all_reports {
+            findings::correlate_recent(&mut report, &mut self.recent);
+        }
         for f in &report.findings {
             self.summary.add(f);
         }
@@ -604,16 +645,156 @@ pub fn analyze_bytes(
     collect(input, compression, name.to_string(), options)
 }
 
+/// Reports of one capture kept whole: the file's report, every connection's report in the
+/// order they ended, and the keys of the distinct certificates seen.
+type Collected = (FileReport, Vec<ConnectionReport>, Vec<(usize, u64)>);
+
+fn collect_unsorted(
+    input: Box<dyn std::io::Read + Send>,
+    compression: capture::Compression,
+    name: String,
+    options: Options,
+    keep_reports: bool,
+) -> Result<Collected, CaptureError> {
+    let counter = options.progress.clone();
+    let mut analyzer = Analyzer::new(options);
+    analyzer.keeps_all_reports = true;
+    let mut connections = Vec::new();
+    let outcome = capture::read_capture_counted(input, compression, counter, |ev| {
+        match ev {
+            CaptureEvent::Packet(p) => analyzer.packet(&p),
+            CaptureEvent::TlsSecrets(text) => analyzer.tls_secrets(text),
+        }
+        if !analyzer.finished.is_empty() {
+            if keep_reports {
+                connections.append(&mut analyzer.finished);
+            } else {
+                analyzer.finished.clear();
+            }
+        }
+    })?;
+    let certificates = analyzer.state.tls.certs.keys().collect();
+    let (report, rest) = analyzer.finish(name, outcome);
+    if keep_reports {
+        connections.extend(rest);
+    }
+    Ok((report, connections, certificates))
+}
+
+/// Puts the connections in `tcp.stream` order, links them, and hands them to the file report.
+fn complete(mut report: FileReport, mut connections: Vec<ConnectionReport>) -> FileReport {
+    connections.sort_by_key(|c| c.stream);
+    findings::correlate_all(&mut connections);
+    report.connections = connections;
+    report
+}
+
 fn collect(
     input: Box<dyn std::io::Read + Send>,
     compression: capture::Compression,
     name: String,
     options: Options,
 ) -> Result<FileReport, CaptureError> {
-    let mut connections = Vec::new();
-    let mut report = analyze_streaming(input, compression, name, options, |c| connections.push(c))?;
-    connections.sort_by_key(|c| c.stream);
-    findings::correlate_all(&mut connections);
-    report.connections = connections;
-    Ok(report)
+    let (report, connections, _) = collect_unsorted(input, compression, name, options, true)?;
+    Ok(complete(report, connections))
+}
+
+/// Like [`analyze_path`], on `shards` threads: each reads the whole file and decodes every
+/// packet, and tracks every TCP conversation (so `tcp.stream` numbers stay Wireshark's), but
+/// reassembles and analyses only the conversations its shard owns. Reading and decoding is the
+/// small part of the work on handshake-heavy captures, so this pays there; on bulk traffic,
+/// where little but reading is left, it does not (README, Performance). The result is the
+/// same report as [`analyze_path`]. Standard input cannot be read twice and is analysed on
+/// one thread.
+pub fn analyze_path_sharded(
+    path: &Path,
+    options: Options,
+    shards: u32,
+) -> Result<FileReport, CaptureError> {
+    if shards <= 1 || path == Path::new("-") {
+        return analyze_path(path, options);
+    }
+    sharded(path, options, shards, true)
+}
+
+/// Like [`analyze_path_sharded`] but keeps no connection reports, only the file's counts and
+/// findings summary, so memory stays bounded (`--format summary`).
+pub fn summarize_path_sharded(
+    path: &Path,
+    options: Options,
+    shards: u32,
+) -> Result<FileReport, CaptureError> {
+    if shards <= 1 || path == Path::new("-") {
+        let (input, compression) = capture::open_input(path)?;
+        return analyze_streaming(
+            input,
+            compression,
+            path.display().to_string(),
+            options,
+            drop,
+        );
+    }
+    sharded(path, options, shards, false)
+}
+
+fn sharded(
+    path: &Path,
+    options: Options,
+    shards: u32,
+    keep_reports: bool,
+) -> Result<FileReport, CaptureError> {
+    let name = path.display().to_string();
+    let results: Vec<Result<Collected, CaptureError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..shards)
+            .map(|index| {
+                let mut options = options.clone();
+                options.shard = Some((index, shards));
+                if index > 0 {
+                    // Every shard reads the whole file: count its bytes once.
+                    options.progress = None;
+                }
+                let name = name.clone();
+                scope.spawn(move || {
+                    let (input, compression) = capture::open_input(path)?;
+                    collect_unsorted(input, compression, name, options, keep_reports)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut results = results.into_iter();
+    let Some(first) = results.next() else {
+        return analyze_path(path, options);
+    };
+    let (mut report, mut connections, certificates) = first?;
+    let mut distinct: FxHashSet<(usize, u64)> = certificates.into_iter().collect();
+    for other in results {
+        let (other, more, certificates) = other?;
+        // File-level facts (packets, conversations, decoder counters, warnings about the
+        // file) are the same in every shard; what each shard analysed adds up.
+        for (code, n) in other.summary.by_code {
+            *report.summary.by_code.entry(code).or_default() += n;
+        }
+        for (severity, n) in other.summary.by_severity {
+            *report.summary.by_severity.entry(severity).or_default() += n;
+        }
+        report.tls_connections += other.tls_connections;
+        report.http_connections += other.http_connections;
+        report.handshakes += other.handshakes;
+        for w in other.warnings {
+            if !report.warnings.contains(&w) {
+                report.warnings.push(w);
+            }
+        }
+        connections.extend(more);
+        distinct.extend(certificates);
+    }
+    report.distinct_certificates = distinct.len();
+    Ok(complete(report, connections))
 }

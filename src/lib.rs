@@ -19,5 +19,5 @@ pub mod tcp;
 pub mod tls;
 pub mod x509;
 
-pub use analyzer::{analyze_bytes, analyze_path, Analyzer, Options};
+pub use analyzer::{analyze_bytes, analyze_path, analyze_path_sharded, Analyzer, Options};
 pub use report::{ConnectionReport, FileReport};

@@ -59,7 +59,8 @@ struct AnalysisOptions {
     /// Live connections kept at most (the longest idle are finalized first beyond it).
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     max_connections: usize,
-    /// Files analysed in parallel (default: all cores).
+    /// Files analysed in parallel (default: all cores). With one large uncompressed file and
+    /// --format json or summary, its conversations are shared out among N threads instead.
     #[arg(short = 'j', long, value_name = "N")]
     jobs: Option<usize>,
 }
@@ -232,6 +233,7 @@ impl AnalysisOptions {
             idle_timeout_secs: self.idle_timeout,
             max_connections: self.max_connections,
             progress: None,
+            shard: None,
         }
     }
 
@@ -291,6 +293,32 @@ struct FileOutput {
     elapsed: Duration,
 }
 
+/// Files at least this large are worth sharding (see `shards_for`).
+const SHARD_MIN_BYTES: u64 = 32 << 20;
+
+/// Threads to analyse one file on: several only when the output waits for the end of the file
+/// anyway (json, summary), the file can be read once per thread (a regular, uncompressed file:
+/// every shard reads all of it) and is large enough for the threads to pay.
+fn shards_for(path: &Path, format: Format, jobs: Option<usize>) -> u32 {
+    let threads = jobs
+        .filter(|&j| j > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let wanted = threads > 1 && matches!(format, Format::Json | Format::Summary);
+    // Standard input is never a regular file here, so it is not opened (that would consume it).
+    let large = std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() >= SHARD_MIN_BYTES);
+    if wanted
+        && large
+        && matches!(
+            capture::open_input(path),
+            Ok((_, capture::Compression::None))
+        )
+    {
+        threads.min(64) as u32
+    } else {
+        1
+    }
+}
+
 /// Analyses one file, writing each connection to `out` as soon as it ends (text and JSON Lines),
 /// then the file's own lines. JSON is written by the caller from the returned report.
 fn process(
@@ -298,34 +326,17 @@ fn process(
     path: &Path,
     options: Options,
     format: Format,
+    shards: u32,
     out: &mut dyn Write,
 ) -> FileOutput {
     let started = Instant::now();
     let name = path.display().to_string();
-    let opened = capture::open_input(path);
-    let result = opened.and_then(|(input, compression)| {
-        let mut connections = Vec::new();
-        let r =
-            tlsdiag::analyzer::analyze_streaming(input, compression, name.clone(), options, |c| {
-                let _ = match format {
-                    Format::Text => out
-                        .write_all(report::render_connection_text(&c).as_bytes())
-                        .and_then(|_| out.write_all(b"\n")),
-                    Format::Jsonl => out.write_all(report::jsonl_connection(&name, &c).as_bytes()),
-                    Format::Json => {
-                        connections.push(c);
-                        Ok(())
-                    }
-                    Format::Summary => Ok(()),
-                };
-            });
-        r.map(|mut r| {
-            connections.sort_by_key(|c| c.stream);
-            tlsdiag::findings::correlate_all(&mut connections);
-            r.connections = connections;
-            r
-        })
-    });
+    let result = match format {
+        // The whole report is written at the end: analyse on `shards` threads.
+        Format::Json => tlsdiag::analyze_path_sharded(path, options, shards),
+        Format::Summary => tlsdiag::analyzer::summarize_path_sharded(path, options, shards),
+        Format::Text | Format::Jsonl => stream_file(path, &name, options, format, out),
+    };
     let elapsed = started.elapsed();
     match result {
         Ok(r) => {
@@ -351,6 +362,26 @@ fn process(
             elapsed,
         },
     }
+}
+
+/// Streams one file's connections to `out` as they end.
+fn stream_file(
+    path: &Path,
+    name: &str,
+    options: Options,
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<tlsdiag::FileReport, capture::CaptureError> {
+    let (input, compression) = capture::open_input(path)?;
+    tlsdiag::analyzer::analyze_streaming(input, compression, name.to_string(), options, |c| {
+        let _ = match format {
+            Format::Text => out
+                .write_all(report::render_connection_text(&c).as_bytes())
+                .and_then(|_| out.write_all(b"\n")),
+            Format::Jsonl => out.write_all(report::jsonl_connection(name, &c).as_bytes()),
+            Format::Json | Format::Summary => Ok(()),
+        };
+    })
 }
 
 /// Draws a progress bar on a terminal once the work has lasted a second.
@@ -465,7 +496,12 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
     let sequential = !many || args.analysis.jobs == Some(1);
     if sequential {
         for (i, path) in inputs.iter().enumerate() {
-            let r = process(i, path, options.clone(), format, &mut out);
+            let shards = if many {
+                1
+            } else {
+                shards_for(path, format, args.analysis.jobs)
+            };
+            let r = process(i, path, options.clone(), format, shards, &mut out);
             finish_file(r, &[], &mut out, &mut totals);
         }
     } else {
@@ -481,7 +517,7 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
                         let options = options.clone();
                         s.spawn(move |_| {
                             let mut rendered = Vec::new();
-                            let r = process(i, path, options, format, &mut rendered);
+                            let r = process(i, path, options, format, 1, &mut rendered);
                             let _ = tx.send((r, rendered));
                         });
                     }

@@ -170,6 +170,31 @@ impl HalfStream {
         }
     }
 
+    /// The bookkeeping of [`segment`](Self::segment) without the bytes, for a conversation
+    /// another shard analyses: what numbering needs (the sequence base that tells port reuse)
+    /// and what tells its end (FIN, RST).
+    pub fn track(&mut self, seg: &TcpSegment<'_>, frame: u64) {
+        self.first_frame.get_or_insert(frame);
+        self.last_frame = frame;
+        if self.base_seq.is_none() {
+            self.base_seq = Some(if seg.has(flags::SYN) {
+                seg.seq
+            } else {
+                seg.seq.wrapping_sub(1)
+            });
+        }
+        if seg.has(flags::SYN) && seg.payload.is_empty() {
+            // As in `segment`: a SYN without data ends there.
+            return;
+        }
+        if seg.has(flags::FIN) {
+            self.fin_frame.get_or_insert(frame);
+        }
+        if seg.has(flags::RST) {
+            self.rst_frame.get_or_insert(frame);
+        }
+    }
+
     fn insert<F>(
         &mut self,
         seq: u32,

@@ -347,6 +347,12 @@ impl CertCache {
         self.map.len()
     }
 
+    /// Keys of the certificates held (length and hash of the DER), to count distinct
+    /// certificates over several caches.
+    pub fn keys(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        self.map.keys().copied()
+    }
+
     /// A CertificateRequest body decoded in the layout of `version`, from the cache when the
     /// same body was seen before (keyed by length and a 64-bit hash of the bytes).
     pub fn certificate_request(&mut self, body: &[u8], version: Option<u16>) -> Detail {
