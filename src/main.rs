@@ -693,13 +693,8 @@ fn run_check(args: CheckArgs) -> ExitCode {
     let mut errors = 0;
     for (capture, _, expected, actual) in &results {
         let name = capture.display();
-        let actual = match actual {
-            Ok(a) => a,
-            Err(e) => {
-                println!("ERROR   {name}: {e}");
-                errors += 1;
-                continue;
-            }
+        let Some(actual) = analysed(capture, actual, &mut errors) else {
+            continue;
         };
         let Some(expected) = expected else { continue };
         let diff = expected.diff(actual);
@@ -745,6 +740,22 @@ fn run_check(args: CheckArgs) -> ExitCode {
     }
 }
 
+/// What a capture gave, or None after printing why it could not be read.
+fn analysed<'a>(
+    capture: &Path,
+    actual: &'a Result<Expectation, String>,
+    errors: &mut usize,
+) -> Option<&'a Expectation> {
+    match actual {
+        Ok(a) => Some(a),
+        Err(e) => {
+            println!("ERROR   {}: {e}", capture.display());
+            *errors += 1;
+            None
+        }
+    }
+}
+
 /// `check --update`: writes what each capture gives now where its expectation lives, and drops
 /// `expect.toml` entries whose capture is gone.
 fn update_expectations(
@@ -763,13 +774,8 @@ fn update_expectations(
     }
     for (capture, source, expected, actual) in results {
         let name = capture.display();
-        let actual = match actual {
-            Ok(a) => a,
-            Err(e) => {
-                println!("ERROR   {name}: {e}");
-                errors += 1;
-                continue;
-            }
+        let Some(actual) = analysed(capture, actual, &mut errors) else {
+            continue;
         };
         match source {
             check::ExpectationSource::Json(path) => {

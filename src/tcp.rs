@@ -128,15 +128,7 @@ impl HalfStream {
     where
         F: FnMut(Delivery<'_>),
     {
-        self.first_frame.get_or_insert(frame);
-        self.last_frame = frame;
-        if self.base_seq.is_none() {
-            self.base_seq = Some(if seg.has(flags::SYN) {
-                seg.seq
-            } else {
-                seg.seq.wrapping_sub(1)
-            });
-        }
+        self.note_arrival(seg, frame);
         if seg.has(flags::SYN) {
             if !self.started {
                 self.started = true;
@@ -162,6 +154,23 @@ impl HalfStream {
             self.stats.segments += 1;
             self.insert(seq, seg.payload, seg.missing, frame, max_pending, out);
         }
+        self.note_end(seg, frame);
+    }
+
+    /// Frames and the sequence base (port reuse is told by a SYN with another base).
+    fn note_arrival(&mut self, seg: &TcpSegment<'_>, frame: u64) {
+        self.first_frame.get_or_insert(frame);
+        self.last_frame = frame;
+        if self.base_seq.is_none() {
+            self.base_seq = Some(if seg.has(flags::SYN) {
+                seg.seq
+            } else {
+                seg.seq.wrapping_sub(1)
+            });
+        }
+    }
+
+    fn note_end(&mut self, seg: &TcpSegment<'_>, frame: u64) {
         if seg.has(flags::FIN) {
             self.fin_frame.get_or_insert(frame);
         }
@@ -174,24 +183,10 @@ impl HalfStream {
     /// another shard analyses: what numbering needs (the sequence base that tells port reuse)
     /// and what tells its end (FIN, RST).
     pub fn track(&mut self, seg: &TcpSegment<'_>, frame: u64) {
-        self.first_frame.get_or_insert(frame);
-        self.last_frame = frame;
-        if self.base_seq.is_none() {
-            self.base_seq = Some(if seg.has(flags::SYN) {
-                seg.seq
-            } else {
-                seg.seq.wrapping_sub(1)
-            });
-        }
-        if seg.has(flags::SYN) && seg.payload.is_empty() {
-            // As in `segment`: a SYN without data ends there.
-            return;
-        }
-        if seg.has(flags::FIN) {
-            self.fin_frame.get_or_insert(frame);
-        }
-        if seg.has(flags::RST) {
-            self.rst_frame.get_or_insert(frame);
+        self.note_arrival(seg, frame);
+        // As in `segment`: a SYN without data ends there.
+        if !(seg.has(flags::SYN) && seg.payload.is_empty()) {
+            self.note_end(seg, frame);
         }
     }
 
