@@ -47,6 +47,8 @@ TSHARK_TRUTH=${TSHARK_TRUTH:-$SHARED_TRUTH_DEFAULT}
 
 log() { printf '[make-captures] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=captures/lib.sh
+. "$HERE/lib.sh"
 
 # ---------------------------------------------------------------------------
 # 0. tools
@@ -112,59 +114,6 @@ cleanup() {
 trap cleanup EXIT
 
 # wait until PID exits (max $2 tenths of a second), then make sure it is gone
-wait_pid() {
-    local pid=$1 n=${2:-100} i
-    for ((i = 0; i < n; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "pid $pid still running after $((n / 10))s, killing it"
-        kill -TERM "$pid" 2>/dev/null || true
-        sleep 0.2
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-    local keep=() p
-    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && [ "$p" != "$pid" ] && keep+=("$p"); done
-    PIDS=("${keep[@]:-}")
-}
-
-wait_port() {   # wait until something listens on 127.0.0.1:$1
-    local i
-    for ((i = 0; i < 100; i++)); do
-        ss -Hltn "sport = :$1" | grep -q . && return 0
-        sleep 0.1
-    done
-    die "nothing listening on port $1"
-}
-
-wait_file_grep() {  # wait_file_grep FILE REGEX TENTHS
-    local i
-    for ((i = 0; i < ${3:-100}; i++)); do
-        grep -qE "$2" "$1" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    log "timeout waiting for /$2/ in $1"
-    return 1
-}
-
-cap_start() {   # cap_start NAME PORT
-    local name=$1 port=$2
-    CAP_NAME=$name
-    rm -f "$OUT/$name.pcap"
-    tcpdump -i lo -U -s 0 -n -Z root --immediate-mode -w "$OUT/$name.pcap" "tcp port $port" \
-        2>"$WORK/tcpdump-$name.err" &
-    TCPDUMP_PID=$!
-    PIDS+=("$TCPDUMP_PID")
-    wait_file_grep "$WORK/tcpdump-$name.err" 'listening on' 100 || die "tcpdump did not start"
-    sleep 0.2
-}
-
-cap_stop() {
-    sleep 0.5                       # let the last FIN/ACKs through
-    kill -INT "$TCPDUMP_PID" 2>/dev/null || true
-    wait_pid "$TCPDUMP_PID" 50
-    grep -E 'packets captured' "$WORK/tcpdump-$CAP_NAME.err" | sed "s/^/[$CAP_NAME] /" >&2 || true
-    TCPDUMP_PID=""
-}
 
 # s_server in the background: srv_start PORT LOGNAME [s_server args...]
 # stdin is /dev/null: only for -HTTP/-www servers (the echo mode reads stdin
@@ -230,21 +179,6 @@ subjectAltName = email:mallory@example.test
 basicConstraints = critical, CA:TRUE
 keyUsage = critical, keyCertSign, cRLSign
 EOF
-
-newkey() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
-serial() { echo "0x$(openssl rand -hex 8)"; }
-selfsigned() {  # selfsigned NAME SUBJ
-    newkey "$1.key"
-    openssl req -new -x509 -key "$1.key" -subj "$2" -days 7300 -sha256 \
-        -set_serial "$(serial)" -config ext.cnf -extensions root_ext \
-        -out "$1.pem" 2>/dev/null
-}
-issue() {       # issue NAME SUBJ CA EXT [DAYS]
-    newkey "$1.key"
-    openssl req -new -key "$1.key" -subj "$2" -config ext.cnf -out "$1.csr" 2>/dev/null
-    openssl x509 -req -in "$1.csr" -CA "$3.pem" -CAkey "$3.key" -set_serial "$(serial)" \
-        -days "${5:-3650}" -sha256 -extfile ext.cnf -extensions "$4" -out "$1.pem" 2>/dev/null
-}
 
 ROOT_DN="/C=US/O=tlsdiag test PKI/CN=tlsdiag Test Root CA"
 selfsigned root "$ROOT_DN"

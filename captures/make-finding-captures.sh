@@ -55,6 +55,8 @@ T0=$(date +%s)
 
 log() { printf '[make-fnd] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=captures/lib.sh
+. "$HERE/lib.sh"
 
 # ---------------------------------------------------------------------------
 # 0. tools
@@ -90,59 +92,6 @@ cleanup() {
     if [ "${KEEP_WORK:-0}" = 1 ]; then log "temp dir kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
-
-wait_pid() {    # wait_pid PID [TENTHS]
-    local pid=$1 n=${2:-100} i
-    for ((i = 0; i < n; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "pid $pid still running after $((n / 10))s, killing it"
-        kill -TERM "$pid" 2>/dev/null || true
-        sleep 0.2
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-    local keep=() p
-    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && [ "$p" != "$pid" ] && keep+=("$p"); done
-    PIDS=("${keep[@]:-}")
-}
-
-wait_port() {
-    local i
-    for ((i = 0; i < 100; i++)); do
-        ss -Hltn "sport = :$1" | grep -q . && return 0
-        sleep 0.1
-    done
-    die "nothing listening on port $1"
-}
-
-wait_file_grep() {  # wait_file_grep FILE REGEX TENTHS
-    local i
-    for ((i = 0; i < ${3:-100}; i++)); do
-        grep -qE "$2" "$1" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    log "timeout waiting for /$2/ in $1"
-    return 1
-}
-
-cap_start() {   # cap_start NAME PORT
-    CAP_NAME=$1
-    rm -f "$OUT/$1.pcap"
-    tcpdump -i lo -U -s 0 -n -Z root --immediate-mode -w "$OUT/$1.pcap" "tcp port $2" \
-        2>"$WORK/tcpdump-$1.err" &
-    TCPDUMP_PID=$!
-    PIDS+=("$TCPDUMP_PID")
-    wait_file_grep "$WORK/tcpdump-$1.err" 'listening on' 100 || die "tcpdump did not start"
-    sleep 0.2
-}
-
-cap_stop() {
-    sleep 0.5
-    kill -INT "$TCPDUMP_PID" 2>/dev/null || true
-    wait_pid "$TCPDUMP_PID" 50
-    grep -E 'packets captured' "$WORK/tcpdump-$CAP_NAME.err" | sed "s/^/[$CAP_NAME] /" >&2 || true
-    TCPDUMP_PID=""
-}
 
 # ---------------------------------------------------------------------------
 # 2. PKI (same DNs as make-captures.sh, new keys) + the three special leaves
@@ -201,20 +150,6 @@ subjectKeyIdentifier = hash
 subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1
 EOF
 
-newkey() {      # newkey FILE [rsa BITS]
-    if [ "${2:-}" = rsa ]; then
-        openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$3" -out "$1" 2>/dev/null
-    else
-        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null
-    fi
-}
-serial() { echo "0x$(openssl rand -hex 8)"; }
-issue() {       # issue NAME SUBJ CA EXT [DAYS]
-    newkey "$1.key"
-    openssl req -new -key "$1.key" -subj "$2" -config ext.cnf -out "$1.csr" 2>/dev/null
-    openssl x509 -req -in "$1.csr" -CA "$3.pem" -CAkey "$3.key" -set_serial "$(serial)" \
-        -days "${5:-3650}" -sha256 -extfile ext.cnf -extensions "$4" -out "$1.pem" 2>/dev/null
-}
 newkey root.key
 openssl req -new -x509 -key root.key -subj "/C=US/O=tlsdiag test PKI/CN=tlsdiag Test Root CA" \
     -days 7300 -sha256 -set_serial "$(serial)" -config ext.cnf -extensions root_ext \

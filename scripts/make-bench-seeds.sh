@@ -51,6 +51,8 @@ EXTRA_CAS=8                        # + root + intermediate = 10 CA names
 
 log() { printf '[make-bench-seeds] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=captures/lib.sh
+. "$ROOT/captures/lib.sh"
 
 T_START=$(date +%s.%N)
 
@@ -110,12 +112,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
-wait_port() {
-    local i
-    for ((i = 0; i < 100; i++)); do port_busy "$1" && return 0; sleep 0.1; done
-    die "nothing listening on port $1"
-}
 port_busy "$PORT" && die "port $PORT already in use (set PORT=...)"
 
 # ---------------------------------------------------------------------------
@@ -162,19 +158,6 @@ basicConstraints = critical, CA:TRUE
 keyUsage = critical, keyCertSign, cRLSign
 EOF
 
-newkey() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
-serial() { echo "0x$(openssl rand -hex 8)"; }
-selfsigned() {  # selfsigned NAME SUBJ
-    newkey "$1.key"
-    openssl req -new -x509 -key "$1.key" -subj "$2" -days 7300 -sha256 \
-        -set_serial "$(serial)" -config ext.cnf -extensions root_ext -out "$1.pem" 2>/dev/null
-}
-issue() {       # issue NAME SUBJ CA EXT [DAYS]
-    newkey "$1.key"
-    openssl req -new -key "$1.key" -subj "$2" -config ext.cnf -out "$1.csr" 2>/dev/null
-    openssl x509 -req -in "$1.csr" -CA "$3.pem" -CAkey "$3.key" -set_serial "$(serial)" \
-        -days "${5:-3650}" -sha256 -extfile ext.cnf -extensions "$4" -out "$1.pem" 2>/dev/null
-}
 selfsigned root "/C=US/O=tlsdiag test PKI/CN=tlsdiag Test Root CA"
 issue inter "/C=US/O=tlsdiag test PKI/CN=tlsdiag Test Intermediate CA" root inter_ext 5475
 issue server "/C=US/O=tlsdiag test PKI/CN=localhost" inter server_ext
