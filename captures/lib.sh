@@ -82,3 +82,20 @@ issue() {       # issue NAME SUBJ CA EXT [DAYS] [rsa]: a certificate signed by C
     openssl x509 -req -in "$1.csr" -CA "$3.pem" -CAkey "$3.key" -set_serial "$(serial)" \
         -days "${5:-3650}" -sha256 -extfile ext.cnf -extensions "$4" -out "$1.pem" 2>/dev/null
 }
+
+# --- what the TLS software said ---------------------------------------------------------
+
+# outcome NAME SERVERLOG CLIENTLOG: appends to $OUTCOMES (and echoes to stderr) the lines of the
+# server's and the client's logs that match $OUTCOME_LINES (an extended regex), counted.
+outcome() {
+    local name=$1 who f line
+    for who in server client; do
+        if [ "$who" = server ]; then f=$2; else f=$3; fi
+        [ -f "$f" ] || continue
+        grep -E "$OUTCOME_LINES" "$f" 2>/dev/null \
+            | sed -E 's/^[0-9A-F]{8,}:error:/error:/; s/^[[:space:]]+//' | sort | uniq -c \
+            | sed -E 's/^ *([0-9]+) (.*)$/\2 (x\1)/; s/ \(x1\)$//' \
+            | while IFS= read -r line; do printf '%s\t%s\t%s\n' "$name" "$who" "$line"; done \
+            || true
+    done | tee -a "$OUTCOMES" | sed 's/^/    /' >&2 || true
+}

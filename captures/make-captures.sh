@@ -296,18 +296,8 @@ cd "$OUT"
 # outcomes.txt: what the TLS software itself reported (verification results,
 # alerts, HTTP status), for README.md
 : > "$OUT/outcomes.txt"
-outcome() {     # outcome NAME SERVERLOG CLIENTLOG
-    local name=$1 who f line
-    for who in server client; do
-        if [ "$who" = server ]; then f=$2; else f=$3; fi
-        [ -f "$f" ] || continue
-        grep -E 'Verify return code|verify error|alert|SSL_do_handshake|^HTTP ' "$f" 2>/dev/null \
-            | sed -E 's/^[0-9A-F]{8,}:error:/error:/; s/^[[:space:]]+//' | sort | uniq -c \
-            | sed -E 's/^ *([0-9]+) (.*)$/\2 (x\1)/; s/ \(x1\)$//' \
-            | while IFS= read -r line; do printf '%s\t%s\t%s\n' "$name" "$who" "$line"; done \
-            || true
-    done | tee -a "$OUT/outcomes.txt" | sed 's/^/    /' >&2 || true
-}
+OUTCOMES="$OUT/outcomes.txt"
+OUTCOME_LINES='Verify return code|verify error|alert|SSL_do_handshake|^HTTP '
 # s_server -HTTP serves ./index.html verbatim (status line and headers are in
 # the file), so the answer is a small, complete HTTP/1.0 response
 mkdir -p "$WORK/www"

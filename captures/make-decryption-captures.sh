@@ -187,18 +187,8 @@ cd "$OUT"
 # 3. openssl s_server -HTTP / s_client captures
 # ---------------------------------------------------------------------------
 : > "$OUT/dec-outcomes.txt"
-outcome() {     # outcome NAME SERVERLOG CLIENTLOG
-    local name=$1 who f line
-    for who in server client; do
-        if [ "$who" = server ]; then f=$2; else f=$3; fi
-        [ -f "$f" ] || continue
-        grep -E 'Verify return code|verify error|alert|^depth=0 |^CIPHER is|^HTTP |^New, ' "$f" 2>/dev/null \
-            | sed -E 's/^[0-9A-F]{8,}:error:/error:/; s/^[[:space:]]+//' | sort | uniq -c \
-            | sed -E 's/^ *([0-9]+) (.*)$/\2 (x\1)/; s/ \(x1\)$//' \
-            | while IFS= read -r line; do printf '%s\t%s\t%s\n' "$name" "$who" "$line"; done \
-            || true
-    done | tee -a "$OUT/dec-outcomes.txt" | sed 's/^/    /' >&2 || true
-}
+OUTCOMES="$OUT/dec-outcomes.txt"
+OUTCOME_LINES='Verify return code|verify error|alert|^depth=0 |^CIPHER is|^HTTP |^New, '
 
 mkdir -p "$WORK/www"
 SCERT="-cert $P/server.pem -key $P/server.key -cert_chain $P/chain.pem"
