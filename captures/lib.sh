@@ -99,3 +99,44 @@ outcome() {
             || true
     done | tee -a "$OUTCOMES" | sed 's/^/    /' >&2 || true
 }
+
+# write_ext_cnf: the OpenSSL config every script's PKI starts from (CA, intermediate, server
+# and client leaves, the filler CAs of long CA lists); scripts append their own sections.
+write_ext_cnf() {
+    cat > ext.cnf <<'EOF'
+[req]
+distinguished_name = req_dn
+[req_dn]
+
+[root_ext]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+
+[inter_ext]
+basicConstraints = critical, CA:TRUE, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+
+[server_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1
+
+[client_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+subjectAltName = email:alice@example.test
+
+[list_ca_ext]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+EOF
+}

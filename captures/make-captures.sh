@@ -135,37 +135,8 @@ P=$WORK/pki
 mkdir -p "$P"
 cd "$P"
 
-cat > ext.cnf <<'EOF'
-[req]
-distinguished_name = req_dn
-[req_dn]
-
-[root_ext]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-
-[inter_ext]
-basicConstraints = critical, CA:TRUE, pathlen:0
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-
-[server_ext]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1
-
-[client_ext]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = clientAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-subjectAltName = email:alice@example.test
+write_ext_cnf
+cat >> ext.cnf <<'EOF'
 
 [client_serverauth_only_ext]
 basicConstraints = critical, CA:FALSE
@@ -174,10 +145,6 @@ extendedKeyUsage = serverAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 subjectAltName = email:mallory@example.test
-
-[list_ca_ext]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
 EOF
 
 ROOT_DN="/C=US/O=tlsdiag test PKI/CN=tlsdiag Test Root CA"
