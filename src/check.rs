@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::FileReport;
+use crate::model::FileReport;
 use crate::tls::{Detail, Direction};
 
 /// What a capture must give. Every field is exact: a fact left out of a hand-written

@@ -13,11 +13,12 @@ pub mod check;
 pub mod findings;
 pub mod http;
 pub mod keylog;
+pub mod model;
 pub mod packet;
-pub mod report;
+pub mod render;
 pub mod tcp;
 pub mod tls;
 pub mod x509;
 
 pub use analyzer::{analyze_bytes, analyze_path, analyze_path_sharded, Analyzer, Options};
-pub use report::{ConnectionReport, FileReport};
+pub use model::{ConnectionReport, FileReport};

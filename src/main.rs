@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use tlsdiag::check::{self, Expectation};
-use tlsdiag::findings::{Severity, Summary};
-use tlsdiag::{capture, report, FileReport, Options};
+use tlsdiag::model::{Severity, Summary};
+use tlsdiag::{capture, model, render, FileReport, Options};
 
 #[derive(Parser)]
 #[command(
@@ -183,12 +183,12 @@ fn main() -> ExitCode {
 }
 
 fn explain(args: ExplainArgs) -> ExitCode {
-    use tlsdiag::findings::{catalog_markdown, doc, explain_text, CATALOG};
+    use tlsdiag::findings::{catalog, catalog_markdown, doc, explain_text};
     if args.all {
         if args.markdown {
             print!("{}", catalog_markdown());
         } else {
-            for d in CATALOG {
+            for d in catalog() {
                 println!("{}", explain_text(d));
             }
         }
@@ -203,11 +203,7 @@ fn explain(args: ExplainArgs) -> ExitCode {
         None => {
             eprintln!(
                 "tlsdiag: unknown finding code '{code}'; known codes: {}",
-                CATALOG
-                    .iter()
-                    .map(|d| d.code)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                catalog().map(|d| d.code).collect::<Vec<_>>().join(", ")
             );
             ExitCode::from(EXIT_INPUT_ERROR)
         }
@@ -343,9 +339,9 @@ fn process(
             let _ = match format {
                 // Connections came first, as they ended; the file's counts close its part.
                 Format::Text | Format::Summary => out
-                    .write_all(report::render_file_header(&r).as_bytes())
-                    .and_then(|_| out.write_all(report::render_findings_summary(&r).as_bytes())),
-                Format::Jsonl => out.write_all(report::jsonl_file(&r).as_bytes()),
+                    .write_all(render::render_file_header(&r).as_bytes())
+                    .and_then(|_| out.write_all(render::render_findings_summary(&r).as_bytes())),
+                Format::Jsonl => out.write_all(render::jsonl_file(&r).as_bytes()),
                 Format::Json => Ok(()),
             };
             FileOutput {
@@ -376,9 +372,9 @@ fn stream_file(
     tlsdiag::analyzer::analyze_streaming(input, compression, name.to_string(), options, |c| {
         let _ = match format {
             Format::Text => out
-                .write_all(report::render_connection_text(&c).as_bytes())
+                .write_all(render::render_connection_text(&c).as_bytes())
                 .and_then(|_| out.write_all(b"\n")),
-            Format::Jsonl => out.write_all(report::jsonl_connection(name, &c).as_bytes()),
+            Format::Jsonl => out.write_all(render::jsonl_connection(name, &c).as_bytes()),
             Format::Json | Format::Summary => Ok(()),
         };
     })
@@ -467,7 +463,7 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
                 eprintln!("tlsdiag: {e}");
                 if format == Format::Jsonl {
                     let line = serde_json::json!({
-                        "kind": "error", "schema_version": report::SCHEMA_VERSION,
+                        "kind": "error", "schema_version": model::SCHEMA_VERSION,
                         "file": inputs[r.index].display().to_string(), "error": e,
                     });
                     let _ = writeln!(out, "{line}");

@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use tlsdiag::findings::{catalog_markdown, Finding, Severity, Thresholds};
+use tlsdiag::findings::{catalog_markdown, Thresholds};
+use tlsdiag::model::{Finding, Severity};
 use tlsdiag::{analyze_path, FileReport, Options};
 
 fn report(path: &Path, options: Options) -> FileReport {

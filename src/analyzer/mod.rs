@@ -1,9 +1,11 @@
 //! The pipeline for one capture: packets to TCP conversations to TLS and HTTP, and one
-//! [`ConnectionReport`](crate::report::ConnectionReport) per connection that carried TLS or HTTP.
+//! [`ConnectionReport`](crate::model::ConnectionReport) per connection that carried TLS or HTTP.
 //!
 //! Connections are finalized as soon as they end (reset, or both FINs, after a short linger for
 //! late packets) or go idle, so memory does not grow with the capture and reports can be written
 //! while the file is still being read.
+
+mod assemble;
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -13,8 +15,8 @@ use rustc_hash::FxHashSet;
 use crate::capture::{self, CaptureError, CaptureEvent, Packet, ReadOutcome};
 use crate::findings::{self, FindingsContext, Thresholds};
 use crate::http::HttpSession;
+use crate::model::{self, ConnectionReport, FileReport};
 use crate::packet::{flags, Endpoint, PacketDecoder, TcpSegment};
-use crate::report::{self, ConnectionReport, FileReport};
 use crate::tcp::{self, Delivery, FlowTable, HalfStream, Lookup};
 use crate::tls::{TlsContext, TlsSession};
 
@@ -122,7 +124,7 @@ pub struct Analyzer {
     packets: u64,
     last_sweep_ts: i64,
     last_sweep_packet: u64,
-    summary: findings::Summary,
+    summary: model::Summary,
     tls_connections: usize,
     http_connections: usize,
     handshakes: usize,
@@ -375,7 +377,7 @@ impl State {
                     .close(conn.endpoints[0], conn.endpoints[1], conn.last_ts);
             }
         }
-        report::connection_report(&mut conn, at_frame)
+        assemble::connection_report(&mut conn, at_frame)
     }
 }
 
@@ -575,7 +577,7 @@ impl Analyzer {
             ));
         }
         let rest = std::mem::take(&mut self.finished);
-        let mut file_report = report::file_report(
+        let mut file_report = assemble::file_report(
             file,
             outcome,
             self.decoder.stats.clone(),

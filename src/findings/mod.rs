@@ -1,0 +1,274 @@
+//! Findings: the explanations users run tlsdiag for. Each one has a stable code, a severity, the
+//! frames of its evidence and a Wireshark display filter that shows that evidence.
+//!
+//! Rules read the plain-data model (`crate::model`) and nothing else; one file per rule family,
+//! each declaring its codes' documentation next to its rules (`catalog` chains them).
+
+mod ca_list;
+pub mod catalog;
+mod chain;
+mod client_auth;
+mod correlate;
+mod http;
+mod outcome;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+pub(crate) use catalog::wrap;
+pub use catalog::{catalog, catalog_markdown, doc, explain_text, CodeDoc};
+pub use correlate::{correlate_all, correlate_recent, Recent};
+
+use crate::model::*;
+use crate::tls::handshake::CertificateRequestInfo;
+use crate::tls::{Detail, Direction, HandshakeMessage};
+use crate::x509::{self, CertInfo, Verification};
+
+/// Schannel truncates the CA list it sends at this size (KB 933430, event 36885).
+pub const SCHANNEL_CA_LIST_LIMIT: usize = 16384;
+/// Default of `--ca-list-warn-bytes`.
+pub const DEFAULT_CA_LIST_WARN: usize = 12288;
+/// Schannel's MessageLimitServer (16 KiB) and MessageLimitClient / MessageLimitServerClientAuth
+/// (32 KiB): the largest fragmented handshake message it accepts.
+pub const SCHANNEL_MESSAGE_LIMIT_SERVER: usize = 16384;
+pub const SCHANNEL_MESSAGE_LIMIT_CLIENT: usize = 32768;
+
+/// Thresholds, with the defaults documented in `tlsdiag --help`.
+#[derive(Debug, Clone)]
+pub struct Thresholds {
+    pub ca_list_warn_bytes: usize,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            ca_list_warn_bytes: DEFAULT_CA_LIST_WARN,
+        }
+    }
+}
+
+/// Entries a findings cache holds before it starts over (hostile captures can carry any number
+/// of distinct names).
+const MAX_CACHED: usize = 1 << 16;
+
+/// Caches shared by all connections of a file.
+#[derive(Default)]
+pub struct FindingsContext {
+    pub thresholds: Thresholds,
+    verified: FxHashMap<(u64, u64), Verification>,
+    canonical: FxHashMap<Vec<u8>, Option<String>>,
+    /// Hosts and IPs the capture has TCP connections to, for revocation reachability.
+    pub contacted: FxHashSet<String>,
+}
+
+impl FindingsContext {
+    pub fn new(thresholds: Thresholds) -> Self {
+        FindingsContext {
+            thresholds,
+            ..Default::default()
+        }
+    }
+
+    /// Keyed by hashes of the two SHA-256 fingerprints (no copy of them per lookup).
+    pub(crate) fn verify(&mut self, child: &CertInfo, issuer: &CertInfo) -> Verification {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let h = BuildHasherDefault::<rustc_hash::FxHasher>::default();
+        let key = (h.hash_one(&child.sha256), h.hash_one(&issuer.sha256));
+        if let Some(v) = self.verified.get(&key) {
+            return v.clone();
+        }
+        let v = x509::verify_signature(&child.der, &issuer.der);
+        if self.verified.len() >= MAX_CACHED {
+            self.verified.clear();
+        }
+        self.verified.insert(key, v.clone());
+        v
+    }
+
+    /// Is the canonical form of `der` in `set`? (no copy of the cached form)
+    pub(crate) fn canonical_in(&mut self, der: &[u8], set: &FxHashSet<String>) -> bool {
+        if !self.canonical.contains_key(der) {
+            let c = x509::dn_canonical(der);
+            if self.canonical.len() >= MAX_CACHED {
+                self.canonical.clear();
+            }
+            self.canonical.insert(der.to_vec(), c);
+        }
+        self.canonical
+            .get(der)
+            .and_then(|c| c.as_ref())
+            .is_some_and(|c| set.contains(c))
+    }
+
+    pub(crate) fn canonical(&mut self, der: &[u8]) -> Option<String> {
+        if let Some(c) = self.canonical.get(der) {
+            return c.clone();
+        }
+        let c = x509::dn_canonical(der);
+        if self.canonical.len() >= MAX_CACHED {
+            self.canonical.clear();
+        }
+        self.canonical.insert(der.to_vec(), c.clone());
+        c
+    }
+
+    /// Are two DER names the same, exactly or canonically?
+    pub(crate) fn same_name(&mut self, a: &[u8], b: &[u8]) -> Option<&'static str> {
+        if a == b {
+            return Some("exact");
+        }
+        match (self.canonical(a), self.canonical(b)) {
+            (Some(x), Some(y)) if x == y => Some("canonical"),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) fn filter_for(stream: u64, rest: &str) -> String {
+    format!("tcp.stream eq {stream} && {rest}")
+}
+
+fn fmt_bytes(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn date(secs: i64) -> String {
+    crate::model::utc(secs)
+}
+
+/// Builds the finding for `code` from the catalog's severity and references.
+pub(crate) fn finding(
+    code: &'static str,
+    c: &ConnectionReport,
+    title: String,
+    explanation: String,
+    frames: Vec<u64>,
+    filter: String,
+) -> Finding {
+    let d = doc(code).expect("finding code is in the catalog");
+    let mut frames = frames;
+    frames.sort_unstable();
+    frames.dedup();
+    Finding {
+        code,
+        severity: d.severity,
+        title,
+        explanation,
+        stream: c.stream,
+        frames,
+        filter,
+        refs: d.refs.to_vec(),
+    }
+}
+
+/// Evaluates every rule on one connection.
+pub fn evaluate(
+    c: &ConnectionReport,
+    ctx: &mut FindingsContext,
+) -> (Vec<Finding>, ClientAuthSummary, Vec<(usize, String)>) {
+    let mut out = Vec::new();
+    let crs: Vec<(&HandshakeMessage, &CertificateRequestInfo)> = c
+        .messages
+        .iter()
+        .filter_map(|m| match &m.detail {
+            Some(Detail::CertificateRequest(cr)) => Some((m, &**cr)),
+            _ => None,
+        })
+        .collect();
+    let mut ca_list_flagged = false;
+    for (m, cr) in &crs {
+        ca_list_flagged |= ca_list::ca_list(c, m, cr, ctx, &mut out);
+    }
+    for m in &c.messages {
+        ca_list::message_size(c, m, !crs.is_empty(), &mut out);
+    }
+    // Server chains.
+    for m in c
+        .messages
+        .iter()
+        .filter(|m| m.direction == Direction::Server)
+    {
+        if let Some(Detail::Certificate(cert)) = &m.detail {
+            if !cert.certificates.is_empty() {
+                chain::server_chain(c, m, cert, ctx, &mut out);
+            }
+        }
+    }
+    let summary = client_auth::client_auth(c, &crs, ca_list_flagged, ctx, &mut out);
+    outcome::outcome(c, &mut out);
+    let inferred = http::http_rules(c, &summary, &mut out);
+    sort_findings(&mut out);
+    (out, summary, inferred)
+}
+
+fn sort_findings(out: &mut [Finding]) {
+    out.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.frames.first().cmp(&b.frames.first()))
+    });
+}
+
+/// Evaluates a connection and stores the results in it: findings, the client-authentication
+/// summary, and IIS sub-statuses inferred from the handshake.
+pub fn evaluate_into(c: &mut ConnectionReport, ctx: &mut FindingsContext) {
+    let (findings, summary, inferred) = evaluate(c, ctx);
+    c.findings = findings;
+    c.client_auth = summary;
+    for (i, sub) in inferred {
+        if let Some(x) = c.http.get_mut(i) {
+            x.substatus = Some(sub);
+            x.substatus_source = Some("inferred");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_auth::url_host;
+    use super::*;
+
+    #[test]
+    fn catalog_codes_are_unique_kebab_case() {
+        let mut seen = std::collections::HashSet::new();
+        for d in catalog() {
+            assert!(seen.insert(d.code), "duplicate {}", d.code);
+            assert!(d
+                .code
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+            assert!(!d.refs.is_empty(), "{} has no references", d.code);
+        }
+    }
+
+    #[test]
+    fn url_hosts() {
+        assert_eq!(
+            url_host("http://crl.example.com/x.crl").as_deref(),
+            Some("crl.example.com")
+        );
+        assert_eq!(
+            url_host("http://10.0.0.1:8080/ocsp").as_deref(),
+            Some("10.0.0.1")
+        );
+        assert_eq!(
+            url_host("ldap://[2001:db8::1]/cn=x").as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(url_host("not a url"), None);
+    }
+
+    #[test]
+    fn thousands() {
+        assert_eq!(fmt_bytes(17006), "17,006");
+        assert_eq!(fmt_bytes(158), "158");
+        assert_eq!(fmt_bytes(1234567), "1,234,567");
+    }
+}

@@ -1,0 +1,233 @@
+//! Rules on how the handshake ended: fatal alerts and resets before it completed, renegotiation
+//! hidden under encryption, and TLS 1.3 client authentication that cannot be seen.
+
+use super::catalog::*;
+use super::*;
+use crate::model::*;
+use crate::tls::{Detail, Direction};
+
+pub(super) const DOCS: &[CodeDoc] = &[
+    CodeDoc {
+        code: "handshake-failed",
+        severity: Severity::Error,
+        title: "The handshake failed",
+        cause: "A fatal alert or a TCP reset ended the connection before the handshake completed. The alert names the reason as seen by its sender: 40 handshake_failure, 42 bad_certificate, 45 certificate_expired, 46 certificate_unknown, 48 unknown_ca, 116 certificate_required...",
+        evidence: "The alert (level, description, sender) or the reset, and the finding that explains it when there is one.",
+        fix: "Follow the linked finding; otherwise the alert's sender logs the detailed reason.",
+        refs: &[RFC8446_ALERTS, "RFC 5246 section 7.2 (alerts)"],
+    },
+    CodeDoc {
+        code: "renegotiation-encrypted",
+        severity: Severity::Info,
+        title: "Encrypted handshake after the handshake finished (renegotiation)",
+        cause: "Handshake records were sent after both Finished messages. This is how IIS (http.sys) asks for a client certificate for a URL: a TLS 1.2 renegotiation inside the encrypted session, whose CertificateRequest and client Certificate are encrypted. In TLS 1.3 the equivalent is post-handshake authentication.",
+        evidence: "Frames and sizes of the encrypted handshake records.",
+        fix: "Decrypt with a key log to see the CertificateRequest and the client's answer; or make the server ask in the first handshake (netsh http sslcert clientcertnegotiation=enable).",
+        refs: &[RFC5746],
+    },
+    CodeDoc {
+        code: "tls13-client-auth-hidden",
+        severity: Severity::Info,
+        title: "TLS 1.3: client authentication is encrypted",
+        cause: "TLS 1.3 encrypts everything after ServerHello, including the CertificateRequest and the client's Certificate. Whether a client certificate was asked for or sent cannot be seen without keys.",
+        evidence: "The negotiated version; whether the client offered post-handshake authentication.",
+        fix: "Capture with a key log (SSLKEYLOGFILE) and decrypt, or test with TLS 1.2.",
+        refs: &[RFC8446_CR],
+    },
+];
+
+pub(super) fn outcome(c: &ConnectionReport, out: &mut Vec<Finding>) {
+    // The handshake completed when both sides sent Finished (TLS <= 1.2: the first encrypted
+    // handshake record after each ChangeCipherSpec) or application data flowed both ways.
+    // The first Finished of a direction: encrypted (the first handshake record after its
+    // ChangeCipherSpec) or decrypted.
+    let first_finished = |d: Direction| {
+        let encrypted = c
+            .encrypted_handshake
+            .iter()
+            .filter(|e| e.direction == d && !e.after_finished)
+            .map(|e| e.frame)
+            .min();
+        let clear = c
+            .messages
+            .iter()
+            .filter(|m| m.direction == d && m.kind == "finished")
+            .map(|m| m.frame)
+            .min();
+        encrypted.into_iter().chain(clear).min()
+    };
+    let tls13 = c.tls_version.as_deref() == Some("TLS 1.3");
+    let completed_at: Option<u64> = if tls13 {
+        match (
+            c.application_data.client.first_frame,
+            c.application_data.server.first_frame,
+        ) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None,
+        }
+    } else if let (Some(a), Some(b)) = (
+        first_finished(Direction::Client),
+        first_finished(Direction::Server),
+    ) {
+        Some(a.max(b))
+    } else {
+        None
+    };
+    let started = c
+        .messages
+        .iter()
+        .any(|m| m.kind == "client_hello" || m.kind == "server_hello");
+    if !started {
+        return;
+    }
+    let before_completion = |frame: u64| completed_at.is_none_or(|done| frame <= done);
+    let fatal = c
+        .alerts
+        .iter()
+        .find(|a| a.level == Some(2) && before_completion(a.frame));
+    let explained_by: Vec<&str> = out
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| f.code)
+        .collect();
+    let link = if explained_by.is_empty() {
+        String::new()
+    } else {
+        format!(" Explained by: {}.", explained_by.join(", "))
+    };
+    if let Some(a) = fatal {
+        let who = match a.direction {
+            Direction::Client => "client",
+            Direction::Server => "server",
+            Direction::Unknown => "peer",
+        };
+        let name = a.name.unwrap_or("unknown");
+        let code = a.description.unwrap_or(0);
+        out.push(finding(
+            "handshake-failed",
+            c,
+            format!("The {who} aborted the handshake with alert {name} ({code})"),
+            format!(
+                "In frame {} the {who} sent a fatal {name} alert ({code}) before the handshake completed: {}.{link}",
+                a.frame,
+                alert_meaning(code)
+            ),
+            vec![a.frame],
+            filter_for(c.stream, "tls.alert_message"),
+        ));
+        return;
+    }
+    if let Some(rst) = c.tcp.rst_frame {
+        if completed_at.is_none() && !tls13 {
+            let who = match c.tcp.reset_by {
+                Some(Direction::Client) => "the client",
+                Some(Direction::Server) => "the server",
+                _ => "a peer",
+            };
+            out.push(finding(
+                "handshake-failed",
+                c,
+                format!("The connection was reset by {who} during the handshake"),
+                format!(
+                    "{} sent a TCP reset in frame {rst}, before the handshake completed, with no alert in clear (an alert may be encrypted, or it gave up without one).{link}",
+                    capitalize(who)
+                ),
+                vec![rst],
+                filter_for(c.stream, "tcp.flags.reset == 1"),
+            ));
+        }
+    }
+    let reneg: Vec<&crate::tls::EncryptedHandshake> = c
+        .encrypted_handshake
+        .iter()
+        .filter(|e| e.after_finished)
+        .collect();
+    if !reneg.is_empty() {
+        let first = reneg[0].frame;
+        let sizes: Vec<String> = reneg
+            .iter()
+            .take(12)
+            .map(|e| {
+                format!(
+                    "frame {} {} {} bytes",
+                    e.frame,
+                    if e.direction == Direction::Server {
+                        "server"
+                    } else {
+                        "client"
+                    },
+                    e.length
+                )
+            })
+            .collect();
+        let server_bytes: usize = reneg
+            .iter()
+            .filter(|e| e.direction == Direction::Server)
+            .map(|e| e.length)
+            .sum();
+        out.push(finding(
+            "renegotiation-encrypted",
+            c,
+            format!("{} encrypted handshake record(s) after the handshake: a renegotiation", reneg.len()),
+            format!(
+                "After both Finished messages the peers exchanged encrypted handshake records ({}). This is how IIS asks for a client certificate for one URL: a second handshake inside the encrypted session, whose CertificateRequest (with its CA list) and client Certificate cannot be read without keys. The server sent {} bytes of encrypted handshake in it{}.",
+                sizes.join(", "),
+                fmt_bytes(server_bytes),
+                if server_bytes > SCHANNEL_CA_LIST_LIMIT { ", more than 16 KB: a large CA list is likely" } else { "" }
+            ),
+            reneg.iter().map(|e| e.frame).collect(),
+            filter_for(c.stream, &format!("tls.record.content_type == 22 && frame.number >= {first}")),
+        ));
+    }
+    if tls13 && c.decryption.status == "not-decrypted" {
+        let pha = c
+            .messages
+            .iter()
+            .any(|m| matches!(&m.detail, Some(Detail::ClientHello(ch)) if ch.post_handshake_auth));
+        let frames: Vec<u64> = c
+            .messages
+            .iter()
+            .filter(|m| m.kind == "server_hello")
+            .map(|m| m.frame)
+            .collect();
+        out.push(finding(
+            "tls13-client-auth-hidden",
+            c,
+            "TLS 1.3: whether a client certificate was requested or sent is encrypted".into(),
+            format!(
+                "The connection negotiated TLS 1.3, which encrypts CertificateRequest and the client's Certificate.{} A key log (SSLKEYLOGFILE) would show them.",
+                if pha { " The client offered post-handshake authentication, so the server may also ask later." } else { "" }
+            ),
+            frames,
+            filter_for(c.stream, "tls.handshake.type == 2"),
+        ));
+    }
+}
+
+pub(super) fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+pub(super) fn alert_meaning(code: u8) -> &'static str {
+    match code {
+        40 => "the sender could not agree on parameters or, typically with client authentication, refused the client's (missing) certificate",
+        41 => "SSLv3 client without a suitable certificate",
+        42 => "the certificate was corrupt or its signature did not verify",
+        43 => "the certificate is of a type the receiver does not support (often a wrong key usage)",
+        44 => "the certificate was revoked",
+        45 => "the certificate has expired or is not yet valid",
+        46 => "the certificate could not be accepted for another reason (often an untrusted chain)",
+        48 => "the chain does not lead to a CA the receiver trusts",
+        49 => "access denied after a valid certificate",
+        70 => "protocol version not supported",
+        71 => "cipher suites too weak for the receiver",
+        80 => "internal error of the sender",
+        112 => "the server name (SNI) is not known",
+        116 => "the server requires a client certificate and got none (TLS 1.3)",
+        _ => "see the alert's name",
+    }
+}

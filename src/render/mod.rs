@@ -1,0 +1,8 @@
+//! Output formats, one file each, all reading the plain-data model only: `text` for people,
+//! `jsonl` for pipelines; JSON is the model serialised as it stands (`docs/json-schema.md`).
+
+pub mod jsonl;
+pub mod text;
+
+pub use jsonl::{jsonl_connection, jsonl_file};
+pub use text::{render_connection_text, render_file_header, render_findings_summary, render_text};
