@@ -7,7 +7,15 @@
 //! its connection preface, and response `:status` values are read from HEADERS frames where
 //! that needs no HPACK dynamic table.
 
+mod auth;
+mod h2;
+mod iis;
+
 use std::collections::VecDeque;
+
+use auth::{basic_user, token_kind};
+use h2::H2Reader;
+pub use iis::{iis_substatus, substatus_meaning};
 
 use serde::Serialize;
 
@@ -651,7 +659,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-fn truncate(s: &str, max: usize) -> String {
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }
@@ -663,269 +671,9 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 /// The user name of Basic credentials, never the password.
-fn basic_user(token: &str) -> Option<String> {
-    let decoded = base64_decode(token)?;
-    let text = String::from_utf8_lossy(&decoded);
-    let user = text.split(':').next()?.to_string();
-    Some(truncate(&user, 128))
-}
-
-/// Kind of an NTLM/Negotiate token: raw NTLMSSP starts "TlRMTVNT" ("NTLMSSP" in base64); SPNEGO
-/// wrapping Kerberos starts with the GSS-API tag 0x60 ("YII..."), and its inner mechanism says
-/// whether it carries Kerberos or NTLM.
-fn token_kind(token: &str) -> Option<&'static str> {
-    if token.starts_with("TlRMTVNT") {
-        return Some("ntlm");
-    }
-    let bytes = base64_decode(token)?;
-    const NTLMSSP: &[u8] = b"NTLMSSP\0";
-    const KRB5_OID: &[u8] = &[
-        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02,
-    ];
-    const MS_KRB5_OID: &[u8] = &[
-        0x06, 0x09, 0x2a, 0x86, 0x48, 0x82, 0xf7, 0x12, 0x01, 0x02, 0x02,
-    ];
-    if bytes.windows(NTLMSSP.len()).any(|w| w == NTLMSSP) {
-        Some("ntlm")
-    } else if bytes.first() == Some(&0x60)
-        && bytes
-            .windows(KRB5_OID.len())
-            .any(|w| w == KRB5_OID || w == MS_KRB5_OID)
-    {
-        Some("kerberos")
-    } else if bytes.first() == Some(&0xa1) {
-        // A SPNEGO continuation (negTokenResp) names no mechanism.
-        Some("spnego")
-    } else {
-        None
-    }
-}
-
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'=' => break,
-            b' ' | b'\t' => continue,
-            _ => return None,
-        };
-        acc = (acc << 6) | v as u32;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
-}
-
-/// Finds "403.7"-style sub-status codes of `status` in an IIS error page.
-pub fn iis_substatus(body: &[u8], status: u16) -> Option<String> {
-    let text = String::from_utf8_lossy(body);
-    let prefix = format!("{status}.");
-    let mut from = 0;
-    while let Some(pos) = text[from..].find(&prefix) {
-        let at = from + pos;
-        let before_ok = at == 0 || !text.as_bytes()[at - 1].is_ascii_digit();
-        let digits: String = text[at + prefix.len()..]
-            .chars()
-            .take_while(|c| c.is_ascii_digit())
-            .collect();
-        if before_ok && (1..=2).contains(&digits.len()) {
-            return Some(format!("{status}.{digits}"));
-        }
-        from = at + prefix.len();
-    }
-    None
-}
-
-/// Meaning of an IIS sub-status (Microsoft: HTTP status codes in IIS).
-pub fn substatus_meaning(code: &str) -> &'static str {
-    match code {
-        "401.1" => "logon failed",
-        "401.2" => "logon failed due to server configuration",
-        "401.3" => "unauthorized due to ACL on resource",
-        "401.4" => "authorization failed by filter",
-        "401.5" => "authorization failed by ISAPI/CGI application",
-        "403.1" => "execute access forbidden",
-        "403.2" => "read access forbidden",
-        "403.3" => "write access forbidden",
-        "403.4" => "SSL required",
-        "403.5" => "SSL 128 required",
-        "403.6" => "IP address rejected",
-        "403.7" => "client certificate required",
-        "403.8" => "site access denied",
-        "403.12" => "mapper denied access (client certificate mapping)",
-        "403.13" => "client certificate revoked",
-        "403.14" => "directory listing denied",
-        "403.16" => "client certificate is untrusted or invalid",
-        "403.17" => "client certificate has expired or is not yet valid",
-        "403.18" => "cannot execute request from that application pool",
-        "403.20" => "Passport logon failed",
-        _ => "",
-    }
-}
-
-/// Reads HTTP/2 frames of one direction and yields the `:status` of response HEADERS when it is
-/// encoded without the HPACK dynamic table (indexed static entries, or literals with the
-/// `:status` name; Huffman-coded digits are decoded).
-#[derive(Default)]
-struct H2Reader {
-    buf: Vec<u8>,
-    broken: bool,
-}
-
-impl H2Reader {
-    fn feed(&mut self, bytes: &[u8], server: bool) -> Vec<u16> {
-        let mut out = Vec::new();
-        if self.broken || !server {
-            return out;
-        }
-        self.buf.extend_from_slice(bytes);
-        let mut pos = 0;
-        while self.buf.len() >= pos + 9 {
-            let len = u32::from_be_bytes([0, self.buf[pos], self.buf[pos + 1], self.buf[pos + 2]])
-                as usize;
-            if len > 1 << 24 {
-                self.broken = true;
-                break;
-            }
-            if self.buf.len() < pos + 9 + len {
-                break;
-            }
-            let kind = self.buf[pos + 3];
-            let flags = self.buf[pos + 4];
-            let payload = &self.buf[pos + 9..pos + 9 + len];
-            if kind == 1 {
-                if let Some(s) = h2_status(payload, flags) {
-                    out.push(s);
-                }
-            }
-            pos += 9 + len;
-        }
-        self.buf.drain(..pos);
-        if self.buf.len() > 1 << 20 {
-            self.broken = true;
-            self.buf.clear();
-        }
-        out
-    }
-}
-
-/// `:status` from the start of a HEADERS frame's header block.
-fn h2_status(payload: &[u8], flags: u8) -> Option<u16> {
-    let mut p = payload;
-    if flags & 0x08 != 0 {
-        let pad = *p.first()? as usize;
-        p = p.get(1..p.len().checked_sub(pad)?)?;
-    }
-    if flags & 0x20 != 0 {
-        p = p.get(5..)?;
-    }
-    // Skip dynamic table size updates (001xxxxx, a 5-bit-prefix integer).
-    while p.first().is_some_and(|b| b & 0xe0 == 0x20) {
-        p = skip_hpack_int(p, 5)?;
-    }
-    let first = *p.first()?;
-    // Indexed header field: static table entries 8..14 are :status values.
-    if first & 0x80 != 0 {
-        return match first & 0x7f {
-            8 => Some(200),
-            9 => Some(204),
-            10 => Some(206),
-            11 => Some(304),
-            12 => Some(400),
-            13 => Some(404),
-            14 => Some(500),
-            _ => None,
-        };
-    }
-    // Literal with indexed name: 01xxxxxx (6-bit index) or 0000xxxx / 0001xxxx (4-bit index).
-    let index = if first & 0xc0 == 0x40 {
-        first & 0x3f
-    } else {
-        first & 0x0f
-    };
-    if !(8..=14).contains(&index) {
-        return None;
-    }
-    let len_byte = *p.get(1)?;
-    let huffman = len_byte & 0x80 != 0;
-    let len = (len_byte & 0x7f) as usize;
-    let value = p.get(2..2 + len)?;
-    let text = if huffman {
-        huffman_digits(value)?
-    } else {
-        String::from_utf8_lossy(value).into_owned()
-    };
-    text.parse().ok()
-}
-
-/// Skips an HPACK integer with an `n`-bit prefix (RFC 7541 5.1).
-fn skip_hpack_int(p: &[u8], n: u32) -> Option<&[u8]> {
-    let max = (1u8 << n) - 1;
-    if p.first()? & max != max {
-        return p.get(1..);
-    }
-    let mut i = 1;
-    while p.get(i)? & 0x80 != 0 {
-        i += 1;
-        if i > 6 {
-            return None;
-        }
-    }
-    p.get(i + 1..)
-}
-
-/// Decodes a Huffman-coded string made of digits only (RFC 7541 appendix B codes for '0'-'9').
-fn huffman_digits(bytes: &[u8]) -> Option<String> {
-    let codes: [(u32, u8); 10] = [
-        (0b00000, 5),
-        (0b00001, 5),
-        (0b00010, 5),
-        (0b011001, 6),
-        (0b011010, 6),
-        (0b011011, 6),
-        (0b011100, 6),
-        (0b011101, 6),
-        (0b011110, 6),
-        (0b011111, 6),
-    ];
-    let mut out = String::new();
-    let mut acc: u32 = 0;
-    let mut bits = 0u8;
-    for &b in bytes {
-        acc = (acc << 8) | b as u32;
-        bits += 8;
-        loop {
-            let mut matched = false;
-            for (digit, &(code, len)) in codes.iter().enumerate() {
-                if bits >= len && (acc >> (bits - len)) & ((1 << len) - 1) == code {
-                    out.push((b'0' + digit as u8) as char);
-                    bits -= len;
-                    acc &= (1u32 << bits) - 1;
-                    matched = true;
-                    break;
-                }
-            }
-            if !matched || bits < 5 {
-                break;
-            }
-        }
-    }
-    // What is left must be EOS padding: all ones, under 8 bits.
-    (bits < 8 && acc == (1u32 << bits) - 1).then_some(out)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::h2::{h2_status, huffman_digits};
     use super::*;
 
     fn feed(s: &mut HttpSession, dir: u8, text: &[u8], frame: u64) {

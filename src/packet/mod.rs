@@ -14,6 +14,14 @@ use rustc_hash::FxHashMap;
 
 use crate::capture::Packet;
 
+mod defrag;
+mod dns;
+mod link;
+
+use defrag::{FragKey, Ipv4Defrag};
+use dns::dns_answers;
+use link::{ethernet, ethertype, gre, linktype, ppp, L3};
+
 /// An IP address and port, stored compactly for fast hashing.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Endpoint {
@@ -82,98 +90,10 @@ pub struct PacketStats {
     pub fragments_dropped: u64,
 }
 
-/// Limits of the IPv4 reassembly state.
-const MAX_PENDING_DATAGRAMS: usize = 4096;
-const MAX_DATAGRAM: usize = 65535;
-const FRAGMENT_TIMEOUT_NS: i64 = 60_000_000_000;
 /// Nested encapsulations deeper than this are not followed.
-const MAX_DEPTH: u8 = 6;
+pub(super) const MAX_DEPTH: u8 = 6;
 /// Depth given to packets quoted in ICMP errors, so they are recognised as such.
 const ICMP_DEPTH: u8 = MAX_DEPTH - 1;
-
-#[derive(Hash, PartialEq, Eq, Clone, Copy)]
-struct FragKey {
-    src: [u8; 4],
-    dst: [u8; 4],
-    id: u16,
-    proto: u8,
-}
-
-struct PendingDatagram {
-    data: Vec<u8>,
-    /// Received byte ranges, merged lazily when checking completeness.
-    have: Vec<(u32, u32)>,
-    total: Option<u32>,
-    first_ts: i64,
-}
-
-/// IPv4 fragment reassembly. etherparse has a pool too, but it needs a strictly sliced packet
-/// (so it cannot take snaplen-cut or tunnelled fragments) and has no memory bound; this one caps
-/// the number and size of pending datagrams and expires them by capture time.
-#[derive(Default)]
-struct Ipv4Defrag {
-    pending: FxHashMap<FragKey, PendingDatagram>,
-    last_sweep_ns: i64,
-}
-
-impl Ipv4Defrag {
-    /// Adds a fragment; returns the whole payload once every byte is there.
-    fn add(
-        &mut self,
-        key: FragKey,
-        offset: u32,
-        more: bool,
-        payload: &[u8],
-        ts_ns: i64,
-        stats: &mut PacketStats,
-    ) -> Option<Vec<u8>> {
-        if ts_ns - self.last_sweep_ns > FRAGMENT_TIMEOUT_NS {
-            let before = self.pending.len();
-            self.pending
-                .retain(|_, p| ts_ns - p.first_ts <= FRAGMENT_TIMEOUT_NS);
-            stats.fragments_dropped += (before - self.pending.len()) as u64;
-            self.last_sweep_ns = ts_ns;
-        }
-        let end = offset as usize + payload.len();
-        if end > MAX_DATAGRAM {
-            stats.fragments_dropped += 1;
-            return None;
-        }
-        if !self.pending.contains_key(&key) && self.pending.len() >= MAX_PENDING_DATAGRAMS {
-            stats.fragments_dropped += 1;
-            return None;
-        }
-        let p = self.pending.entry(key).or_insert_with(|| PendingDatagram {
-            data: Vec::new(),
-            have: Vec::new(),
-            total: None,
-            first_ts: ts_ns,
-        });
-        if p.data.len() < end {
-            p.data.resize(end, 0);
-        }
-        p.data[offset as usize..end].copy_from_slice(payload);
-        p.have.push((offset, end as u32));
-        if !more {
-            p.total = Some(end as u32);
-        }
-        let total = p.total?;
-        p.have.sort_unstable();
-        let mut covered = 0u32;
-        for &(s, e) in &p.have {
-            if s > covered {
-                return None;
-            }
-            covered = covered.max(e);
-        }
-        if covered < total {
-            return None;
-        }
-        let mut done = self.pending.remove(&key)?;
-        done.data.truncate(total as usize);
-        Some(done.data)
-    }
-}
 
 /// Turns captured packets into TCP segments.
 #[derive(Default)]
@@ -187,28 +107,6 @@ pub struct PacketDecoder {
 
 /// DNS names remembered at most.
 const MAX_DNS_NAMES: usize = 65536;
-
-/// LINKTYPE values handled here.
-mod linktype {
-    pub const NULL: i32 = 0;
-    pub const ETHERNET: i32 = 1;
-    pub const PPP: i32 = 9;
-    pub const RAW_BSD1: i32 = 12;
-    pub const RAW_BSD2: i32 = 14;
-    pub const PPP_HDLC: i32 = 50;
-    pub const PPP_ETHER: i32 = 51;
-    pub const RAW: i32 = 101;
-    pub const LOOP: i32 = 108;
-    pub const LINUX_SLL: i32 = 113;
-    pub const IPV4: i32 = 228;
-    pub const IPV6: i32 = 229;
-    pub const LINUX_SLL2: i32 = 276;
-}
-
-enum L3<'a> {
-    Ip(&'a [u8]),
-    None,
-}
 
 impl PacketDecoder {
     pub fn new() -> Self {
@@ -444,90 +342,6 @@ impl PacketDecoder {
         }
     }
 }
-
-/// Reads a possibly compressed DNS name at `pos`; returns it and the position after it.
-fn dns_name(msg: &[u8], mut pos: usize) -> Option<(String, usize)> {
-    let mut name = String::new();
-    let mut end = None;
-    for _ in 0..64 {
-        let len = *msg.get(pos)? as usize;
-        if len == 0 {
-            return Some((name, end.unwrap_or(pos + 1)));
-        }
-        if len & 0xc0 == 0xc0 {
-            let target = ((len & 0x3f) << 8) | *msg.get(pos + 1)? as usize;
-            end.get_or_insert(pos + 2);
-            pos = target;
-            continue;
-        }
-        let label = msg.get(pos + 1..pos + 1 + len)?;
-        if !name.is_empty() {
-            name.push('.');
-        }
-        name.push_str(&String::from_utf8_lossy(label).to_ascii_lowercase());
-        pos += 1 + len;
-    }
-    None
-}
-
-/// Records the A/AAAA answers (and CNAME aliases) of a DNS response.
-fn dns_answers(msg: &[u8], out: &mut FxHashMap<String, Vec<String>>) {
-    if msg.len() < 12 || msg[2] & 0x80 == 0 {
-        return;
-    }
-    let questions = u16::from_be_bytes([msg[4], msg[5]]);
-    let answers = u16::from_be_bytes([msg[6], msg[7]]);
-    let mut pos = 12;
-    for _ in 0..questions {
-        let Some((_, next)) = dns_name(msg, pos) else {
-            return;
-        };
-        pos = next + 4;
-    }
-    let mut aliases: Vec<(String, String)> = Vec::new();
-    for _ in 0..answers.min(64) {
-        let Some((name, next)) = dns_name(msg, pos) else {
-            return;
-        };
-        let Some(fixed) = msg.get(next..next + 10) else {
-            return;
-        };
-        let kind = u16::from_be_bytes([fixed[0], fixed[1]]);
-        let rdlen = u16::from_be_bytes([fixed[8], fixed[9]]) as usize;
-        let Some(rdata) = msg.get(next + 10..next + 10 + rdlen) else {
-            return;
-        };
-        let ip = match (kind, rdlen) {
-            (1, 4) => Some(Ipv4Addr::new(rdata[0], rdata[1], rdata[2], rdata[3]).to_string()),
-            (28, 16) => {
-                let mut a = [0u8; 16];
-                a.copy_from_slice(rdata);
-                Some(Ipv6Addr::from(a).to_string())
-            }
-            (5, _) => {
-                if let Some((target, _)) = dns_name(msg, next + 10) {
-                    aliases.push((name.clone(), target));
-                }
-                None
-            }
-            _ => None,
-        };
-        if let Some(ip) = ip {
-            let ips = out.entry(name).or_default();
-            if !ips.contains(&ip) && ips.len() < 16 {
-                ips.push(ip);
-            }
-        }
-        pos = next + 10 + rdlen;
-    }
-    // An alias resolves to what its target resolves to.
-    for (alias, target) in aliases {
-        if let Some(ips) = out.get(&target).cloned() {
-            out.entry(alias).or_default().extend(ips);
-        }
-    }
-}
-
 /// Payload length announced by the IP header(s), to tell how much snaplen cut.
 fn claimed_payload_len(ip: &LaxIpSlice<'_>) -> usize {
     match ip {
@@ -545,139 +359,6 @@ fn claimed_payload_len(ip: &LaxIpSlice<'_>) -> usize {
         }
     }
 }
-
-fn ethernet(data: &[u8]) -> L3<'_> {
-    if data.len() < 14 {
-        return L3::None;
-    }
-    ethertype(u16::from_be_bytes([data[12], data[13]]), &data[14..], 0)
-}
-
-/// Follows an EtherType through VLAN tags, MPLS and PPPoE down to IP.
-fn ethertype(kind: u16, rest: &[u8], depth: u8) -> L3<'_> {
-    if depth > MAX_DEPTH {
-        return L3::None;
-    }
-    match kind {
-        0x0800 | 0x86dd => L3::Ip(rest),
-        // 802.1Q, 802.1ad (QinQ), old QinQ.
-        0x8100 | 0x88a8 | 0x9100 => {
-            if rest.len() < 4 {
-                return L3::None;
-            }
-            ethertype(
-                u16::from_be_bytes([rest[2], rest[3]]),
-                &rest[4..],
-                depth + 1,
-            )
-        }
-        // MPLS unicast/multicast: pop labels until bottom of stack, then guess by IP version.
-        0x8847 | 0x8848 => {
-            let mut i = 0;
-            while i + 4 <= rest.len() {
-                let bottom = rest[i + 2] & 1 == 1;
-                i += 4;
-                if bottom {
-                    return match rest.get(i).map(|b| b >> 4) {
-                        Some(4) | Some(6) => L3::Ip(&rest[i..]),
-                        _ => L3::None,
-                    };
-                }
-            }
-            L3::None
-        }
-        // PPPoE session stage.
-        0x8864 => {
-            if rest.len() < 6 {
-                return L3::None;
-            }
-            ppp_protocol(&rest[6..])
-        }
-        // Transparent Ethernet bridging (e.g. inside GRE).
-        0x6558 => ethernet(rest),
-        // Cisco MetaData (Security Group Tag): version, length in 4-byte option units, options,
-        // then the next EtherType.
-        0x8909 => {
-            if rest.len() < 2 {
-                return L3::None;
-            }
-            let skip = 2 + rest[1] as usize * 4;
-            match rest.get(skip..skip + 2) {
-                Some(t) => ethertype(
-                    u16::from_be_bytes([t[0], t[1]]),
-                    &rest[skip + 2..],
-                    depth + 1,
-                ),
-                None => L3::None,
-            }
-        }
-        _ => L3::None,
-    }
-}
-
-/// PPP with optional HDLC address/control bytes.
-fn ppp(data: &[u8]) -> L3<'_> {
-    let data = if data.starts_with(&[0xff, 0x03]) {
-        &data[2..]
-    } else {
-        data
-    };
-    ppp_protocol(data)
-}
-
-fn ppp_protocol(data: &[u8]) -> L3<'_> {
-    if data.is_empty() {
-        return L3::None;
-    }
-    // Protocol field compression: a 1-byte protocol has its low bit set.
-    let (proto, rest) = if data[0] & 1 == 1 {
-        (data[0] as u16, &data[1..])
-    } else if data.len() >= 2 {
-        (u16::from_be_bytes([data[0], data[1]]), &data[2..])
-    } else {
-        return L3::None;
-    };
-    match proto {
-        0x0021 | 0x0057 => L3::Ip(rest),
-        _ => L3::None,
-    }
-}
-
-/// GRE (RFC 2784/2890) with ERSPAN types II and III.
-fn gre(data: &[u8]) -> L3<'_> {
-    if data.len() < 4 {
-        return L3::None;
-    }
-    let flags = data[0];
-    let proto = u16::from_be_bytes([data[2], data[3]]);
-    let mut off = 4;
-    if flags & 0x80 != 0 {
-        off += 4; // checksum + reserved
-    }
-    if flags & 0x20 != 0 {
-        off += 4; // key
-    }
-    if flags & 0x10 != 0 {
-        off += 4; // sequence number
-    }
-    let Some(rest) = data.get(off..) else {
-        return L3::None;
-    };
-    match proto {
-        // ERSPAN type II: 8-byte header, then the mirrored Ethernet frame.
-        0x88be => rest.get(8..).map_or(L3::None, ethernet),
-        // ERSPAN type III: 12-byte header plus an optional 8-byte platform subheader (O bit).
-        0x22eb => {
-            if rest.len() < 12 {
-                return L3::None;
-            }
-            let skip = if rest[11] & 0x01 != 0 { 20 } else { 12 };
-            rest.get(skip..).map_or(L3::None, ethernet)
-        }
-        other => ethertype(other, rest, 0),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,282 @@
+//! Handshake reassembly: plaintext handshake bytes of one direction joined across records and
+//! segments into whole messages (with every frame that carried them), SSLv2 hello records, and
+//! the session facts each message sets (version, suite, randoms, keys).
+
+use super::handshake::{self, handshake_name, Detail, TLS13};
+use super::keys::KeySwitch;
+use super::*;
+
+impl TlsSession {
+    pub(super) fn sslv2_record(&mut self, d: usize, content: &[u8], at_frame: u64, ts_ns: i64) {
+        self.sslv2_records += 1;
+        let Some(&kind) = content.first() else { return };
+        let (name, detail): (&'static str, Option<Detail>) = match kind {
+            1 if self.client_dir.is_none() => {
+                self.client_dir = Some(d as u8);
+                let version = content
+                    .get(1..3)
+                    .map(|v| u16::from_be_bytes([v[0], v[1]]))
+                    .unwrap_or(0);
+                let info = handshake::ClientHelloInfo {
+                    legacy_version: handshake::version_name(version),
+                    cipher_suites: content
+                        .get(3..5)
+                        .map(|v| u16::from_be_bytes([v[0], v[1]]) as usize / 3)
+                        .unwrap_or(0),
+                    sslv2_format: true,
+                    ..Default::default()
+                };
+                // The challenge, right-aligned in 32 zero bytes, is the client random when the
+                // server answers with TLS (RFC 5246 appendix E.2).
+                let field = |i: usize| {
+                    content
+                        .get(i..i + 2)
+                        .map(|v| u16::from_be_bytes([v[0], v[1]]) as usize)
+                        .unwrap_or(0)
+                };
+                let (specs, session, challenge) = (field(3), field(5), field(7));
+                let start = 9 + specs + session;
+                if let Some(ch) = content
+                    .get(start..start + challenge)
+                    .filter(|c| c.len() <= 32)
+                {
+                    let mut random = [0u8; 32];
+                    random[32 - ch.len()..].copy_from_slice(ch);
+                    self.client_random = Some(random);
+                }
+                ("client_hello", Some(Detail::ClientHello(info)))
+            }
+            4 if self.messages.iter().all(|m| m.kind != "sslv2_server_hello") => {
+                self.version.get_or_insert(0x0002);
+                ("sslv2_server_hello", None)
+            }
+            // The last message in clear: everything after it is encrypted.
+            2 if self.client_dir == Some(d as u8)
+                && self
+                    .messages
+                    .iter()
+                    .all(|m| m.kind != "sslv2_client_master_key") =>
+            {
+                ("sslv2_client_master_key", None)
+            }
+            _ => return,
+        };
+        self.detected = true;
+        let frames = self.layers[d].rec_frames.clone();
+        self.messages.push(HandshakeMessage {
+            kind: name,
+            type_id: kind,
+            direction: Direction::Unknown,
+            frame: at_frame,
+            frames,
+            length: content.len() as u32,
+            records: 1,
+            decrypted: false,
+            dir: d as u8,
+            ts_ns,
+            seq: self.next_seq,
+            detail,
+        });
+    }
+
+    /// Appends plaintext handshake bytes and decodes every message they complete.
+    pub(super) fn handshake_bytes(
+        &mut self,
+        d: usize,
+        mut content: &[u8],
+        at_frame: u64,
+        ts_ns: i64,
+        ctx: &mut TlsContext,
+    ) {
+        let frames = self.layers[d].rec_frames.clone();
+        // Skip the rest of an oversized message.
+        let layer = &mut self.layers[d];
+        if layer.hs_skip > 0 {
+            let n = layer.hs_skip.min(content.len());
+            layer.hs_skip -= n;
+            content = &content[n..];
+        }
+        // Fast path: nothing buffered, messages whole in this record.
+        if self.layers[d].hs_buf.is_empty() {
+            let mut c = content;
+            while c.len() >= 4 {
+                let len = u32::from_be_bytes([0, c[1], c[2], c[3]]) as usize;
+                if c.len() < 4 + len {
+                    break;
+                }
+                let (msg, rest) = c.split_at(4 + len);
+                if !self.message(d, msg, frames.clone(), 1, at_frame, ts_ns, ctx) {
+                    return;
+                }
+                c = rest;
+            }
+            content = c;
+            if content.is_empty() {
+                return;
+            }
+        }
+        let layer = &mut self.layers[d];
+        layer.hs_buf.extend_from_slice(content);
+        let end = layer.hs_buf.len();
+        layer.hs_pieces.push((end, frames));
+        loop {
+            let layer = &mut self.layers[d];
+            if layer.hs_buf.len() < 4 {
+                return;
+            }
+            let len =
+                u32::from_be_bytes([0, layer.hs_buf[1], layer.hs_buf[2], layer.hs_buf[3]]) as usize;
+            if handshake_name(layer.hs_buf[0]) == "unknown" {
+                // Not a handshake header: encrypted bytes, or garbage after a malformed message.
+                let bytes = std::mem::take(&mut layer.hs_buf);
+                layer.hs_pieces.clear();
+                self.message(d, &bytes, Vec::new(), 1, at_frame, ts_ns, ctx);
+                return;
+            }
+            if len > MAX_HANDSHAKE_MESSAGE {
+                let kind = layer.hs_buf[0];
+                let have = layer.hs_buf.len() - 4;
+                layer.hs_skip = len - have;
+                layer.hs_buf.clear();
+                layer.hs_pieces.clear();
+                self.note(format!(
+                    "{} of {len} bytes at frame {at_frame} is larger than {} MiB and was not decoded",
+                    handshake_name(kind),
+                    MAX_HANDSHAKE_MESSAGE >> 20
+                ));
+                return;
+            }
+            if layer.hs_buf.len() < 4 + len {
+                return;
+            }
+            let msg: Vec<u8> = layer.hs_buf.drain(..4 + len).collect();
+            // Frames of the records that brought these bytes.
+            let mut msg_frames: Vec<u64> = Vec::new();
+            let mut records = 0u32;
+            let mut start = 0usize;
+            let mut keep = Vec::new();
+            for (piece_end, pf) in layer.hs_pieces.drain(..) {
+                if start < 4 + len {
+                    records += 1;
+                    for f in &pf {
+                        if !msg_frames.contains(f) {
+                            msg_frames.push(*f);
+                        }
+                    }
+                }
+                if piece_end > 4 + len {
+                    keep.push((piece_end - (4 + len), pf));
+                }
+                start = piece_end;
+            }
+            layer.hs_pieces = keep;
+            if !self.message(d, &msg, msg_frames, records, at_frame, ts_ns, ctx) {
+                return;
+            }
+        }
+    }
+
+    /// Records one whole handshake message. Returns false when the bytes turned out not to be a
+    /// plaintext handshake (the direction is encrypted and we missed the switch).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn message(
+        &mut self,
+        d: usize,
+        msg: &[u8],
+        frames: Vec<u64>,
+        records: u32,
+        at_frame: u64,
+        ts_ns: i64,
+        ctx: &mut TlsContext,
+    ) -> bool {
+        let kind = msg[0];
+        let body = &msg[4..];
+        if handshake_name(kind) == "unknown" {
+            // Wireshark's heuristic too: an unknown type means an encrypted handshake record
+            // whose ChangeCipherSpec we did not see (gap, or picked up mid-stream).
+            let layer = &mut self.layers[d];
+            layer.encrypted = true;
+            // Without a ChangeCipherSpec seen, the first such record is taken for Finished.
+            let after_finished = layer.finished_seen;
+            layer.finished_seen = true;
+            layer.hs_buf.clear();
+            layer.hs_pieces.clear();
+            if self.encrypted_handshake.len() < MAX_EVENTS {
+                self.encrypted_handshake.push(EncryptedHandshake {
+                    direction: Direction::Unknown,
+                    frame: at_frame,
+                    length: msg.len(),
+                    after_finished,
+                    dir: d as u8,
+                    seq: self.next_seq,
+                });
+            }
+            return false;
+        }
+        let detail = handshake::decode(kind, body, self.version, &mut ctx.certs);
+        match (&detail, kind) {
+            (Some(Detail::ClientHello(ch)), 1) => {
+                self.client_random = body.get(2..34).and_then(|r| r.try_into().ok());
+                self.encrypt_then_mac[0] = ch.extensions.contains(&22);
+                self.early_data_offered = ch.extensions.contains(&42);
+            }
+            (Some(Detail::ServerHello(sh)), 2) if !sh.hello_retry_request => {
+                self.server_random = body.get(2..34).and_then(|r| r.try_into().ok());
+                self.encrypt_then_mac[1] = sh.extensions.contains(&22);
+                self.deflate = sh.compression == 1;
+            }
+            _ => {}
+        }
+        if self.decrypting_now && self.version == Some(TLS13) {
+            if let Some(ds) = self.decrypt.as_mut() {
+                match kind {
+                    // Only the handshake's Finished switches to application keys; the Finished
+                    // of post-handshake authentication does not (RFC 8446 4.6.2).
+                    20 if !ds.on_traffic_keys[d] => {
+                        ds.switch[d] = KeySwitch::Traffic;
+                        ds.on_traffic_keys[d] = true;
+                    }
+                    24 => ds.switch[d] = KeySwitch::Update,
+                    _ => {}
+                }
+            }
+        }
+        if self.client_dir.is_none() {
+            match kind {
+                1 => self.client_dir = Some(d as u8),
+                2 => self.client_dir = Some(1 - d as u8),
+                _ => {}
+            }
+        }
+        if let (Some(Detail::ServerHello(sh)), 2) = (&detail, kind) {
+            if sh.hello_retry_request {
+                self.version = Some(TLS13);
+            } else {
+                self.version = Some(sh.version_id);
+                self.cipher = Some(sh.cipher_id);
+                self.null_cipher_mac = tls_parser::TlsCipherSuite::from_id(sh.cipher_id)
+                    .filter(|cs| cs.enc == tls_parser::TlsCipherEnc::Null)
+                    .map(|cs| cs.mac_size as usize / 8);
+                self.setup_keys(d, ctx);
+            }
+        }
+        self.next_seq += 1;
+        if self.messages.len() < MAX_EVENTS * 4 {
+            self.messages.push(HandshakeMessage {
+                kind: handshake_name(kind),
+                type_id: kind,
+                direction: Direction::Unknown,
+                frame: at_frame,
+                frames,
+                length: body.len() as u32,
+                records,
+                decrypted: self.decrypting_now,
+                dir: d as u8,
+                ts_ns,
+                seq: self.next_seq,
+                detail,
+            });
+        }
+        true
+    }
+}
