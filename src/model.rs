@@ -173,8 +173,6 @@ pub struct ClientAuthSummary {
     pub issuer_match: Option<&'static str>,
 }
 
-/// Entries a findings cache holds before it starts over (hostile captures can carry any number
-
 /// Counts findings of one file by code and by severity.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {

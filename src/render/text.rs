@@ -85,8 +85,6 @@ pub fn render_findings_summary(r: &FileReport) -> String {
     o
 }
 
-/// JSON Lines: one object for the connection (without its findings) and one per finding, each
-
 fn render_http(o: &mut String, c: &ConnectionReport) {
     let inside = if c.tls { " (decrypted)" } else { "" };
     for x in &c.http {

@@ -6,6 +6,7 @@ use super::handshake::{self, TLS13};
 use super::record::Record;
 use super::*;
 
+/// A key change waiting for the end of the record that announced it (TLS 1.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum KeySwitch {
     None,
@@ -79,8 +80,6 @@ impl DecryptState {
 pub(super) const MAX_APP_CHUNKS: usize = 4096;
 /// Largest plaintext a compressed record may expand to (RFC 5246 6.2.2).
 pub(super) const MAX_INFLATED: usize = 16384 + 1024;
-
-/// How far decryption went on a connection.
 
 impl TlsSession {
     /// Looks up this connection's secrets after a ServerHello sent in direction `server_dir` and

@@ -212,7 +212,7 @@ pub struct TlsSession {
     pub app_plaintext: Vec<(u8, u64, Vec<u8>)>,
 }
 
-/// A key change waiting for the end of the record that announced it (TLS 1.3).
+/// How far decryption went on a connection.
 #[derive(Debug, Clone, Serialize)]
 pub struct DecryptionStatus {
     /// `decrypted`, `partly-decrypted` or `not-decrypted`.

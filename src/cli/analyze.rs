@@ -1,0 +1,408 @@
+//! `tlsdiag analyze`: lists the inputs, runs files in parallel (or one large file sharded), shows
+//! progress, writes each format in input order and ends with the totals line.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use tlsdiag::check::{self};
+use tlsdiag::model::{Severity, Summary};
+use tlsdiag::{capture, model, render, FileReport, Options};
+
+use super::args::*;
+use super::*;
+
+/// Expands the inputs: directories recursively, `--files-from` lists; input order is kept.
+pub(crate) fn collect_inputs(args: &AnalyzeArgs) -> Result<Vec<PathBuf>, String> {
+    let mut raw = args.inputs.clone();
+    if let Some(list) = &args.files_from {
+        let text = if list.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin())
+        } else {
+            std::fs::read_to_string(list)
+        }
+        .map_err(|e| format!("{}: {e}", list.display()))?;
+        raw.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(PathBuf::from),
+        );
+    }
+    let mut out = Vec::new();
+    for p in raw {
+        if p.is_dir() {
+            let found = check::captures_in(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            if found.is_empty() {
+                eprintln!(
+                    "tlsdiag: {}: no capture files in this directory",
+                    p.display()
+                );
+            }
+            out.extend(found);
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// What one file's analysis produced (its rendered output went to the writer given).
+pub(crate) struct FileOutput {
+    pub(crate) index: usize,
+    pub(crate) report: Option<FileReport>,
+    pub(crate) error: Option<String>,
+    pub(crate) elapsed: Duration,
+}
+
+/// Files at least this large are worth sharding (see `shards_for`).
+pub(crate) const SHARD_MIN_BYTES: u64 = 32 << 20;
+
+/// Threads to analyse one file on: several only when the output waits for the end of the file
+/// anyway (json, summary), the file can be read once per thread (a regular, uncompressed file:
+/// every shard reads all of it) and is large enough for the threads to pay.
+pub(crate) fn shards_for(path: &Path, format: Format, jobs: Option<usize>) -> u32 {
+    let threads = jobs
+        .filter(|&j| j > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let wanted = threads > 1 && matches!(format, Format::Json | Format::Summary);
+    // Standard input is never a regular file here, so it is not opened (that would consume it).
+    let large = std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() >= SHARD_MIN_BYTES);
+    if wanted
+        && large
+        && matches!(
+            capture::open_input(path),
+            Ok((_, capture::Compression::None))
+        )
+    {
+        threads.min(64) as u32
+    } else {
+        1
+    }
+}
+
+/// Analyses one file, writing each connection to `out` as soon as it ends (text and JSON Lines),
+/// then the file's own lines. JSON is written by the caller from the returned report.
+pub(crate) fn process(
+    index: usize,
+    path: &Path,
+    options: Options,
+    format: Format,
+    shards: u32,
+    out: &mut dyn Write,
+) -> FileOutput {
+    let started = Instant::now();
+    let name = path.display().to_string();
+    let result = match format {
+        // The whole report is written at the end: analyse on `shards` threads.
+        Format::Json => tlsdiag::analyze_path_sharded(path, options, shards),
+        Format::Summary => tlsdiag::analyzer::summarize_path_sharded(path, options, shards),
+        Format::Text | Format::Jsonl => stream_file(path, &name, options, format, out),
+    };
+    let elapsed = started.elapsed();
+    match result {
+        Ok(r) => {
+            let _ = match format {
+                // Connections came first, as they ended; the file's counts close its part.
+                Format::Text | Format::Summary => out
+                    .write_all(render::render_file_header(&r).as_bytes())
+                    .and_then(|_| out.write_all(render::render_findings_summary(&r).as_bytes())),
+                Format::Jsonl => out.write_all(render::jsonl_file(&r).as_bytes()),
+                Format::Json => Ok(()),
+            };
+            FileOutput {
+                index,
+                report: Some(r),
+                error: None,
+                elapsed,
+            }
+        }
+        Err(e) => FileOutput {
+            index,
+            report: None,
+            error: Some(format!("{name}: {e}")),
+            elapsed,
+        },
+    }
+}
+
+/// Streams one file's connections to `out` as they end.
+pub(crate) fn stream_file(
+    path: &Path,
+    name: &str,
+    options: Options,
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<tlsdiag::FileReport, capture::CaptureError> {
+    let (input, compression) = capture::open_input(path)?;
+    tlsdiag::analyzer::analyze_streaming(input, compression, name.to_string(), options, |c| {
+        let _ = match format {
+            Format::Text => out
+                .write_all(render::render_connection_text(&c).as_bytes())
+                .and_then(|_| out.write_all(b"\n")),
+            Format::Jsonl => out.write_all(render::jsonl_connection(name, &c).as_bytes()),
+            Format::Json | Format::Summary => Ok(()),
+        };
+    })
+}
+
+/// Draws a progress bar on a terminal once the work has lasted a second.
+pub(crate) fn progress_thread(
+    total: u64,
+    read: Arc<AtomicU64>,
+    done: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let mut bar: Option<indicatif::ProgressBar> = None;
+        while !done.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+            if bar.is_none() && start.elapsed() >= Duration::from_secs(1) {
+                let b = indicatif::ProgressBar::new(total.max(1));
+                b.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar = Some(b);
+            }
+            if let Some(b) = &bar {
+                b.set_position(read.load(Ordering::Relaxed).min(total));
+            }
+        }
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+    })
+}
+
+pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
+    let inputs = match collect_inputs(&args) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("tlsdiag: {e}");
+            return ExitCode::from(EXIT_INPUT_ERROR);
+        }
+    };
+    if inputs.is_empty() {
+        eprintln!("tlsdiag: no input: give capture files, directories or --files-from");
+        return ExitCode::from(EXIT_INPUT_ERROR);
+    }
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Box::new(std::io::BufWriter::new(f)),
+            Err(e) => {
+                eprintln!("tlsdiag: {}: {e}", path.display());
+                return ExitCode::from(EXIT_INPUT_ERROR);
+            }
+        },
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let started = Instant::now();
+    let read = Arc::new(AtomicU64::new(0));
+    let mut options = args.analysis.options();
+    options.progress = Some(read.clone());
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let done = Arc::new(AtomicBool::new(false));
+    let total: u64 = inputs
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = show_progress.then(|| progress_thread(total, read.clone(), done.clone()));
+
+    // One file at a time (one input, or -j 1): every connection is written as it ends.
+    // Several files in parallel: each file's output is held until its turn, so that the result
+    // is the same whatever the scheduling.
+    let format = args.format;
+    let mut totals = Totals::default();
+    let mut json_written = 0usize;
+    let many = inputs.len() > 1;
+    if format == Format::Json && many {
+        let _ = out.write_all(b"[\n");
+    }
+    let mut finish_file =
+        |r: FileOutput, rendered: &[u8], out: &mut dyn Write, totals: &mut Totals| {
+            totals.add(&r);
+            if let Some(e) = &r.error {
+                eprintln!("tlsdiag: {e}");
+                if format == Format::Jsonl {
+                    let line = serde_json::json!({
+                        "kind": "error", "schema_version": model::SCHEMA_VERSION,
+                        "file": inputs[r.index].display().to_string(), "error": e,
+                    });
+                    let _ = writeln!(out, "{line}");
+                }
+            } else if let Some(rep) = &r.report {
+                for w in &rep.warnings {
+                    eprintln!("tlsdiag: {}: warning: {w}", rep.file);
+                }
+            }
+            let _ = out.write_all(rendered);
+            if format == Format::Json {
+                if let Some(rep) = &r.report {
+                    if json_written > 0 {
+                        let _ = out.write_all(b",\n");
+                    }
+                    let _ = serde_json::to_writer_pretty(&mut *out, rep);
+                    if !many {
+                        let _ = out.write_all(b"\n");
+                    }
+                    json_written += 1;
+                }
+            } else if format == Format::Text && many {
+                let _ = out.write_all(b"\n");
+            }
+        };
+    let sequential = !many || args.analysis.jobs == Some(1);
+    if sequential {
+        for (i, path) in inputs.iter().enumerate() {
+            let shards = if many {
+                1
+            } else {
+                shards_for(path, format, args.analysis.jobs)
+            };
+            let r = process(i, path, options.clone(), format, shards, &mut out);
+            finish_file(r, &[], &mut out, &mut totals);
+        }
+    } else {
+        let pool = args.analysis.pool();
+        let (tx, rx) = mpsc::channel::<(FileOutput, Vec<u8>)>();
+        std::thread::scope(|scope| {
+            let inputs = &inputs;
+            let options = &options;
+            scope.spawn(move || {
+                pool.scope(|s| {
+                    for (i, path) in inputs.iter().enumerate() {
+                        let tx = tx.clone();
+                        let options = options.clone();
+                        s.spawn(move |_| {
+                            let mut rendered = Vec::new();
+                            let r = process(i, path, options, format, 1, &mut rendered);
+                            let _ = tx.send((r, rendered));
+                        });
+                    }
+                });
+            });
+            let mut pending: std::collections::BTreeMap<usize, (FileOutput, Vec<u8>)> =
+                Default::default();
+            let mut next = 0;
+            for (r, rendered) in rx.iter().take(inputs.len()) {
+                pending.insert(r.index, (r, rendered));
+                while let Some((r, rendered)) = pending.remove(&next) {
+                    finish_file(r, &rendered, &mut out, &mut totals);
+                    next += 1;
+                }
+            }
+        });
+    }
+    if format == Format::Json && many {
+        let _ = out.write_all(b"\n]\n");
+    }
+    done.store(true, Ordering::Relaxed);
+    if let Some(b) = bar {
+        let _ = b.join();
+    }
+    if (format == Format::Text && inputs.len() > 1) || format == Format::Summary {
+        let _ = out.write_all(totals.render(started.elapsed()).as_bytes());
+    }
+    if let Err(e) = out.flush() {
+        eprintln!("tlsdiag: cannot write the report: {e}");
+        return ExitCode::from(EXIT_INPUT_ERROR);
+    }
+    if !args.quiet
+        && matches!(format, Format::Json | Format::Jsonl)
+        && std::io::stderr().is_terminal()
+    {
+        eprint!("{}", totals.render(started.elapsed()));
+    }
+    if totals.errors > 0 {
+        return ExitCode::from(EXIT_INPUT_ERROR);
+    }
+    if let Some(level) = args.fail_on {
+        if totals.worst.is_some_and(|w| w >= level.severity()) {
+            return ExitCode::from(EXIT_FINDINGS);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Counts over all files, for the summary and the exit code.
+#[derive(Default)]
+pub(crate) struct Totals {
+    pub(crate) files: usize,
+    pub(crate) errors: usize,
+    pub(crate) packets: u64,
+    pub(crate) bytes: u64,
+    pub(crate) conversations: u64,
+    pub(crate) tls: usize,
+    pub(crate) http: usize,
+    pub(crate) handshakes: usize,
+    pub(crate) summary: Summary,
+    pub(crate) worst: Option<Severity>,
+    pub(crate) cpu: Duration,
+}
+
+impl Totals {
+    pub(crate) fn add(&mut self, r: &FileOutput) {
+        self.files += 1;
+        self.cpu += r.elapsed;
+        let Some(rep) = &r.report else {
+            self.errors += 1;
+            return;
+        };
+        self.packets += rep.capture.packets;
+        self.bytes += rep.capture.bytes_read;
+        self.conversations += rep.tcp_conversations;
+        self.tls += rep.tls_connections;
+        self.http += rep.http_connections;
+        self.handshakes += rep.handshakes;
+        for (code, n) in &rep.summary.by_code {
+            *self.summary.by_code.entry(code).or_default() += n;
+        }
+        for (sev, n) in &rep.summary.by_severity {
+            *self.summary.by_severity.entry(sev).or_default() += n;
+            let s = match *sev {
+                "error" => Severity::Error,
+                "warning" => Severity::Warning,
+                _ => Severity::Info,
+            };
+            if *n > 0 && self.worst.is_none_or(|w| s > w) {
+                self.worst = Some(s);
+            }
+        }
+    }
+
+    pub(crate) fn render(&self, wall: Duration) -> String {
+        let secs = wall.as_secs_f64().max(1e-6);
+        let mut o = format!(
+            "== {} file(s){}, {} packets, {} TCP conversations, {} with TLS ({} handshakes), {} with HTTP; {:.2} s, {:.1} MB/s\n",
+            self.files,
+            if self.errors > 0 { format!(" ({} unreadable)", self.errors) } else { String::new() },
+            self.packets,
+            self.conversations,
+            self.tls,
+            self.handshakes,
+            self.http,
+            secs,
+            self.bytes as f64 / 1e6 / secs
+        );
+        if self.summary.by_code.is_empty() {
+            o.push_str("== no findings\n");
+        } else {
+            let sev: Vec<String> = ["error", "warning", "info"]
+                .iter()
+                .filter_map(|s| self.summary.by_severity.get(s).map(|n| format!("{n} {s}")))
+                .collect();
+            o.push_str(&format!("== findings: {}\n", sev.join(", ")));
+            for (code, n) in &self.summary.by_code {
+                o.push_str(&format!("   {n:>6}  {code}\n"));
+            }
+        }
+        o
+    }
+}
