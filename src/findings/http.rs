@@ -106,54 +106,76 @@ pub(super) fn likely_substatus(
     None
 }
 
-/// Rules on the HTTP exchanges of one connection. Returns sub-statuses inferred for exchanges
-/// (index, "403.7") whose body did not say.
+/// Rules on the HTTP exchanges of one connection, one function per rule. Returns sub-statuses
+/// inferred for exchanges (index, "403.7") whose body did not say.
 pub(super) fn http_rules(
     c: &ConnectionReport,
     summary: &ClientAuthSummary,
     out: &mut Vec<Finding>,
 ) -> Vec<(usize, String)> {
     let mut inferred = Vec::new();
-    let filter_status = |status: u16| {
-        if c.tls {
-            format!(
-                "tcp.stream eq {} && http.response.code == {status}",
-                c.stream
-            )
-        } else {
-            filter_for(c.stream, &format!("http.response.code == {status}"))
-        }
-    };
-    let describe = |x: &crate::http::Exchange| -> String {
-        let request = match (&x.method, &x.target) {
-            (Some(m), Some(t)) => format!("{m} {t}"),
-            _ => "a request not in the capture".into(),
-        };
-        let frames = match (x.request_frame, x.response_frame) {
-            (Some(a), Some(b)) => format!("frames {a} and {b}"),
-            (None, Some(b)) => format!("frame {b}"),
-            (Some(a), None) => format!("frame {a}"),
-            _ => String::new(),
-        };
-        format!("{request} ({frames})")
-    };
     let cert_problem = likely_substatus(summary, out);
-    // 401 after a success on the same connection (certificate mapping lost, KB Q190009).
-    let first_ok = c
-        .http
-        .iter()
-        .position(|x| x.status.is_some_and(|s| (200..400).contains(&s)));
-    let mut after_first: Vec<usize> = Vec::new();
-    if let Some(ok) = first_ok {
-        after_first = c
-            .http
-            .iter()
-            .enumerate()
-            .skip(ok + 1)
-            .filter(|(_, x)| x.status == Some(401))
-            .map(|(i, _)| i)
-            .collect();
+    let loop_members = auth_loop(c, out);
+    let after_first = after_first_request(c, out);
+    for (i, x) in c.http.iter().enumerate() {
+        let Some(status) = x.status else { continue };
+        basic_cleartext(c, x, out);
+        negotiate_fallback(c, x, out);
+        if status == 403 {
+            forbidden(
+                c,
+                i,
+                cert_problem,
+                !loop_members.contains(&i),
+                &mut inferred,
+                out,
+            );
+        }
+        if status == 401 && !loop_members.contains(&i) && !after_first.contains(&i) {
+            unauthorized(c, i, out);
+        }
     }
+    not_visible(c, out);
+    inferred
+}
+
+/// Display filter for the responses with `status` on this connection.
+fn filter_status(c: &ConnectionReport, status: u16) -> String {
+    if c.tls {
+        format!(
+            "tcp.stream eq {} && http.response.code == {status}",
+            c.stream
+        )
+    } else {
+        filter_for(c.stream, &format!("http.response.code == {status}"))
+    }
+}
+
+/// "GET /x (frames 4 and 6)".
+fn describe(x: &crate::http::Exchange) -> String {
+    let request = match (&x.method, &x.target) {
+        (Some(m), Some(t)) => format!("{m} {t}"),
+        _ => "a request not in the capture".into(),
+    };
+    let frames = match (x.request_frame, x.response_frame) {
+        (Some(a), Some(b)) => format!("frames {a} and {b}"),
+        (None, Some(b)) => format!("frame {b}"),
+        (Some(a), None) => format!("frame {a}"),
+        _ => String::new(),
+    };
+    format!("{request} ({frames})")
+}
+
+fn exchange_frames(x: &crate::http::Exchange) -> Vec<u64> {
+    [x.request_frame, x.response_frame]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Runs of at least three 401 answers for the same resource with Negotiate/NTLM; returns the
+/// exchanges in such runs.
+fn auth_loop(c: &ConnectionReport, out: &mut Vec<Finding>) -> Vec<usize> {
     // Runs of 401 answers for the same resource with Negotiate/NTLM.
     let mut loop_members: Vec<usize> = Vec::new();
     let mut run: Vec<usize> = Vec::new();
@@ -199,17 +221,39 @@ pub(super) fn http_rules(
             .map(|&i| format!("    {}", describe(&c.http[i])))
             .collect();
         out.push(finding(
-            "http-auth-loop",
-            c,
-            format!("{} requests in a row answered 401 with Windows authentication", loop_members.len()),
-            format!(
-                "The same resource was answered 401 {} times in a row while the client sent {kind}.\n{}",
-                loop_members.len(),
-                list.join("\n")
-            ),
-            loop_members.iter().filter_map(|&i| c.http[i].response_frame).collect(),
-            filter_status(401),
-        ));
+        "http-auth-loop",
+        c,
+        format!("{} requests in a row answered 401 with Windows authentication", loop_members.len()),
+        format!(
+            "The same resource was answered 401 {} times in a row while the client sent {kind}.\n{}",
+            loop_members.len(),
+            list.join("\n")
+        ),
+        loop_members.iter().filter_map(|&i| c.http[i].response_frame).collect(),
+        filter_status(c, 401),
+    ));
+    }
+    loop_members
+}
+
+/// 401 answers after a success on the same connection (certificate mapping lost, KB Q190009);
+/// returns those exchanges.
+fn after_first_request(c: &ConnectionReport, out: &mut Vec<Finding>) -> Vec<usize> {
+    // 401 after a success on the same connection (certificate mapping lost, KB Q190009).
+    let first_ok = c
+        .http
+        .iter()
+        .position(|x| x.status.is_some_and(|s| (200..400).contains(&s)));
+    let mut after_first: Vec<usize> = Vec::new();
+    if let Some(ok) = first_ok {
+        after_first = c
+            .http
+            .iter()
+            .enumerate()
+            .skip(ok + 1)
+            .filter(|(_, x)| x.status == Some(401))
+            .map(|(i, _)| i)
+            .collect();
     }
     if !after_first.is_empty() {
         let ok = first_ok.unwrap_or(0);
@@ -224,122 +268,144 @@ pub(super) fn http_rules(
                 .map(|&i| format!("    {} -> 401", describe(&c.http[i]))),
         );
         out.push(finding(
-            "http-401-after-first-request",
+        "http-401-after-first-request",
+        c,
+        "A request succeeded, then later requests on the same connection got 401".into(),
+        format!(
+            "On this connection {} succeeded, and {} later request(s) were refused with 401. When a proxy shares one server connection between clients, or client-certificate mapping applies to the first request only (KB Q190009), authentication is lost after the first request.\n{}",
+            describe(&c.http[ok]),
+            after_first.len(),
+            list.join("\n")
+        ),
+        std::iter::once(c.http[ok].response_frame)
+            .chain(after_first.iter().map(|&i| c.http[i].response_frame))
+            .flatten()
+            .collect(),
+        filter_status(c, 401),
+    ));
+    }
+    after_first
+}
+
+/// Basic credentials over plain HTTP.
+fn basic_cleartext(c: &ConnectionReport, x: &crate::http::Exchange, out: &mut Vec<Finding>) {
+    if let Some(user) = &x.basic_user {
+        if !c.tls {
+            out.push(finding(
+            "http-basic-cleartext",
             c,
-            "A request succeeded, then later requests on the same connection got 401".into(),
+            format!("Basic credentials of user \"{user}\" sent without TLS"),
+            format!("The request {} carries an Authorization: Basic header over plain HTTP: anyone on the path can read the password (not shown here).", describe(x)),
+            x.request_frame.into_iter().collect(),
+            filter_for(c.stream, "http.authorization"),
+        ));
+        }
+    }
+}
+
+/// Negotiate carrying NTLM: Kerberos was not possible.
+fn negotiate_fallback(c: &ConnectionReport, x: &crate::http::Exchange, out: &mut Vec<Finding>) {
+    if x.authorization
+        .as_deref()
+        .is_some_and(|a| a.eq_ignore_ascii_case("negotiate"))
+        && x.auth_token == Some("ntlm")
+    {
+        out.push(finding(
+        "negotiate-fell-back-to-ntlm",
+        c,
+        "Negotiate authentication fell back to NTLM".into(),
+        format!("The request {} uses Authorization: Negotiate but carries an NTLM message: Kerberos was not possible, usually because the client found no SPN for the site's host name (or found it twice).", describe(x)),
+        x.request_frame.into_iter().collect(),
+        filter_for(c.stream, "http.authorization"),
+    ));
+    }
+}
+
+/// A 403: tied to the connection's client-certificate problem (with the IIS sub-status), or on
+/// its own when not part of an authentication loop.
+fn forbidden(
+    c: &ConnectionReport,
+    i: usize,
+    cert_problem: Option<(&'static str, &'static str)>,
+    report_plain: bool,
+    inferred: &mut Vec<(usize, String)>,
+    out: &mut Vec<Finding>,
+) {
+    let x = &c.http[i];
+    let frames = exchange_frames(x);
+    let body_sub = x.substatus.clone();
+    if let Some((sub, code)) = cert_problem {
+        let (shown, how) = match &body_sub {
+            Some(b) => (b.clone(), "from the error page"),
+            None => {
+                inferred.push((i, sub.to_string()));
+                (
+                    sub.to_string(),
+                    "inferred: IIS hides the sub-status from remote clients",
+                )
+            }
+        };
+        out.push(finding(
+            "http-403-client-cert",
+            c,
+            format!("HTTP 403 for {}: the client certificate problem of this connection", describe(x)),
             format!(
-                "On this connection {} succeeded, and {} later request(s) were refused with 401. When a proxy shares one server connection between clients, or client-certificate mapping applies to the first request only (KB Q190009), authentication is lost after the first request.\n{}",
-                describe(&c.http[ok]),
-                after_first.len(),
-                list.join("\n")
+                "The server answered 403 to {} on a connection where {code} was found; the likely IIS sub-status is {shown} ({}, {how}).",
+                describe(x),
+                crate::http::substatus_meaning(&shown)
             ),
-            std::iter::once(c.http[ok].response_frame)
-                .chain(after_first.iter().map(|&i| c.http[i].response_frame))
-                .flatten()
-                .collect(),
-            filter_status(401),
+            frames.clone(),
+            filter_status(c, 403),
+        ));
+    } else if report_plain {
+        let sub = substatus_sentence(body_sub.as_deref());
+        out.push(finding(
+            "http-403",
+            c,
+            format!("HTTP 403 for {}", describe(x)),
+            format!(
+                "The server refused {} with 403 {}.{sub}",
+                describe(x),
+                x.reason.as_deref().unwrap_or("")
+            ),
+            frames.clone(),
+            filter_status(c, 403),
         ));
     }
-    for (i, x) in c.http.iter().enumerate() {
-        let Some(status) = x.status else { continue };
-        let frames: Vec<u64> = [x.request_frame, x.response_frame]
-            .into_iter()
-            .flatten()
-            .collect();
-        if let Some(user) = &x.basic_user {
-            if !c.tls {
-                out.push(finding(
-                    "http-basic-cleartext",
-                    c,
-                    format!("Basic credentials of user \"{user}\" sent without TLS"),
-                    format!("The request {} carries an Authorization: Basic header over plain HTTP: anyone on the path can read the password (not shown here).", describe(x)),
-                    x.request_frame.into_iter().collect(),
-                    filter_for(c.stream, "http.authorization"),
-                ));
-            }
-        }
-        if x.authorization
-            .as_deref()
-            .is_some_and(|a| a.eq_ignore_ascii_case("negotiate"))
-            && x.auth_token == Some("ntlm")
-        {
-            out.push(finding(
-                "negotiate-fell-back-to-ntlm",
-                c,
-                "Negotiate authentication fell back to NTLM".into(),
-                format!("The request {} uses Authorization: Negotiate but carries an NTLM message: Kerberos was not possible, usually because the client found no SPN for the site's host name (or found it twice).", describe(x)),
-                x.request_frame.into_iter().collect(),
-                filter_for(c.stream, "http.authorization"),
-            ));
-        }
-        if status == 403 {
-            let body_sub = x.substatus.clone();
-            if let Some((sub, code)) = cert_problem {
-                let (shown, how) = match &body_sub {
-                    Some(b) => (b.clone(), "from the error page"),
-                    None => {
-                        inferred.push((i, sub.to_string()));
-                        (
-                            sub.to_string(),
-                            "inferred: IIS hides the sub-status from remote clients",
-                        )
-                    }
-                };
-                out.push(finding(
-                    "http-403-client-cert",
-                    c,
-                    format!("HTTP 403 for {}: the client certificate problem of this connection", describe(x)),
-                    format!(
-                        "The server answered 403 to {} on a connection where {code} was found; the likely IIS sub-status is {shown} ({}, {how}).",
-                        describe(x),
-                        crate::http::substatus_meaning(&shown)
-                    ),
-                    frames.clone(),
-                    filter_status(403),
-                ));
-            } else if !loop_members.contains(&i) {
-                let sub = substatus_sentence(body_sub.as_deref());
-                out.push(finding(
-                    "http-403",
-                    c,
-                    format!("HTTP 403 for {}", describe(x)),
-                    format!(
-                        "The server refused {} with 403 {}.{sub}",
-                        describe(x),
-                        x.reason.as_deref().unwrap_or("")
-                    ),
-                    frames.clone(),
-                    filter_status(403),
-                ));
-            }
-        }
-        // A 401 the client answers with credentials that get past authentication (any later
-        // status but 401 for the same resource) is the normal challenge.
-        let answered = c.http[i + 1..]
-            .iter()
-            .any(|y| y.target == x.target && y.status.is_some_and(|s| s != 401));
-        if status == 401 && !answered && !loop_members.contains(&i) && !after_first.contains(&i) {
-            let schemes = if x.www_authenticate.is_empty() {
-                "no WWW-Authenticate scheme".to_string()
-            } else {
-                format!("WWW-Authenticate {}", x.www_authenticate.join(", "))
-            };
-            let sub = substatus_sentence(x.substatus.as_deref());
-            out.push(finding(
-                "http-401",
-                c,
-                format!("HTTP 401 for {}", describe(x)),
-                format!(
-                    "The server asked for authentication ({schemes}) in answer to {}{}, and no later request for it succeeded on this connection.{sub}",
-                    describe(x),
-                    x.authorization.as_deref().map(|a| format!(", which carried {a} credentials")).unwrap_or_default()
-                ),
-                frames,
-                filter_status(401),
-            ));
-        }
+}
+
+/// A 401 the client never got past. One the client answers with credentials that get past
+/// authentication (any later status but 401 for the same resource) is the normal challenge.
+fn unauthorized(c: &ConnectionReport, i: usize, out: &mut Vec<Finding>) {
+    let x = &c.http[i];
+    let frames = exchange_frames(x);
+    let answered = c.http[i + 1..]
+        .iter()
+        .any(|y| y.target == x.target && y.status.is_some_and(|s| s != 401));
+    if !answered {
+        let schemes = if x.www_authenticate.is_empty() {
+            "no WWW-Authenticate scheme".to_string()
+        } else {
+            format!("WWW-Authenticate {}", x.www_authenticate.join(", "))
+        };
+        let sub = substatus_sentence(x.substatus.as_deref());
+        out.push(finding(
+            "http-401",
+            c,
+            format!("HTTP 401 for {}", describe(x)),
+            format!(
+                "The server asked for authentication ({schemes}) in answer to {}{}, and no later request for it succeeded on this connection.{sub}",
+                describe(x),
+                x.authorization.as_deref().map(|a| format!(", which carried {a} credentials")).unwrap_or_default()
+            ),
+            frames,
+            filter_status(c, 401),
+        ));
     }
-    // TLS whose HTTP we could not read.
+}
+
+/// TLS whose HTTP could not be read.
+fn not_visible(c: &ConnectionReport, out: &mut Vec<Finding>) {
     let alpn_http = c.messages.iter().any(|m| match &m.detail {
         Some(Detail::ClientHello(ch)) => ch.alpn.iter().any(|p| p == "http/1.1" || p == "h2"),
         _ => false,
@@ -354,26 +420,25 @@ pub(super) fn http_rules(
     {
         let a = &c.application_data;
         out.push(finding(
-            "http-not-visible",
-            c,
-            "The HTTP inside this TLS connection is encrypted".into(),
-            format!(
-                "The client sent {} bytes of application data in {} records and the server {} bytes in {} records; a key log (--keylog, SSLKEYLOGFILE) would show the requests and status codes.{}",
-                a.client.bytes,
-                a.client.records,
-                a.server.bytes,
-                a.server.records,
-                if c.encrypted_handshake.iter().any(|e| e.after_finished) {
-                    " The handshake was renegotiated after the first request, the pattern of IIS asking for a client certificate for one URL."
-                } else {
-                    ""
-                }
-            ),
-            a.client.first_frame.into_iter().chain(a.server.first_frame).collect(),
-            filter_for(c.stream, "tls.record.content_type == 23"),
-        ));
+        "http-not-visible",
+        c,
+        "The HTTP inside this TLS connection is encrypted".into(),
+        format!(
+            "The client sent {} bytes of application data in {} records and the server {} bytes in {} records; a key log (--keylog, SSLKEYLOGFILE) would show the requests and status codes.{}",
+            a.client.bytes,
+            a.client.records,
+            a.server.bytes,
+            a.server.records,
+            if c.encrypted_handshake.iter().any(|e| e.after_finished) {
+                " The handshake was renegotiated after the first request, the pattern of IIS asking for a client certificate for one URL."
+            } else {
+                ""
+            }
+        ),
+        a.client.first_frame.into_iter().chain(a.server.first_frame).collect(),
+        filter_for(c.stream, "tls.record.content_type == 23"),
+    ));
     }
-    inferred
 }
 
 /// " IIS sub-status 403.16: client certificate is untrusted or invalid." or nothing.
