@@ -137,6 +137,14 @@ pub(super) fn outcome(c: &ConnectionReport, out: &mut Vec<Finding>) {
             ));
         }
     }
+    renegotiation_encrypted(c, out);
+    if tls13 && c.decryption.status == "not-decrypted" {
+        tls13_hidden(c, out);
+    }
+}
+
+/// Handshake records after both Finished messages: a renegotiation under encryption.
+fn renegotiation_encrypted(c: &ConnectionReport, out: &mut Vec<Finding>) {
     let reneg: Vec<&crate::tls::EncryptedHandshake> = c
         .encrypted_handshake
         .iter()
@@ -179,18 +187,21 @@ pub(super) fn outcome(c: &ConnectionReport, out: &mut Vec<Finding>) {
             filter_for(c.stream, &format!("tls.record.content_type == 22 && frame.number >= {first}")),
         ));
     }
-    if tls13 && c.decryption.status == "not-decrypted" {
-        let pha = c
-            .messages
-            .iter()
-            .any(|m| matches!(&m.detail, Some(Detail::ClientHello(ch)) if ch.post_handshake_auth));
-        let frames: Vec<u64> = c
-            .messages
-            .iter()
-            .filter(|m| m.kind == "server_hello")
-            .map(|m| m.frame)
-            .collect();
-        out.push(finding(
+}
+
+/// TLS 1.3 without keys: whether a client certificate was asked for or sent is encrypted.
+fn tls13_hidden(c: &ConnectionReport, out: &mut Vec<Finding>) {
+    let pha = c
+        .messages
+        .iter()
+        .any(|m| matches!(&m.detail, Some(Detail::ClientHello(ch)) if ch.post_handshake_auth));
+    let frames: Vec<u64> = c
+        .messages
+        .iter()
+        .filter(|m| m.kind == "server_hello")
+        .map(|m| m.frame)
+        .collect();
+    out.push(finding(
             "tls13-client-auth-hidden",
             c,
             "TLS 1.3: whether a client certificate was requested or sent is encrypted".into(),
@@ -201,7 +212,6 @@ pub(super) fn outcome(c: &ConnectionReport, out: &mut Vec<Finding>) {
             frames,
             filter_for(c.stream, "tls.handshake.type == 2"),
         ));
-    }
 }
 
 pub(super) fn capitalize(s: &str) -> String {
