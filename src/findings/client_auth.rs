@@ -95,7 +95,6 @@ pub(super) fn client_auth(
             && m.frame >= cr_msg.frame
             && matches!(m.detail, Some(Detail::Certificate(_)))
     });
-    let cr_filter = filter_for(c.stream, "tls.handshake.type == 13");
     let list_desc = format!(
         "The CertificateRequest (frame {}) named {} CA{} in {} bytes",
         cr_msg.frame,
@@ -104,64 +103,10 @@ pub(super) fn client_auth(
         fmt_bytes(cr.ca_list_bytes)
     );
     let Some(answer) = answer else {
-        // No Certificate from the client: what ended the handshake?
-        let client_seen = c.tcp.client.segments > 0 || c.tcp.client.bytes > 0;
-        if !client_seen {
-            return summary;
+        if c.tcp.client.segments > 0 || c.tcp.client.bytes > 0 {
+            summary.client_certificate = "missing";
+            missing_certificate(c, cr_msg, &list_desc, out);
         }
-        let client_later = c
-            .messages
-            .iter()
-            .any(|m| m.direction == Direction::Client && m.frame > cr_msg.frame)
-            || c.change_cipher_spec
-                .iter()
-                .any(|x| x.direction == Direction::Client && x.frame > cr_msg.frame);
-        let no_cert_alert = c
-            .alerts
-            .iter()
-            .find(|a| a.direction == Direction::Client && a.description == Some(41));
-        let ended = if let Some(a) = no_cert_alert {
-            format!("the client sent a no_certificate alert (41) in frame {} (SSLv3's way of declining)", a.frame)
-        } else if let Some(a) = c
-            .alerts
-            .iter()
-            .find(|a| a.frame > cr_msg.frame && a.level == Some(2))
-        {
-            format!(
-                "the {} sent a fatal {} alert ({}) in frame {}",
-                if a.direction == Direction::Client {
-                    "client"
-                } else {
-                    "server"
-                },
-                a.name.unwrap_or("?"),
-                a.description.unwrap_or(0),
-                a.frame
-            )
-        } else if let Some(f) = c.tcp.rst_frame {
-            format!("the connection was reset in frame {f}")
-        } else if client_later {
-            "the client went on without a Certificate message (a protocol violation, or a lost segment)".into()
-        } else if c.tcp.ended_by == "fin" {
-            "the connection was closed without an answer".into()
-        } else {
-            "the capture ends before the client answered".into()
-        };
-        summary.client_certificate = "missing";
-        let mut frames = vec![cr_msg.frame];
-        frames.extend(no_cert_alert.map(|a| a.frame));
-        frames.extend(c.tcp.rst_frame);
-        out.push(finding(
-            "client-cert-missing",
-            c,
-            "The server asked for a client certificate and got no Certificate message".into(),
-            format!("{list_desc}; no client Certificate followed: {ended}."),
-            frames,
-            filter_for(
-                c.stream,
-                "(tls.handshake.type == 13 || tls.alert_message || tcp.flags.reset == 1)",
-            ),
-        ));
         return summary;
     };
     let Some(Detail::Certificate(cert)) = &answer.detail else {
@@ -232,7 +177,6 @@ pub(super) fn client_auth(
             }
         }
     }
-    let _ = cr_filter;
     if let Some(leaf) = chain.first().filter(|l| l.parse_error.is_none()) {
         validity_rules(c, answer, leaf, 0, true, out);
         weak_key(c, answer, leaf, 0, "client", out);
@@ -251,52 +195,130 @@ pub(super) fn client_auth(
                 cert_filter.clone(),
             ));
         }
-        // Revocation: where the server has to look.
-        let mut urls: Vec<String> = Vec::new();
-        for ci in chain.iter() {
-            for u in ci
-                .crl_urls
-                .iter()
-                .chain(&ci.ocsp_urls)
-                .chain(&ci.ca_issuer_urls)
-            {
-                if !urls.contains(u) {
-                    urls.push(u.clone());
-                }
-            }
-        }
-        if !urls.is_empty() {
-            let lines: Vec<String> = urls
-                .iter()
-                .map(|u| {
-                    let host = url_host(u);
-                    let seen = host.as_ref().is_some_and(|h| ctx.contacted.contains(h));
-                    format!(
-                        "    {u}{}",
-                        if seen {
-                            "  (the capture holds traffic to this host)"
-                        } else {
-                            "  (no traffic to this host in the capture)"
-                        }
-                    )
-                })
-                .collect();
-            out.push(finding(
-                "client-cert-revocation-info",
-                c,
-                format!("The server must reach {} revocation URL(s) to accept this client certificate", urls.len()),
-                format!(
-                    "To check {} (frame {}) the server downloads CRLs or asks OCSP responders; if it cannot, IIS answers 403.13 and other servers fail the handshake.\n{}",
-                    leaf.subject,
-                    answer.frame,
-                    lines.join("\n")
-                ),
-                vec![answer.frame],
-                cert_filter,
-            ));
-        }
+        revocation_info(c, answer, leaf, chain, &cert_filter, ctx, out);
     }
     summary
+}
+
+/// The server asked and no client Certificate followed: says what ended the handshake.
+fn missing_certificate(
+    c: &ConnectionReport,
+    cr_msg: &HandshakeMessage,
+    list_desc: &str,
+    out: &mut Vec<Finding>,
+) {
+    let client_later = c
+        .messages
+        .iter()
+        .any(|m| m.direction == Direction::Client && m.frame > cr_msg.frame)
+        || c.change_cipher_spec
+            .iter()
+            .any(|x| x.direction == Direction::Client && x.frame > cr_msg.frame);
+    let no_cert_alert = c
+        .alerts
+        .iter()
+        .find(|a| a.direction == Direction::Client && a.description == Some(41));
+    let ended = if let Some(a) = no_cert_alert {
+        format!(
+            "the client sent a no_certificate alert (41) in frame {} (SSLv3's way of declining)",
+            a.frame
+        )
+    } else if let Some(a) = c
+        .alerts
+        .iter()
+        .find(|a| a.frame > cr_msg.frame && a.level == Some(2))
+    {
+        format!(
+            "the {} sent a fatal {} alert ({}) in frame {}",
+            if a.direction == Direction::Client {
+                "client"
+            } else {
+                "server"
+            },
+            a.name.unwrap_or("?"),
+            a.description.unwrap_or(0),
+            a.frame
+        )
+    } else if let Some(f) = c.tcp.rst_frame {
+        format!("the connection was reset in frame {f}")
+    } else if client_later {
+        "the client went on without a Certificate message (a protocol violation, or a lost segment)"
+            .into()
+    } else if c.tcp.ended_by == "fin" {
+        "the connection was closed without an answer".into()
+    } else {
+        "the capture ends before the client answered".into()
+    };
+    let mut frames = vec![cr_msg.frame];
+    frames.extend(no_cert_alert.map(|a| a.frame));
+    frames.extend(c.tcp.rst_frame);
+    out.push(finding(
+        "client-cert-missing",
+        c,
+        "The server asked for a client certificate and got no Certificate message".into(),
+        format!("{list_desc}; no client Certificate followed: {ended}."),
+        frames,
+        filter_for(
+            c.stream,
+            "(tls.handshake.type == 13 || tls.alert_message || tcp.flags.reset == 1)",
+        ),
+    ));
+}
+
+/// The CRL, OCSP and CA-issuer URLs the server must reach to accept the client's chain, and
+/// whether the capture holds traffic to their hosts.
+fn revocation_info(
+    c: &ConnectionReport,
+    answer: &HandshakeMessage,
+    leaf: &CertInfo,
+    chain: &[std::sync::Arc<CertInfo>],
+    cert_filter: &str,
+    ctx: &FindingsContext,
+    out: &mut Vec<Finding>,
+) {
+    let mut urls: Vec<String> = Vec::new();
+    for ci in chain.iter() {
+        for u in ci
+            .crl_urls
+            .iter()
+            .chain(&ci.ocsp_urls)
+            .chain(&ci.ca_issuer_urls)
+        {
+            if !urls.contains(u) {
+                urls.push(u.clone());
+            }
+        }
+    }
+    if !urls.is_empty() {
+        let lines: Vec<String> = urls
+            .iter()
+            .map(|u| {
+                let host = url_host(u);
+                let seen = host.as_ref().is_some_and(|h| ctx.contacted.contains(h));
+                format!(
+                    "    {u}{}",
+                    if seen {
+                        "  (the capture holds traffic to this host)"
+                    } else {
+                        "  (no traffic to this host in the capture)"
+                    }
+                )
+            })
+            .collect();
+        out.push(finding(
+            "client-cert-revocation-info",
+            c,
+            format!("The server must reach {} revocation URL(s) to accept this client certificate", urls.len()),
+            format!(
+                "To check {} (frame {}) the server downloads CRLs or asks OCSP responders; if it cannot, IIS answers 403.13 and other servers fail the handshake.\n{}",
+                leaf.subject,
+                answer.frame,
+                lines.join("\n")
+            ),
+            vec![answer.frame],
+            cert_filter.to_string(),
+        ));
+    }
 }
 
 /// Host of an http(s)/ldap URL.
