@@ -17,7 +17,7 @@ use crate::tls::{
 };
 
 /// Version of the JSON layout; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CcsEvent {
@@ -98,10 +98,83 @@ pub struct ConnectionReport {
     pub http2_status: Vec<H2Status>,
     /// What the capture does not show, in plain words.
     pub not_seen: Vec<String>,
+    /// How the connection ended, judged from its handshakes: the first handshake that did not
+    /// complete, else the initial one.
+    pub outcome: Outcome,
+    /// Every handshake of the connection (initial, renegotiations, TLS 1.3 post-handshake
+    /// authentication) with its own outcome.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub handshakes: Vec<HandshakeOutcome>,
     /// Whether a client certificate was asked for and what the client answered.
     pub client_auth: ClientAuthSummary,
     /// Explained problems, most severe first.
     pub findings: Vec<Finding>,
+    /// Facts that hold for many connections of a file (HTTP or TLS 1.3 client authentication
+    /// hidden without keys): counted once per file in `Summary::notes`, not repeated here.
+    #[serde(skip)]
+    pub file_notes: Vec<&'static str>,
+}
+
+/// How a handshake (or a whole connection) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutcomeStatus {
+    /// Both Finished messages (or application data both ways where they are encrypted).
+    Completed,
+    /// A fatal alert, a reset or a close before the handshake completed.
+    Failed,
+    /// A renegotiation declined with a no_renegotiation alert.
+    Refused,
+    /// The capture ends before the handshake completed.
+    Incomplete,
+    /// Not known: the capture starts mid-stream, or the handshake is encrypted without keys.
+    Unknown,
+}
+
+impl OutcomeStatus {
+    pub fn word(self) -> &'static str {
+        match self {
+            OutcomeStatus::Completed => "completed",
+            OutcomeStatus::Failed => "failed",
+            OutcomeStatus::Refused => "refused",
+            OutcomeStatus::Incomplete => "incomplete",
+            OutcomeStatus::Unknown => "unknown",
+        }
+    }
+}
+
+/// The outcome of a connection or of one of its handshakes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub status: OutcomeStatus,
+    /// What ended it, in plain words ("the server sent a fatal handshake_failure alert (40)
+    /// after the client's empty Certificate").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    /// The side that ended it (alert sender, resetting or closing side).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<Direction>,
+    /// Alert description code, when an alert ended it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert: Option<u8>,
+    /// Frame of the alert, reset or completion.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame: Option<u64>,
+}
+
+/// One handshake of a connection.
+#[derive(Debug, Clone, Serialize)]
+pub struct HandshakeOutcome {
+    /// `initial`, `renegotiation` or `post-handshake-auth`.
+    pub kind: &'static str,
+    /// Who started it: `client` (ClientHello) or `server` (HelloRequest, or the
+    /// CertificateRequest of post-handshake authentication).
+    pub initiated_by: Direction,
+    pub first_frame: u64,
+    /// The handshake's records are encrypted and were not decrypted.
+    pub encrypted: bool,
+    #[serde(flatten)]
+    pub outcome: Outcome,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -178,12 +251,43 @@ pub struct ClientAuthSummary {
 pub struct Summary {
     pub by_code: BTreeMap<&'static str, usize>,
     pub by_severity: BTreeMap<&'static str, usize>,
+    /// Connections by outcome (`completed`, `failed`...).
+    pub outcomes: BTreeMap<&'static str, usize>,
+    /// File-level notes: code -> number of connections it holds for (said once per file).
+    pub notes: BTreeMap<&'static str, usize>,
 }
 
 impl Summary {
     pub fn add(&mut self, f: &Finding) {
         *self.by_code.entry(f.code).or_default() += 1;
         *self.by_severity.entry(f.severity.word()).or_default() += 1;
+    }
+
+    /// Counts a connection: its findings, its outcome (TLS connections only) and its notes.
+    pub fn add_connection(&mut self, c: &ConnectionReport) {
+        for f in &c.findings {
+            self.add(f);
+        }
+        if c.tls {
+            *self.outcomes.entry(c.outcome.status.word()).or_default() += 1;
+        }
+        for n in &c.file_notes {
+            *self.notes.entry(n).or_default() += 1;
+        }
+    }
+
+    /// Adds the counts of another part of the same file (sharded analysis).
+    pub fn merge(&mut self, other: Summary) {
+        for (map, more) in [
+            (&mut self.by_code, other.by_code),
+            (&mut self.by_severity, other.by_severity),
+            (&mut self.outcomes, other.outcomes),
+            (&mut self.notes, other.notes),
+        ] {
+            for (k, n) in more {
+                *map.entry(k).or_default() += n;
+            }
+        }
     }
 }
 

@@ -25,8 +25,8 @@ pub(crate) fn file_report(
     warnings: Vec<String>,
 ) -> FileReport {
     let mut summary = Summary::default();
-    for f in connections.iter().flat_map(|c| &c.findings) {
-        summary.add(f);
+    for c in &connections {
+        summary.add_connection(c);
     }
     FileReport {
         summary,
@@ -242,8 +242,18 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
             issuer_match: None,
         },
         findings: Vec::new(),
+        outcome: Outcome {
+            status: OutcomeStatus::Unknown,
+            cause: None,
+            by: None,
+            alert: None,
+            frame: None,
+        },
+        handshakes: Vec::new(),
+        file_notes: Vec::new(),
     };
     report.transcript = transcript(&report);
+    (report.handshakes, report.outcome) = super::outcome::handshake_outcomes(&report);
     Some(report)
 }
 

@@ -6,6 +6,7 @@
 //! while the file is still being read.
 
 mod assemble;
+mod outcome;
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -488,9 +489,7 @@ impl Analyzer {
         if !self.keeps_all_reports {
             findings::correlate_recent(&mut report, &mut self.recent);
         }
-        for f in &report.findings {
-            self.summary.add(f);
-        }
+        self.summary.add_connection(&report);
         self.tls_connections += report.tls as usize;
         self.http_connections += report.http_version.is_some() as usize;
         self.handshakes += report
@@ -780,12 +779,7 @@ fn sharded(
         let (other, more, certificates) = other?;
         // File-level facts (packets, conversations, decoder counters, warnings about the
         // file) are the same in every shard; what each shard analysed adds up.
-        for (code, n) in other.summary.by_code {
-            *report.summary.by_code.entry(code).or_default() += n;
-        }
-        for (severity, n) in other.summary.by_severity {
-            *report.summary.by_severity.entry(severity).or_default() += n;
-        }
+        report.summary.merge(other.summary);
         report.tls_connections += other.tls_connections;
         report.http_connections += other.http_connections;
         report.handshakes += other.handshakes;

@@ -228,6 +228,106 @@ pub fn evaluate_into(c: &mut ConnectionReport, ctx: &mut FindingsContext) {
             x.substatus_source = Some("inferred");
         }
     }
+    weigh_consequences(c);
+    let (notes, kept): (Vec<Finding>, Vec<Finding>) =
+        std::mem::take(&mut c.findings).into_iter().partition(|f| {
+            FILE_LEVEL.contains(&f.code)
+                || (f.severity == Severity::Info && ACCEPTED_BY_SERVER.contains(&f.code))
+        });
+    c.findings = kept;
+    c.file_notes = notes.iter().map(|f| f.code).collect();
+}
+
+/// Codes that hold for most connections of a capture without keys: said once per file
+/// (`Summary::notes`) instead of on every connection.
+pub const FILE_LEVEL: &[&str] = &["http-not-visible", "tls13-client-auth-hidden"];
+
+/// Client-certificate observations that the server accepted (see `weigh_consequences`): on a
+/// completed connection they are said once per file too.
+const ACCEPTED_BY_SERVER: &[&str] = &[
+    "client-cert-empty",
+    "client-cert-missing",
+    "client-cert-issuer-not-requested",
+];
+
+/// What a file-level note says, once, with the number of connections it holds for.
+pub fn file_note_text(code: &str, connections: usize) -> String {
+    match code {
+        "http-not-visible" => format!(
+            "the HTTP inside {connections} TLS connection(s) is encrypted: a key log (--keylog, SSLKEYLOGFILE) would show the requests and status codes"
+        ),
+        "tls13-client-auth-hidden" => format!(
+            "{connections} TLS 1.3 connection(s) encrypt their CertificateRequest and client Certificate: a key log would show whether a client certificate was asked for and sent"
+        ),
+        "client-cert-empty" | "client-cert-missing" => format!(
+            "on {connections} connection(s) the server asked for a client certificate, got none, and went on: client certificates are optional there"
+        ),
+        "client-cert-issuer-not-requested" => format!(
+            "on {connections} connection(s) the client's certificate was not from a CA the server listed, and the server accepted it (the list is only a hint)"
+        ),
+        _ => format!("{code}: {connections} connection(s)"),
+    }
+}
+
+/// Client-certificate observations on a connection whose handshakes completed, with no HTTP
+/// 401/403 on it, did not break anything here: the server accepted what it got. They are kept
+/// as information (a missing or foreign certificate) or a warning (one stricter servers
+/// refuse), and say so. An error stays an error only where it explains a failure.
+fn weigh_consequences(c: &mut ConnectionReport) {
+    if c.outcome.status != OutcomeStatus::Completed {
+        return;
+    }
+    let http_refused = c.http.iter().any(|x| matches!(x.status, Some(401 | 403)))
+        || c.http2_status.iter().any(|h| matches!(h.status, 401 | 403));
+    if http_refused {
+        return;
+    }
+    let done = c
+        .outcome
+        .frame
+        .map(|f| format!(" (frame {f})"))
+        .unwrap_or_default();
+    // Encrypted HTTP may hide the 403 that tells the server did mind: say so, as a warning.
+    let http_hidden = c.findings.iter().any(|f| f.code == "http-not-visible");
+    for f in &mut c.findings {
+        if http_hidden
+            && f.code.starts_with("client-cert-")
+            && f.code != "client-cert-revocation-info"
+        {
+            if f.severity > Severity::Warning {
+                f.severity = Severity::Warning;
+            }
+            f.explanation.push_str(&format!(
+                " The handshake completed{done}; whether the server then refused the request (IIS and nginx answer 403) is inside the encrypted HTTP: a key log would show it."
+            ));
+            continue;
+        }
+        let (severity, sentence) = match f.code {
+            "client-cert-empty" => (
+                Severity::Info,
+                format!("The server went on without a certificate: the handshake completed{done}, so client certificates are optional on this server."),
+            ),
+            "client-cert-missing" => (
+                Severity::Info,
+                format!("The server went on without one: the handshake completed{done}."),
+            ),
+            "client-cert-issuer-not-requested" => (
+                Severity::Info,
+                format!("The server accepted the certificate: the handshake completed{done}. The CA list is only a hint; this server trusts more than it lists."),
+            ),
+            "client-cert-expired" | "client-cert-not-yet-valid" | "client-cert-no-client-auth-eku" => (
+                Severity::Warning,
+                format!("This server accepted it (the handshake completed{done}); servers that check it (IIS answers 403.16 or 403.17) will refuse it."),
+            ),
+            _ => continue,
+        };
+        if f.severity > severity {
+            f.severity = severity;
+        }
+        f.explanation.push(' ');
+        f.explanation.push_str(&sentence);
+    }
+    sort_findings(&mut c.findings);
 }
 
 #[cfg(test)]

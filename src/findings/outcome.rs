@@ -17,6 +17,15 @@ pub(super) const DOCS: &[CodeDoc] = &[
         refs: &[RFC8446_ALERTS, "RFC 5246 section 7.2 (alerts)"],
     },
     CodeDoc {
+        code: "renegotiation-refused",
+        severity: Severity::Error,
+        title: "A renegotiation was declined",
+        cause: "One side asked for a new handshake on the established connection (a client's ClientHello, or a server's HelloRequest to ask for a client certificate as IIS does) and the other declined it with a no_renegotiation warning alert (100). Servers that disable client-initiated renegotiation (OpenSSL's SSL_OP_NO_RENEGOTIATION, most current servers) answer so; a client that refuses a server's request for a certificate this way makes IIS answer 403.7.",
+        evidence: "The renegotiation's first message, the no_renegotiation alert and its sender, what followed (a fatal alert, the request that triggered it and whether it got a response).",
+        fix: "Make the server ask for the client certificate in the initial handshake (IIS: netsh http sslcert clientcertnegotiation=enable; Apache: SSLVerifyClient outside <Location>), or allow the renegotiation on the side that refused it.",
+        refs: &[RFC5746, "RFC 5246 section 7.2.2 (no_renegotiation)"],
+    },
+    CodeDoc {
         code: "renegotiation-encrypted",
         severity: Severity::Info,
         title: "Encrypted handshake after the handshake finished (renegotiation)",
@@ -36,7 +45,83 @@ pub(super) const DOCS: &[CodeDoc] = &[
     },
 ];
 
+/// Renegotiations and post-handshake authentications that failed or were refused, with the
+/// HTTP request that triggered them.
+fn later_handshakes(c: &ConnectionReport, out: &mut Vec<Finding>) {
+    for h in c.handshakes.iter().skip(1) {
+        let code = match h.outcome.status {
+            OutcomeStatus::Failed => "handshake-failed",
+            OutcomeStatus::Refused => "renegotiation-refused",
+            _ => continue,
+        };
+        let what = h.kind.replace('-', " ");
+        let trigger = c
+            .http
+            .iter()
+            .rfind(|x| x.request_frame.is_some_and(|f| f <= h.first_frame))
+            .map(|x| {
+                let request = match (&x.method, &x.target) {
+                    (Some(m), Some(t)) => format!("{m} {t}"),
+                    _ => "a request".into(),
+                };
+                match x.response_frame {
+                    Some(r) if r > h.first_frame => format!(
+                        " It was triggered by {request} (frame {}), answered {} in frame {r}.",
+                        x.request_frame.unwrap_or(0),
+                        x.status.unwrap_or(0)
+                    ),
+                    None => format!(
+                        " It was triggered by {request} (frame {}), which got no response.",
+                        x.request_frame.unwrap_or(0)
+                    ),
+                    _ => String::new(),
+                }
+            })
+            .unwrap_or_default();
+        let explained: Vec<&str> = out
+            .iter()
+            .filter(|f| f.severity == Severity::Error && f.code.starts_with("client-cert"))
+            .map(|f| f.code)
+            .collect();
+        let link = if explained.is_empty() {
+            String::new()
+        } else {
+            format!(" Explained by: {}.", explained.join(", "))
+        };
+        let mut frames = vec![h.first_frame];
+        frames.extend(h.outcome.frame);
+        out.push(finding(
+            code,
+            c,
+            if code == "renegotiation-refused" {
+                format!("The {what} started in frame {} was declined", h.first_frame)
+            } else {
+                format!("The {what} started in frame {} failed", h.first_frame)
+            },
+            format!(
+                "The {} started a {what} in frame {}, and {}.{trigger}{link}",
+                match h.initiated_by {
+                    Direction::Client => "client",
+                    Direction::Server => "server",
+                    Direction::Unknown => "peer",
+                },
+                h.first_frame,
+                h.outcome.cause.as_deref().unwrap_or("it did not complete")
+            ),
+            frames,
+            filter_for(
+                c.stream,
+                &format!(
+                    "(tls.handshake || tls.alert_message) && frame.number >= {}",
+                    h.first_frame
+                ),
+            ),
+        ));
+    }
+}
+
 pub(super) fn outcome(c: &ConnectionReport, out: &mut Vec<Finding>) {
+    later_handshakes(c, out);
     // The handshake completed when both sides sent Finished (TLS <= 1.2: the first encrypted
     // handshake record after each ChangeCipherSpec) or application data flowed both ways.
     // The first Finished of a direction: encrypted (the first handshake record after its
@@ -95,6 +180,12 @@ pub(super) fn outcome(c: &ConnectionReport, out: &mut Vec<Finding>) {
     } else {
         format!(" Explained by: {}.", explained_by.join(", "))
     };
+    let keys_would_show = if tls13 && c.decryption.status == "not-decrypted" {
+        " TLS 1.3 encrypts the CertificateRequest and the client's Certificate: a key log would show whether a certificate was asked for and sent."
+    } else {
+        ""
+    };
+    let link = format!("{link}{keys_would_show}");
     if let Some(a) = fatal {
         let who = match a.direction {
             Direction::Client => "client",
@@ -117,7 +208,14 @@ pub(super) fn outcome(c: &ConnectionReport, out: &mut Vec<Finding>) {
         ));
         return;
     }
-    if let Some(rst) = c.tcp.rst_frame {
+    let first_hello = c
+        .messages
+        .iter()
+        .filter(|m| m.kind == "client_hello" || m.kind == "server_hello")
+        .map(|m| m.frame)
+        .min()
+        .unwrap_or(0);
+    if let Some(rst) = c.tcp.rst_frame.filter(|&f| f >= first_hello) {
         if completed_at.is_none() && !tls13 {
             let who = match c.tcp.reset_by {
                 Some(Direction::Client) => "the client",

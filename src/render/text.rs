@@ -66,9 +66,29 @@ pub fn render_connection_text(c: &ConnectionReport) -> String {
     o
 }
 
-/// Counts of a file's findings by severity and code.
+/// Control characters (a newline in a certificate subject, say) written as escapes, so one
+/// value cannot break the layout of the text report.
+pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(s.chars().flat_map(char::escape_debug).collect())
+}
+
+/// Counts of a file's connections by outcome, its file-level notes, and its findings by
+/// severity and code.
 pub fn render_findings_summary(r: &FileReport) -> String {
     let mut o = String::new();
+    if !r.summary.outcomes.is_empty() {
+        let parts: Vec<String> = ["failed", "refused", "incomplete", "unknown", "completed"]
+            .iter()
+            .filter_map(|s| r.summary.outcomes.get(s).map(|n| format!("{n} {s}")))
+            .collect();
+        let _ = writeln!(o, "TLS connections: {}", parts.join(", "));
+    }
+    for (code, n) in &r.summary.notes {
+        let _ = writeln!(o, "note: {}", crate::findings::file_note_text(code, *n));
+    }
     if r.summary.by_code.is_empty() {
         let _ = writeln!(o, "No findings.");
     } else {
@@ -182,6 +202,37 @@ fn render_connection(o: &mut String, c: &ConnectionReport) {
             ""
         }
     );
+    if c.tls {
+        let _ = writeln!(
+            o,
+            "  outcome: {}{}",
+            c.outcome.status.word(),
+            c.outcome
+                .cause
+                .as_deref()
+                .map(|x| format!(": {}", escape_controls(x)))
+                .unwrap_or_default()
+        );
+        if c.handshakes.len() > 1 {
+            for (i, h) in c.handshakes.iter().enumerate() {
+                let _ = writeln!(
+                    o,
+                    "    handshake {} ({}, started by the {} in frame {}{}): {}{}",
+                    i + 1,
+                    h.kind,
+                    dir_word(h.initiated_by),
+                    h.first_frame,
+                    if h.encrypted { ", encrypted" } else { "" },
+                    h.outcome.status.word(),
+                    h.outcome
+                        .cause
+                        .as_deref()
+                        .map(|x| format!(": {}", escape_controls(x)))
+                        .unwrap_or_default()
+                );
+            }
+        }
+    }
     if !c.transcript.is_empty() {
         let _ = writeln!(o, "  transcript: {}", c.transcript);
     }

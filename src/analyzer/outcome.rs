@@ -1,0 +1,395 @@
+//! How each handshake of a connection ended, and so the connection: the initial handshake, every
+//! renegotiation (client- or server-initiated, in clear, decrypted or encrypted without keys) and
+//! TLS 1.3 post-handshake authentication, each `completed`, `failed`, `refused`, `incomplete`
+//! or `unknown`, with the side, alert and frame that decided it. Reads the model only.
+
+use crate::model::{ConnectionReport, HandshakeOutcome, Outcome, OutcomeStatus};
+use crate::tls::handshake::handshake_title;
+use crate::tls::{Detail, Direction, HandshakeMessage};
+
+/// RFC 5246 7.2.2: the warning a peer sends to decline a renegotiation.
+const NO_RENEGOTIATION: u8 = 100;
+
+struct Start {
+    kind: &'static str,
+    initiated_by: Direction,
+    frame: u64,
+    encrypted: bool,
+}
+
+fn side(d: Direction) -> &'static str {
+    match d {
+        Direction::Client => "client",
+        Direction::Server => "server",
+        Direction::Unknown => "peer",
+    }
+}
+
+fn outcome(status: OutcomeStatus, cause: Option<String>, frame: Option<u64>) -> Outcome {
+    Outcome {
+        status,
+        cause,
+        by: None,
+        alert: None,
+        frame,
+    }
+}
+
+/// Where each handshake starts, in frame order.
+fn starts(r: &ConnectionReport, msgs: &[&HandshakeMessage]) -> Vec<Start> {
+    let tls13 = r.tls_version.as_deref() == Some("TLS 1.3");
+    let mut out: Vec<Start> = Vec::new();
+    let mut after_hello_request = false;
+    let mut after_retry = false;
+    let mut server_finished = false;
+    for m in msgs {
+        match m.kind {
+            "hello_request" if !out.is_empty() => {
+                out.push(Start {
+                    kind: "renegotiation",
+                    initiated_by: Direction::Server,
+                    frame: m.frame,
+                    encrypted: false,
+                });
+                after_hello_request = true;
+            }
+            "client_hello" => {
+                if out.is_empty() {
+                    out.push(Start {
+                        kind: "initial",
+                        initiated_by: Direction::Client,
+                        frame: m.frame,
+                        encrypted: false,
+                    });
+                } else if !after_hello_request && !after_retry {
+                    out.push(Start {
+                        kind: "renegotiation",
+                        initiated_by: Direction::Client,
+                        frame: m.frame,
+                        encrypted: false,
+                    });
+                }
+                after_hello_request = false;
+                after_retry = false;
+                server_finished = false;
+            }
+            "server_hello" => {
+                if out.is_empty() {
+                    out.push(Start {
+                        kind: "initial",
+                        initiated_by: Direction::Client,
+                        frame: m.frame,
+                        encrypted: false,
+                    });
+                }
+                after_retry =
+                    matches!(&m.detail, Some(Detail::ServerHello(sh)) if sh.hello_retry_request);
+            }
+            "finished" if m.direction == Direction::Server => server_finished = true,
+            "certificate_request" if tls13 && server_finished => out.push(Start {
+                kind: "post-handshake-auth",
+                initiated_by: Direction::Server,
+                frame: m.frame,
+                encrypted: false,
+            }),
+            _ => {}
+        }
+    }
+    // A renegotiation under encryption that was not decrypted: its records only.
+    if let Some(first) = r
+        .encrypted_handshake
+        .iter()
+        .filter(|e| e.after_finished)
+        .min_by_key(|e| e.frame)
+    {
+        let decrypted_here = out.iter().any(|s| s.frame >= first.frame);
+        if !out.is_empty() && !decrypted_here {
+            out.push(Start {
+                kind: if tls13 {
+                    "post-handshake-auth"
+                } else {
+                    "renegotiation"
+                },
+                initiated_by: first.direction,
+                frame: first.frame,
+                encrypted: true,
+            });
+        }
+    }
+    out
+}
+
+/// "after the client's empty Certificate (frame 8)": the client's Certificate when it sent one
+/// (the usual reason a server aborts), else the last message before `until`.
+fn step(msgs: &[&HandshakeMessage], from: u64, until: u64) -> String {
+    let window = || msgs.iter().filter(|m| m.frame >= from && m.frame <= until);
+    match window()
+        .rfind(|m| m.direction == Direction::Client && m.kind == "certificate")
+        .or_else(|| window().next_back())
+    {
+        Some(m) => {
+            let empty = matches!(&m.detail, Some(Detail::Certificate(c)) if c.empty);
+            format!(
+                " after the {}'s {}{} (frame {})",
+                side(m.direction),
+                if empty { "empty " } else { "" },
+                handshake_title(m.type_id),
+                m.frame
+            )
+        }
+        None => String::new(),
+    }
+}
+
+/// The outcome of the handshake that runs from `from` up to (not including) `until`.
+fn judge(r: &ConnectionReport, msgs: &[&HandshakeMessage], start: &Start, until: u64) -> Outcome {
+    let inside = |f: u64| f >= start.frame && f < until;
+    let tls13 = r.tls_version.as_deref() == Some("TLS 1.3");
+    let finished = |d: Direction| {
+        let clear = msgs
+            .iter()
+            .filter(|m| m.direction == d && m.kind == "finished" && inside(m.frame))
+            .map(|m| m.frame)
+            .min();
+        // TLS <= 1.2 without keys: the first encrypted handshake record after each
+        // ChangeCipherSpec of the initial handshake is its Finished.
+        let encrypted = (start.kind == "initial")
+            .then(|| {
+                r.encrypted_handshake
+                    .iter()
+                    .filter(|e| e.direction == d && !e.after_finished && inside(e.frame))
+                    .map(|e| e.frame)
+                    .min()
+            })
+            .flatten();
+        clear.into_iter().chain(encrypted).min()
+    };
+    let completed_at = if start.kind == "post-handshake-auth" {
+        // The client's Finished ends post-handshake authentication.
+        finished(Direction::Client)
+    } else {
+        match (finished(Direction::Client), finished(Direction::Server)) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None,
+        }
+    };
+    if completed_at.is_none() && tls13 && r.decryption.status == "not-decrypted" {
+        // Everything after ServerHello is encrypted, alerts included, and looks like
+        // application data: whether the handshake completed cannot be told without keys.
+        return outcome(
+            OutcomeStatus::Unknown,
+            Some("TLS 1.3 encrypts the rest of the handshake and its alerts: a key log would show how it ended".into()),
+            None,
+        );
+    }
+    // TLS 1.3: the server judges the client's certificate after the client's Finished, so a
+    // fatal alert from it before any application data of its own still fails the handshake.
+    let late_rejection = completed_at.filter(|_| tls13).and_then(|done| {
+        r.alerts.iter().find(|a| {
+            a.level == Some(2)
+                && a.direction == Direction::Server
+                && a.frame >= done
+                && inside(a.frame)
+                && r.application_data
+                    .server
+                    .first_frame
+                    .is_none_or(|f| f > a.frame)
+        })
+    });
+    if let (Some(frame), None) = (completed_at, late_rejection) {
+        return outcome(OutcomeStatus::Completed, None, Some(frame));
+    }
+    if start.encrypted {
+        // TLS <= 1.2 renegotiation: ChangeCipherSpec stays in clear, and the first handshake
+        // record after each side's ChangeCipherSpec is its Finished.
+        let finished_after_ccs = |d: Direction| {
+            let ccs = r
+                .change_cipher_spec
+                .iter()
+                .filter(|x| x.direction == d && inside(x.frame))
+                .map(|x| x.frame)
+                .min()?;
+            r.encrypted_handshake
+                .iter()
+                .filter(|e| e.direction == d && e.frame >= ccs && inside(e.frame))
+                .map(|e| e.frame)
+                .min()
+        };
+        if let (Some(a), Some(b)) = (
+            finished_after_ccs(Direction::Client),
+            finished_after_ccs(Direction::Server),
+        ) {
+            return outcome(OutcomeStatus::Completed, None, Some(a.max(b)));
+        }
+        return outcome(
+            OutcomeStatus::Unknown,
+            Some(format!(
+                "the {} is encrypted and was not decrypted: a key log would show how it ended",
+                start.kind.replace('-', " ")
+            )),
+            None,
+        );
+    }
+    let alerts: Vec<_> = r.alerts.iter().filter(|a| inside(a.frame)).collect();
+    if start.kind != "initial" {
+        if let Some(a) = alerts.iter().find(|a| {
+            a.level == Some(1)
+                && a.description == Some(NO_RENEGOTIATION)
+                && a.direction != start.initiated_by
+        }) {
+            let then = alerts
+                .iter()
+                .find(|b| b.frame >= a.frame && b.level == Some(2))
+                .map(|b| {
+                    format!(
+                        "; the {} then sent a fatal {} alert ({}) in frame {}",
+                        side(b.direction),
+                        b.name.unwrap_or("?"),
+                        b.description.unwrap_or(0),
+                        b.frame
+                    )
+                })
+                .unwrap_or_default();
+            return Outcome {
+                status: OutcomeStatus::Refused,
+                cause: Some(format!(
+                    "the {} declined the renegotiation with a no_renegotiation warning (100) in frame {}{then}",
+                    side(a.direction),
+                    a.frame
+                )),
+                by: Some(a.direction),
+                alert: Some(NO_RENEGOTIATION),
+                frame: Some(a.frame),
+            };
+        }
+    }
+    if let Some(a) = alerts.iter().find(|a| a.level == Some(2)) {
+        let code = a.description.unwrap_or(0);
+        return Outcome {
+            status: OutcomeStatus::Failed,
+            cause: Some(format!(
+                "the {} sent a fatal {} alert ({}) in frame {}{}",
+                side(a.direction),
+                a.name.unwrap_or("unknown"),
+                code,
+                a.frame,
+                step(msgs, start.frame, a.frame)
+            )),
+            by: Some(a.direction),
+            alert: a.description,
+            frame: Some(a.frame),
+        };
+    }
+    if let Some(a) = alerts.iter().find(|a| a.name.is_none()) {
+        return Outcome {
+            status: OutcomeStatus::Failed,
+            cause: Some(format!(
+                "the {} sent an encrypted alert in frame {}{} and the handshake did not complete (its reason needs keys)",
+                side(a.direction),
+                a.frame,
+                step(msgs, start.frame, a.frame)
+            )),
+            by: Some(a.direction),
+            alert: None,
+            frame: Some(a.frame),
+        };
+    }
+    if let Some(rst) = r.tcp.rst_frame.filter(|&f| f >= start.frame) {
+        let by = r.tcp.reset_by.unwrap_or(Direction::Unknown);
+        return Outcome {
+            status: OutcomeStatus::Failed,
+            cause: Some(format!(
+                "the {} reset the connection in frame {rst}{}",
+                side(by),
+                step(msgs, start.frame, rst)
+            )),
+            by: Some(by),
+            alert: None,
+            frame: Some(rst),
+        };
+    }
+    if r.tcp.ended_by == "fin" {
+        return outcome(
+            OutcomeStatus::Failed,
+            Some(format!(
+                "the connection was closed before the handshake completed{}",
+                step(msgs, start.frame, u64::MAX)
+            )),
+            None,
+        );
+    }
+    outcome(
+        OutcomeStatus::Incomplete,
+        Some(format!(
+            "the capture ends before the handshake completed{}",
+            step(msgs, start.frame, u64::MAX)
+        )),
+        None,
+    )
+}
+
+/// Every handshake of the connection with its outcome, and the connection's outcome: the first
+/// handshake that did not complete (a failed renegotiation fails the connection), else the
+/// initial one.
+pub(super) fn handshake_outcomes(r: &ConnectionReport) -> (Vec<HandshakeOutcome>, Outcome) {
+    if !r.tls {
+        return (
+            Vec::new(),
+            outcome(
+                OutcomeStatus::Unknown,
+                Some("no TLS on this connection".into()),
+                None,
+            ),
+        );
+    }
+    let mut msgs: Vec<&HandshakeMessage> = r.messages.iter().collect();
+    msgs.sort_by_key(|m| (m.frame, m.seq));
+    let starts = starts(r, &msgs);
+    if starts.is_empty() {
+        return (
+            Vec::new(),
+            outcome(
+                OutcomeStatus::Unknown,
+                Some(
+                    "the capture holds no hello of this connection (it starts after the handshake)"
+                        .into(),
+                ),
+                None,
+            ),
+        );
+    }
+    let mut handshakes = Vec::with_capacity(starts.len());
+    for (i, s) in starts.iter().enumerate() {
+        let until = starts.get(i + 1).map_or(u64::MAX, |n| n.frame);
+        handshakes.push(HandshakeOutcome {
+            kind: s.kind,
+            initiated_by: s.initiated_by,
+            first_frame: s.frame,
+            encrypted: s.encrypted,
+            outcome: judge(r, &msgs, s, until),
+        });
+    }
+    let first = &handshakes[0];
+    let connection = if first.outcome.status != OutcomeStatus::Completed {
+        first.outcome.clone()
+    } else if let Some(h) = handshakes[1..].iter().find(|h| {
+        matches!(
+            h.outcome.status,
+            OutcomeStatus::Failed | OutcomeStatus::Refused
+        )
+    }) {
+        let mut o = h.outcome.clone();
+        o.cause = o.cause.map(|c| {
+            format!(
+                "the {} started in frame {} {}: {c}",
+                h.kind.replace('-', " "),
+                h.first_frame,
+                o.status.word()
+            )
+        });
+        o
+    } else {
+        first.outcome.clone()
+    };
+    (handshakes, connection)
+}
