@@ -215,7 +215,9 @@ where
                         let caplen = (b.caplen as usize).min(b.data.len());
                         on_event(CaptureEvent::Packet(Packet {
                             frame: outcome.packets,
-                            ts_ns: (b.ts_sec as i64) * 1_000_000_000 + sub,
+                            ts_ns: (b.ts_sec as i64)
+                                .saturating_mul(1_000_000_000)
+                                .saturating_add(sub),
                             linktype: iface.linktype,
                             interface: 0,
                             data: &b.data[..caplen],
