@@ -316,3 +316,78 @@ fn sslkeylogfile_is_used_when_no_keylog_option_is_given() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read key log no/such/keys.txt"));
     assert!(String::from_utf8_lossy(&out.stdout).contains("client-cert-empty"));
 }
+
+/// Compresses `raw` so that its first `keep` bytes are flushed, then the rest, and cuts the
+/// compressed stream right after the flush: decoding yields exactly `keep` bytes, then ends early.
+fn compressed_and_cut(raw: &[u8], keep: usize, zstd: bool) -> Vec<u8> {
+    if zstd {
+        let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        enc.write_all(&raw[..keep]).unwrap();
+        enc.flush().unwrap();
+        let cut = enc.get_ref().len();
+        enc.write_all(&raw[keep..]).unwrap();
+        let mut all = enc.finish().unwrap();
+        all.truncate(cut);
+        all
+    } else {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&raw[..keep]).unwrap();
+        enc.flush().unwrap();
+        let cut = enc.get_ref().len();
+        enc.write_all(&raw[keep..]).unwrap();
+        let mut all = enc.finish().unwrap();
+        all.truncate(cut);
+        all
+    }
+}
+
+#[test]
+fn compressed_capture_cut_short_is_reported_up_to_the_cut() {
+    let raw = std::fs::read(capture("tls12-cr-small.pcap")).unwrap();
+    // Frame 8 (the client's Certificate flight) starts at byte 2338; cut 600 bytes into it.
+    let keep = 2338 + 16 + 600;
+    for (zstd, ext, kind) in [(false, "gz", "gzip"), (true, "zst", "zstd")] {
+        let path =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tls12-cr-small-cut.pcap.{ext}"));
+        std::fs::write(&path, compressed_and_cut(&raw, keep, zstd)).unwrap();
+        let v = json_of(&path);
+        assert_eq!(v["capture"]["packets"], 7, "{kind}");
+        assert_eq!(v["tls_connections"], 1, "{kind}");
+        let conn = &v["connections"][0];
+        let seen: Vec<(String, u64)> = conn["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["type"].as_str().unwrap().to_string(),
+                    m["frame"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, u64)> = [
+            ("client_hello", 4),
+            ("server_hello", 6),
+            ("certificate", 6),
+            ("server_key_exchange", 6),
+            ("certificate_request", 6),
+            ("server_hello_done", 6),
+        ]
+        .iter()
+        .map(|(t, f)| (t.to_string(), *f))
+        .collect();
+        assert_eq!(seen, want, "{kind}");
+        let warnings: Vec<&str> = v["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_str().unwrap())
+            .collect();
+        assert!(
+            warnings.iter().any(|w| w.starts_with(&format!(
+                "{kind} stream ended early: the capture is cut short after 7 packets"
+            ))),
+            "{kind}: {warnings:?}"
+        );
+    }
+}

@@ -146,11 +146,15 @@ where
     F: FnMut(CaptureEvent<'_>),
 {
     let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let reader = ReadFull(Counting {
-        inner: input,
-        count: count.clone(),
-        shared: progress,
-    });
+    let ended_early = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = ReadFull {
+        inner: Counting {
+            inner: input,
+            count: count.clone(),
+            shared: progress,
+        },
+        ended_early: ended_early.clone(),
+    };
     let mut outcome = ReadOutcome {
         compression: Some(compression),
         ..Default::default()
@@ -333,6 +337,17 @@ where
         }
     }
     outcome.bytes_read = count.load(std::sync::atomic::Ordering::Relaxed);
+    if ended_early.load(std::sync::atomic::Ordering::Relaxed) {
+        let what = match compression {
+            Compression::Gzip => "gzip stream",
+            Compression::Zstd => "zstd stream",
+            Compression::None => "input",
+        };
+        outcome.truncated = Some(format!(
+            "{what} ended early: the capture is cut short after {} packets ({} bytes decompressed)",
+            outcome.packets, outcome.bytes_read
+        ));
+    }
     Ok(outcome)
 }
 
