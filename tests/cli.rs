@@ -391,3 +391,52 @@ fn compressed_capture_cut_short_is_reported_up_to_the_cut() {
         );
     }
 }
+
+/// The pcap without the given frames (1-based): a 24-byte global header, then 16-byte record
+/// headers each followed by its captured bytes.
+fn pcap_without_frames(raw: &[u8], drop: &[usize]) -> Vec<u8> {
+    let mut out = raw[..24].to_vec();
+    let mut at = 24;
+    let mut frame = 1;
+    while at + 16 <= raw.len() {
+        let caplen = u32::from_le_bytes(raw[at + 8..at + 12].try_into().unwrap()) as usize;
+        let end = at + 16 + caplen;
+        if !drop.contains(&frame) {
+            out.extend_from_slice(&raw[at..end]);
+        }
+        at = end;
+        frame += 1;
+    }
+    out
+}
+
+const MIDSTREAM: &str = "the capture starts in the middle of this connection";
+
+#[test]
+fn missing_syn_with_client_hello_is_not_midstream() {
+    let raw = std::fs::read(capture("tls12-cr-small.pcap")).unwrap();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+
+    // SYN and SYN-ACK gone; the ACK, then the ClientHello (now frame 2), are there.
+    let path = dir.join("tls12-cr-small-no-syn.pcap");
+    std::fs::write(&path, pcap_without_frames(&raw, &[1, 2])).unwrap();
+    let v = json_of(&path);
+    assert_eq!(v["tls_connections"], 1);
+    let conn = &v["connections"][0];
+    assert_eq!(conn["tcp"]["syn_seen"], false);
+    assert_eq!(conn["tcp"]["midstream"], false);
+    let not_seen = conn["not_seen"].to_string();
+    assert!(!not_seen.contains(MIDSTREAM), "{not_seen}");
+    assert_eq!(messages(conn, "client_hello")[0]["frame"], 2);
+    assert_eq!(messages(conn, "certificate_request")[0]["frame"], 4);
+
+    // Without the ClientHello too, the client's first data (its Certificate) follows missing
+    // bytes: that is the middle of the connection.
+    let path = dir.join("tls12-cr-small-no-client-hello.pcap");
+    std::fs::write(&path, pcap_without_frames(&raw, &[1, 2, 4])).unwrap();
+    let v = json_of(&path);
+    let conn = &v["connections"][0];
+    assert_eq!(conn["tcp"]["midstream"], true);
+    let not_seen = conn["not_seen"].to_string();
+    assert!(not_seen.contains(MIDSTREAM), "{not_seen}");
+}
