@@ -129,6 +129,10 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
     let cipher_suite = tls.cipher.map(cipher_name);
 
     let mut not_seen = notes;
+    // HTTP's own notes (an upgrade to WebSocket, a head too long to read) go with TLS's.
+    if let Some(h) = http {
+        not_seen.extend(h.notes.iter().cloned());
+    }
     let tcp_c = &c.tcp[client_dir];
     let tcp_s = &c.tcp[server_dir];
     for (who, half) in [("client", tcp_c), ("server", tcp_s)] {
