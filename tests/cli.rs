@@ -316,3 +316,127 @@ fn sslkeylogfile_is_used_when_no_keylog_option_is_given() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read key log no/such/keys.txt"));
     assert!(String::from_utf8_lossy(&out.stdout).contains("client-cert-empty"));
 }
+
+/// Compresses `raw` so that its first `keep` bytes are flushed, then the rest, and cuts the
+/// compressed stream right after the flush: decoding yields exactly `keep` bytes, then ends early.
+fn compressed_and_cut(raw: &[u8], keep: usize, zstd: bool) -> Vec<u8> {
+    if zstd {
+        let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        enc.write_all(&raw[..keep]).unwrap();
+        enc.flush().unwrap();
+        let cut = enc.get_ref().len();
+        enc.write_all(&raw[keep..]).unwrap();
+        let mut all = enc.finish().unwrap();
+        all.truncate(cut);
+        all
+    } else {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&raw[..keep]).unwrap();
+        enc.flush().unwrap();
+        let cut = enc.get_ref().len();
+        enc.write_all(&raw[keep..]).unwrap();
+        let mut all = enc.finish().unwrap();
+        all.truncate(cut);
+        all
+    }
+}
+
+#[test]
+fn compressed_capture_cut_short_is_reported_up_to_the_cut() {
+    let raw = std::fs::read(capture("tls12-cr-small.pcap")).unwrap();
+    // Frame 8 (the client's Certificate flight) starts at byte 2338; cut 600 bytes into it.
+    let keep = 2338 + 16 + 600;
+    for (zstd, ext, kind) in [(false, "gz", "gzip"), (true, "zst", "zstd")] {
+        let path =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tls12-cr-small-cut.pcap.{ext}"));
+        std::fs::write(&path, compressed_and_cut(&raw, keep, zstd)).unwrap();
+        let v = json_of(&path);
+        assert_eq!(v["capture"]["packets"], 7, "{kind}");
+        assert_eq!(v["tls_connections"], 1, "{kind}");
+        let conn = &v["connections"][0];
+        let seen: Vec<(String, u64)> = conn["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["type"].as_str().unwrap().to_string(),
+                    m["frame"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, u64)> = [
+            ("client_hello", 4),
+            ("server_hello", 6),
+            ("certificate", 6),
+            ("server_key_exchange", 6),
+            ("certificate_request", 6),
+            ("server_hello_done", 6),
+        ]
+        .iter()
+        .map(|(t, f)| (t.to_string(), *f))
+        .collect();
+        assert_eq!(seen, want, "{kind}");
+        let warnings: Vec<&str> = v["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_str().unwrap())
+            .collect();
+        assert!(
+            warnings.iter().any(|w| w.starts_with(&format!(
+                "{kind} stream ended early: the capture is cut short after 7 packets"
+            ))),
+            "{kind}: {warnings:?}"
+        );
+    }
+}
+
+/// The pcap without the given frames (1-based): a 24-byte global header, then 16-byte record
+/// headers each followed by its captured bytes.
+fn pcap_without_frames(raw: &[u8], drop: &[usize]) -> Vec<u8> {
+    let mut out = raw[..24].to_vec();
+    let mut at = 24;
+    let mut frame = 1;
+    while at + 16 <= raw.len() {
+        let caplen = u32::from_le_bytes(raw[at + 8..at + 12].try_into().unwrap()) as usize;
+        let end = at + 16 + caplen;
+        if !drop.contains(&frame) {
+            out.extend_from_slice(&raw[at..end]);
+        }
+        at = end;
+        frame += 1;
+    }
+    out
+}
+
+const MIDSTREAM: &str = "the capture starts in the middle of this connection";
+
+#[test]
+fn missing_syn_with_client_hello_is_not_midstream() {
+    let raw = std::fs::read(capture("tls12-cr-small.pcap")).unwrap();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+
+    // SYN and SYN-ACK gone; the ACK, then the ClientHello (now frame 2), are there.
+    let path = dir.join("tls12-cr-small-no-syn.pcap");
+    std::fs::write(&path, pcap_without_frames(&raw, &[1, 2])).unwrap();
+    let v = json_of(&path);
+    assert_eq!(v["tls_connections"], 1);
+    let conn = &v["connections"][0];
+    assert_eq!(conn["tcp"]["syn_seen"], false);
+    assert_eq!(conn["tcp"]["midstream"], false);
+    let not_seen = conn["not_seen"].to_string();
+    assert!(!not_seen.contains(MIDSTREAM), "{not_seen}");
+    assert_eq!(messages(conn, "client_hello")[0]["frame"], 2);
+    assert_eq!(messages(conn, "certificate_request")[0]["frame"], 4);
+
+    // Without the ClientHello too, the client's first data (its Certificate) follows missing
+    // bytes: that is the middle of the connection.
+    let path = dir.join("tls12-cr-small-no-client-hello.pcap");
+    std::fs::write(&path, pcap_without_frames(&raw, &[1, 2, 4])).unwrap();
+    let v = json_of(&path);
+    let conn = &v["connections"][0];
+    assert_eq!(conn["tcp"]["midstream"], true);
+    let not_seen = conn["not_seen"].to_string();
+    assert!(not_seen.contains(MIDSTREAM), "{not_seen}");
+}

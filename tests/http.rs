@@ -335,3 +335,28 @@ fn public_ntlm_and_negotiate_exchanges() {
         ]
     );
 }
+
+#[test]
+fn switching_protocols_to_websocket_is_final() {
+    // A real capture (see captures/messy/facts.tsv): GET /chat at frame 4, 101 at frame 6,
+    // then WebSocket frames 8-13 both ways. tshark: one HTTP exchange, http.response.code 101.
+    let r = run("messy/http-101-websocket.pcap", None);
+    assert_eq!(r.http_connections, 1);
+    let c = &r.connections[0];
+    assert_eq!(c.http_version, Some("HTTP/1.x"));
+    let got: Vec<(Option<u64>, Option<u64>, Option<u16>)> = c
+        .http
+        .iter()
+        .map(|x| (x.request_frame, x.response_frame, x.status))
+        .collect();
+    assert_eq!(got, vec![(Some(4), Some(6), Some(101))]);
+    assert_eq!(c.http[0].method.as_deref(), Some("GET"));
+    assert_eq!(c.http[0].target.as_deref(), Some("/chat"));
+    assert!(
+        c.not_seen
+            .iter()
+            .any(|n| n == "upgraded to websocket at frame 6"),
+        "{:?}",
+        c.not_seen
+    );
+}

@@ -131,3 +131,84 @@ fn hostile_pcapng_block_length_is_refused_without_allocating_it() {
         Err(e) => assert!(!e.to_string().is_empty()),
     }
 }
+
+/// One pcapng block: type, body padded to 4 bytes, lengths at both ends.
+fn ng_block(kind: u32, body: &[u8]) -> Vec<u8> {
+    let mut body = body.to_vec();
+    while body.len() % 4 != 0 {
+        body.push(0);
+    }
+    let total = (body.len() + 12) as u32;
+    let mut v = Vec::new();
+    v.extend_from_slice(&kind.to_le_bytes());
+    v.extend_from_slice(&total.to_le_bytes());
+    v.extend_from_slice(&body);
+    v.extend_from_slice(&total.to_le_bytes());
+    v
+}
+
+fn ng_section_header() -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&0x1a2b3c4du32.to_le_bytes());
+    body.extend_from_slice(&1u16.to_le_bytes());
+    body.extend_from_slice(&0u16.to_le_bytes());
+    body.extend_from_slice(&(-1i64).to_le_bytes());
+    ng_block(0x0a0d0d0a, &body)
+}
+
+/// An Ethernet Interface Description Block with an `if_tsoffset` option.
+fn ng_interface(tsoffset: i64) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&1u16.to_le_bytes());
+    body.extend_from_slice(&0u16.to_le_bytes());
+    body.extend_from_slice(&65535u32.to_le_bytes());
+    body.extend_from_slice(&14u16.to_le_bytes());
+    body.extend_from_slice(&8u16.to_le_bytes());
+    body.extend_from_slice(&tsoffset.to_le_bytes());
+    body.extend_from_slice(&[0; 4]);
+    ng_block(1, &body)
+}
+
+fn ng_packet(if_id: u32, ts: u64, data: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&if_id.to_le_bytes());
+    body.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+    body.extend_from_slice(&(ts as u32).to_le_bytes());
+    body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    body.extend_from_slice(data);
+    ng_block(6, &body)
+}
+
+/// Ethernet, IPv4 and a TCP SYN (checksums zero: nothing checks them).
+fn tcp_syn(src_port: u16, seq: u32) -> Vec<u8> {
+    let mut v = vec![0u8; 12];
+    v.extend_from_slice(&0x0800u16.to_be_bytes());
+    v.extend_from_slice(&[0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0]);
+    v.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+    v.extend_from_slice(&src_port.to_be_bytes());
+    v.extend_from_slice(&443u16.to_be_bytes());
+    v.extend_from_slice(&seq.to_be_bytes());
+    v.extend_from_slice(&0u32.to_be_bytes());
+    v.extend_from_slice(&[0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
+    v
+}
+
+#[test]
+fn extreme_interface_time_offsets_do_not_overflow() {
+    // Two interfaces whose if_tsoffset (seconds) are +2^62 and -2^62: their packets are
+    // interleaved, so every time difference the analyzer takes spans far more than i64 ns.
+    let mut v = ng_section_header();
+    v.extend(ng_interface(1 << 62));
+    v.extend(ng_interface(-(1 << 62)));
+    for i in 0..6u32 {
+        v.extend(ng_packet(
+            i % 2,
+            1_000_000 * u64::from(i),
+            &tcp_syn(40000 + i as u16, i),
+        ));
+    }
+    let report = analyze_bytes("extreme-offsets", v, Options::default()).unwrap();
+    assert_eq!(report.capture.packets, 6);
+    assert_eq!(report.capture.interfaces, 2);
+}

@@ -129,6 +129,10 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
     let cipher_suite = tls.cipher.map(cipher_name);
 
     let mut not_seen = notes;
+    // HTTP's own notes (an upgrade to WebSocket, a head too long to read) go with TLS's.
+    if let Some(h) = http {
+        not_seen.extend(h.notes.iter().cloned());
+    }
     let tcp_c = &c.tcp[client_dir];
     let tcp_s = &c.tcp[server_dir];
     for (who, half) in [("client", tcp_c), ("server", tcp_s)] {
@@ -156,7 +160,7 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
             ));
         }
     }
-    if tcp_c.midstream || tcp_s.midstream {
+    if tcp_c.starts_midstream() || tcp_s.starts_midstream() {
         not_seen.push(
             "the capture starts in the middle of this connection; earlier handshake messages are not in it"
                 .into(),
@@ -217,7 +221,7 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
         application_data,
         tcp: TcpSummary {
             syn_seen: c.tcp[0].syn_seen || c.tcp[1].syn_seen,
-            midstream: tcp_c.midstream || tcp_s.midstream,
+            midstream: tcp_c.starts_midstream() || tcp_s.starts_midstream(),
             ended_by,
             rst_frame,
             reset_by,

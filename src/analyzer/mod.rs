@@ -438,7 +438,7 @@ impl Analyzer {
                 self.finalize(slot, frame);
             }
         }
-        if ts - self.last_sweep_ts >= SWEEP_EVERY_NS
+        if ts.saturating_sub(self.last_sweep_ts) >= SWEEP_EVERY_NS
             || self.packets - self.last_sweep_packet >= SWEEP_EVERY_PACKETS
         {
             self.sweep(ts, frame);
@@ -449,7 +449,7 @@ impl Analyzer {
     fn sweep(&mut self, now: i64, frame: u64) {
         self.last_sweep_ts = now;
         self.last_sweep_packet = self.packets;
-        let idle_ns = self.state.options.idle_timeout_secs as i64 * 1_000_000_000;
+        let idle_ns = (self.state.options.idle_timeout_secs as i64).saturating_mul(1_000_000_000);
         let due: Vec<usize> = self
             .state
             .conns
@@ -457,8 +457,10 @@ impl Analyzer {
             .enumerate()
             .filter_map(|(i, c)| {
                 let c = c.as_ref()?;
-                let ended = c.ended_at.is_some_and(|t| now - t > LINGER_NS);
-                let idle = now - c.last_ts > idle_ns;
+                let ended = c
+                    .ended_at
+                    .is_some_and(|t| now.saturating_sub(t) > LINGER_NS);
+                let idle = now.saturating_sub(c.last_ts) > idle_ns;
                 (ended || idle).then_some(i)
             })
             .collect();
@@ -466,9 +468,11 @@ impl Analyzer {
             self.finalize(slot, frame);
         }
         // Forgetting tombstones walks the whole flow table: once a minute is enough.
-        if now - self.last_expiry_ts > 60_000_000_000 {
+        if now.saturating_sub(self.last_expiry_ts) > 60_000_000_000 {
             self.last_expiry_ts = now;
-            self.state.flows.expire_closed(now - 2 * idle_ns);
+            self.state
+                .flows
+                .expire_closed(now.saturating_sub(idle_ns.saturating_mul(2)));
         }
     }
 

@@ -54,16 +54,31 @@ pub(super) fn peek_full<R: Read>(r: &mut BufReader<R>, out: &mut [u8]) -> io::Re
 
 /// A reader whose `read` fills the whole buffer unless the source is at its end. pcap-parser
 /// sniffs the format with one `read()`, and a pipe or decoder may return only a few bytes.
-pub(super) struct ReadFull<R>(pub(super) R);
+///
+/// A decompressor whose compressed input ends early fails with `UnexpectedEof`; that is a capture
+/// cut short, not a read error: the bytes decoded so far are returned, then end of file, and
+/// `ended_early` is set so the caller can say why the capture ended.
+pub(super) struct ReadFull<R> {
+    pub(super) inner: R,
+    pub(super) ended_early: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
 
 impl<R: Read> Read for ReadFull<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.ended_early.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(0);
+        }
         let mut filled = 0;
         while filled < buf.len() {
-            match self.0.read(&mut buf[filled..]) {
+            match self.inner.read(&mut buf[filled..]) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    self.ended_early
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    break;
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -91,7 +91,8 @@ pub struct ReadOutcome {
     /// Distinct link types seen, in first-seen order.
     pub linktypes: Vec<i32>,
     pub decryption_secrets_blocks: u32,
-    /// Set when the file ended in the middle of a block.
+    /// Set when the file ended in the middle of a block, or reading stopped at a pcapng block
+    /// whose length cannot be right (the packets before it are kept).
     pub truncated: Option<String>,
     pub bytes_read: u64,
 }
@@ -146,11 +147,15 @@ where
     F: FnMut(CaptureEvent<'_>),
 {
     let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let reader = ReadFull(Counting {
-        inner: input,
-        count: count.clone(),
-        shared: progress,
-    });
+    let ended_early = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = ReadFull {
+        inner: Counting {
+            inner: input,
+            count: count.clone(),
+            shared: progress,
+        },
+        ended_early: ended_early.clone(),
+    };
     let mut outcome = ReadOutcome {
         compression: Some(compression),
         ..Default::default()
@@ -174,6 +179,7 @@ where
     let mut legacy: Option<Interface> = None;
     let mut legacy_nsec = false;
     let mut buffer_size = INITIAL_BUFFER;
+    let mut big_endian = false;
     loop {
         match pcap.next() {
             Ok((offset, block)) => {
@@ -215,7 +221,9 @@ where
                         let caplen = (b.caplen as usize).min(b.data.len());
                         on_event(CaptureEvent::Packet(Packet {
                             frame: outcome.packets,
-                            ts_ns: (b.ts_sec as i64) * 1_000_000_000 + sub,
+                            ts_ns: (b.ts_sec as i64)
+                                .saturating_mul(1_000_000_000)
+                                .saturating_add(sub),
                             linktype: iface.linktype,
                             interface: 0,
                             data: &b.data[..caplen],
@@ -223,7 +231,8 @@ where
                         }));
                     }
                     PcapBlockOwned::NG(block) => match block {
-                        Block::SectionHeader(_) => {
+                        Block::SectionHeader(shb) => {
+                            big_endian = shb.big_endian();
                             outcome.format = "pcapng".into();
                             outcome.sections += 1;
                             interfaces.clear();
@@ -287,6 +296,11 @@ where
                 pcap.refill().map_err(|_| io::Error::other("read failed"))?;
             }
             Err(PcapError::BufferTooSmall) => {
+                if let Some(why) = impossible_block_length(&outcome, big_endian, pcap.data(), false)
+                {
+                    outcome.truncated = Some(corrupt_block(pcap.consumed(), &why));
+                    break;
+                }
                 if buffer_size >= MAX_BLOCK_BUFFER {
                     return Err(CaptureError::BlockTooLarge {
                         offset: pcap.consumed() as u64,
@@ -301,6 +315,11 @@ where
                 pcap.refill().map_err(|_| io::Error::other("read failed"))?;
             }
             Err(PcapError::UnexpectedEof) => {
+                if let Some(why) = impossible_block_length(&outcome, big_endian, pcap.data(), true)
+                {
+                    outcome.truncated = Some(corrupt_block(pcap.consumed(), &why));
+                    break;
+                }
                 outcome.truncated = Some(format!(
                     "file cut short in the middle of a block after {} packets (byte offset {})",
                     outcome.packets,
@@ -331,7 +350,70 @@ where
         }
     }
     outcome.bytes_read = count.load(std::sync::atomic::Ordering::Relaxed);
+    if ended_early.load(std::sync::atomic::Ordering::Relaxed) {
+        let what = match compression {
+            Compression::Gzip => "gzip stream",
+            Compression::Zstd => "zstd stream",
+            Compression::None => "input",
+        };
+        outcome.truncated = Some(format!(
+            "{what} ended early: the capture is cut short after {} packets ({} bytes decompressed)",
+            outcome.packets, outcome.bytes_read
+        ));
+    }
     Ok(outcome)
+}
+
+/// Why the pcapng block at the start of `rest` cannot have the total length it announces, if
+/// it cannot: above the [`MAX_BLOCK_BUFFER`] bound, or (when `rest` is the whole rest of the
+/// file) larger than the rest of the file although the block's own content ends within it (an
+/// Enhanced Packet Block whose captured bytes are all there). A block whose content itself runs
+/// past the end of the file is a file cut short, not a corrupt length.
+fn impossible_block_length(
+    outcome: &ReadOutcome,
+    big_endian: bool,
+    rest: &[u8],
+    rest_is_all: bool,
+) -> Option<String> {
+    if outcome.format != "pcapng" || rest.len() < 8 {
+        return None;
+    }
+    let u32_at = |at: usize| -> Option<u64> {
+        let b: [u8; 4] = rest.get(at..at + 4)?.try_into().ok()?;
+        Some(if big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        } as u64)
+    };
+    let kind = u32_at(0)?;
+    let len = u32_at(4)?;
+    if len > MAX_BLOCK_BUFFER as u64 {
+        return Some(format!(
+            "length {len} is above the {} MiB bound",
+            MAX_BLOCK_BUFFER >> 20
+        ));
+    }
+    if !rest_is_all || len <= rest.len() as u64 {
+        return None;
+    }
+    // Enhanced Packet Block: 28 bytes of header, the captured bytes padded to 4, 4 of trailer.
+    let content_end = match kind {
+        6 => u32_at(20).map(|caplen| 28 + caplen.div_ceil(4) * 4 + 4),
+        _ => None,
+    };
+    content_end
+        .filter(|&end| end <= rest.len() as u64)
+        .map(|_| {
+            format!(
+                "length {len} is larger than the rest of the file ({} bytes)",
+                rest.len()
+            )
+        })
+}
+
+fn corrupt_block(offset: usize, why: &str) -> String {
+    format!("corrupt pcapng block at offset {offset}: {why}; the packets before it are reported")
 }
 
 fn ng_timestamp(iface: &Interface, high: u32, low: u32) -> i64 {
@@ -462,5 +544,94 @@ mod tests {
         })
         .unwrap();
         assert_eq!(n, 2);
+    }
+
+    fn ng_block(kind: u32, body: &[u8], total_override: Option<u32>) -> Vec<u8> {
+        let mut body = body.to_vec();
+        while body.len() % 4 != 0 {
+            body.push(0);
+        }
+        let total = (body.len() + 12) as u32;
+        let mut v = Vec::new();
+        v.extend_from_slice(&kind.to_le_bytes());
+        v.extend_from_slice(&total_override.unwrap_or(total).to_le_bytes());
+        v.extend_from_slice(&body);
+        v.extend_from_slice(&total.to_le_bytes());
+        v
+    }
+
+    fn ng_epb(data: &[u8], total_override: Option<u32>) -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend_from_slice(&0u32.to_le_bytes());
+        body.extend_from_slice(&0u32.to_le_bytes());
+        body.extend_from_slice(&1_000_000u32.to_le_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(data);
+        ng_block(6, &body, total_override)
+    }
+
+    fn ng_file(blocks: &[Vec<u8>]) -> Vec<u8> {
+        let mut shb = Vec::new();
+        shb.extend_from_slice(&0x1a2b3c4du32.to_le_bytes());
+        shb.extend_from_slice(&1u16.to_le_bytes());
+        shb.extend_from_slice(&0u16.to_le_bytes());
+        shb.extend_from_slice(&(-1i64).to_le_bytes());
+        let mut v = ng_block(0x0a0d0d0a, &shb, None);
+        let mut idb = Vec::new();
+        idb.extend_from_slice(&1u16.to_le_bytes());
+        idb.extend_from_slice(&0u16.to_le_bytes());
+        idb.extend_from_slice(&65535u32.to_le_bytes());
+        v.extend(ng_block(1, &idb, None));
+        for b in blocks {
+            v.extend_from_slice(b);
+        }
+        v
+    }
+
+    #[test]
+    fn pcapng_block_longer_than_the_file_is_corrupt_not_cut_short() {
+        let good = [ng_epb(&[1; 60], None), ng_epb(&[2; 61], None)];
+        // Section header 28 + interface 20 + two packets (92 and 96 bytes).
+        let bad_at = 28 + 20 + 92 + 96;
+        let mut blocks = good.to_vec();
+        blocks.push(ng_epb(&[3; 40], Some(4096)));
+        let (outcome, seen) = read_all(ng_file(&blocks)).unwrap();
+        assert_eq!(seen.iter().map(|s| s.2).collect::<Vec<_>>(), vec![60, 61]);
+        assert_eq!(outcome.packets, 2);
+        assert_eq!(
+            outcome.truncated.as_deref(),
+            Some(
+                format!(
+                    "corrupt pcapng block at offset {bad_at}: length 4096 is larger than the rest \
+                     of the file (72 bytes); the packets before it are reported"
+                )
+                .as_str()
+            )
+        );
+
+        // Above the 256 MiB bound: refused at once, the packets before it kept.
+        let mut blocks = good.to_vec();
+        blocks.push(ng_epb(&[3; 40], Some(0x2000_0000)));
+        let (outcome, seen) = read_all(ng_file(&blocks)).unwrap();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(
+            outcome.truncated.as_deref(),
+            Some(
+                format!(
+                    "corrupt pcapng block at offset {bad_at}: length 536870912 is above the 256 \
+                     MiB bound; the packets before it are reported"
+                )
+                .as_str()
+            )
+        );
+
+        // A packet whose own bytes run past the end is a file cut short, as before.
+        let mut file = ng_file(&good);
+        file.extend(ng_epb(&[3; 40], None));
+        file.truncate(file.len() - 20);
+        let (outcome, seen) = read_all(file).unwrap();
+        assert_eq!(seen.len(), 2);
+        assert!(outcome.truncated.unwrap().starts_with("file cut short"));
     }
 }

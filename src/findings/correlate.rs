@@ -49,7 +49,7 @@ pub fn correlate_all(connections: &mut [ConnectionReport]) {
                 *stream != c.stream
                     && *host == client
                     && *server == c.server
-                    && (start - c.start_ns).abs() <= CORRELATION_WINDOW_NS
+                    && start.saturating_sub(c.start_ns).saturating_abs() <= CORRELATION_WINDOW_NS
             })
             .map(|(stream, _, _, _, codes)| format!("tcp.stream {stream} ({})", codes.join(", ")))
             .collect();
@@ -99,7 +99,8 @@ pub fn correlate_recent(report: &mut ConnectionReport, recent: &mut VecDeque<Rec
                 r.stream != report.stream
                     && r.client_host == client
                     && r.server == report.server
-                    && (r.start_ns - report.start_ns).abs() <= CORRELATION_WINDOW_NS
+                    && r.start_ns.saturating_sub(report.start_ns).saturating_abs()
+                        <= CORRELATION_WINDOW_NS
                     && !r.problems.is_empty()
             })
             .map(|r| format!("tcp.stream {} ({})", r.stream, r.problems.join(", ")))
@@ -131,7 +132,7 @@ pub fn correlate_recent(report: &mut ConnectionReport, recent: &mut VecDeque<Rec
     while recent.len() > MAX_RECENT
         || recent
             .front()
-            .is_some_and(|r| report.start_ns - r.start_ns > 2 * CORRELATION_WINDOW_NS)
+            .is_some_and(|r| report.start_ns.saturating_sub(r.start_ns) > 2 * CORRELATION_WINDOW_NS)
     {
         recent.pop_front();
     }

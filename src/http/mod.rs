@@ -3,7 +3,8 @@
 //! httparse reads the heads; bodies are framed here (Content-Length, chunked, until close) and
 //! skipped, except the first 64 KiB of error responses, kept to find the IIS sub-status
 //! ("403.7") that detailed error pages carry. Responses are paired with requests in order
-//! (keep-alive and pipelining); interim 1xx responses pair with nothing. HTTP/2 is recognised by
+//! (keep-alive and pipelining); interim 1xx responses pair with nothing, except 101 Switching
+//! Protocols, which is final: it answers its request and ends HTTP on the connection. HTTP/2 is recognised by
 //! its connection preface, and response `:status` values are read from HEADERS frames where
 //! that needs no HPACK dynamic table.
 
@@ -423,6 +424,7 @@ impl HttpSession {
         let mut length: Option<u64> = None;
         let mut chunked = false;
         let mut www = Vec::new();
+        let mut upgrade: Option<String> = None;
         for h in resp.headers.iter() {
             let value = String::from_utf8_lossy(h.value);
             match h.name.to_ascii_lowercase().as_str() {
@@ -434,10 +436,11 @@ impl HttpSession {
                 }
                 "content-length" => length = value.trim().parse().ok(),
                 "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
+                "upgrade" => upgrade = Some(truncate(value.trim(), 64).to_ascii_lowercase()),
                 _ => {}
             }
         }
-        if (100..200).contains(&status) {
+        if (100..200).contains(&status) && status != 101 {
             // Interim response (100 Continue): the final one follows.
             self.dirs[d].state = State::Head;
             return;
@@ -460,6 +463,18 @@ impl HttpSession {
         ex.www_authenticate = www;
         if ex.ts_ns == 0 {
             ex.ts_ns = ts_ns;
+        }
+        if status == 101 {
+            // Switching Protocols is final: the bytes after it, both ways, are the new
+            // protocol (WebSocket, h2c...), not HTTP.
+            let to = upgrade.unwrap_or_else(|| "another protocol".into());
+            self.note(format!("upgraded to {to} at frame {frame}"));
+            for dir in &mut self.dirs {
+                dir.state = State::Off;
+                dir.buf.clear();
+            }
+            self.unanswered.clear();
+            return;
         }
         let no_body = ex.expects_no_body || status == 204 || status == 304;
         self.dirs[d].body_owner = Some((index, true));
@@ -678,6 +693,33 @@ mod tests {
 
     fn feed(s: &mut HttpSession, dir: u8, text: &[u8], frame: u64) {
         s.on_data(dir, text, frame, 0);
+    }
+
+    #[test]
+    fn switching_protocols_is_final_and_ends_http() {
+        let mut s = HttpSession::new();
+        feed(
+            &mut s,
+            0,
+            b"GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+            4,
+        );
+        feed(&mut s, 1, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello", 6);
+        // WebSocket frames both ways, one of them looking like HTTP: not parsed.
+        feed(&mut s, 0, b"\x81\x85abcdHTTP/1.1 200 OK\r\n\r\n", 8);
+        feed(&mut s, 1, b"GET / HTTP/1.1\r\n\r\n", 9);
+        assert_eq!(s.exchanges.len(), 1);
+        let ex = &s.exchanges[0];
+        assert_eq!(
+            (ex.request_frame, ex.response_frame, ex.status),
+            (Some(4), Some(6), Some(101))
+        );
+        assert_eq!(ex.method.as_deref(), Some("GET"));
+        assert_eq!(
+            s.notes,
+            vec!["upgraded to websocket at frame 6".to_string()]
+        );
+        assert!(s.unanswered.is_empty());
     }
 
     #[test]

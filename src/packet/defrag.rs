@@ -44,10 +44,10 @@ impl Ipv4Defrag {
         ts_ns: i64,
         stats: &mut PacketStats,
     ) -> Option<Vec<u8>> {
-        if ts_ns - self.last_sweep_ns > FRAGMENT_TIMEOUT_NS {
+        if ts_ns.saturating_sub(self.last_sweep_ns) > FRAGMENT_TIMEOUT_NS {
             let before = self.pending.len();
             self.pending
-                .retain(|_, p| ts_ns - p.first_ts <= FRAGMENT_TIMEOUT_NS);
+                .retain(|_, p| ts_ns.saturating_sub(p.first_ts) <= FRAGMENT_TIMEOUT_NS);
             stats.fragments_dropped += (before - self.pending.len()) as u64;
             self.last_sweep_ns = ts_ns;
         }

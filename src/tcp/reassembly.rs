@@ -73,9 +73,36 @@ pub struct HalfStream {
     pub rst_frame: Option<u64>,
     pub first_frame: Option<u64>,
     pub last_frame: u64,
-    /// The first byte seen was not the first byte of the stream.
+    /// No SYN was seen: the first byte seen may not be the first byte of the stream (see
+    /// [`starts_midstream`](Self::starts_midstream) for whether bytes are known to be missing).
     pub midstream: bool,
+    /// The first bytes at stream offset 0 (up to 16), to tell a stream whose SYN is missing
+    /// but whose data starts at the beginning (a ClientHello, a request line) from one picked
+    /// up in the middle.
+    first_data: Vec<u8>,
     pub stats: HalfStats,
+}
+
+/// The first bytes of a TLS or HTTP stream as its first data: a handshake record holding a
+/// ClientHello or ServerHello, an HTTP/1 request line or status line, or the HTTP/2 preface.
+fn looks_like_stream_start(data: &[u8]) -> bool {
+    if data.len() >= 6 && data[0] == 0x16 && data[1] == 0x03 && matches!(data[5], 1 | 2) {
+        return true;
+    }
+    const STARTS: [&[u8]; 11] = [
+        b"GET ",
+        b"POST ",
+        b"PUT ",
+        b"HEAD ",
+        b"DELETE ",
+        b"OPTIONS ",
+        b"PATCH ",
+        b"CONNECT ",
+        b"TRACE ",
+        b"HTTP/1.",
+        b"PRI * HTTP/2",
+    ];
+    STARTS.iter().any(|s| data.starts_with(s))
 }
 
 impl Default for HalfStream {
@@ -100,8 +127,16 @@ impl HalfStream {
             first_frame: None,
             last_frame: 0,
             midstream: false,
+            first_data: Vec::new(),
             stats: HalfStats::default(),
         }
+    }
+
+    /// Bytes before the first seen data are missing: no SYN was seen, and the first data does
+    /// not begin as a stream begins (a TLS ClientHello or ServerHello record, an HTTP request
+    /// or status line, the HTTP/2 preface).
+    pub fn starts_midstream(&self) -> bool {
+        self.midstream && !looks_like_stream_start(&self.first_data)
     }
 
     /// Stream offset of a sequence number, relative to what has been delivered.
@@ -141,6 +176,13 @@ impl HalfStream {
         } else {
             seg.seq
         };
+        if self.first_data.is_empty()
+            && !seg.payload.is_empty()
+            && self.delivered == 0
+            && seq == self.next_seq
+        {
+            self.first_data = seg.payload[..seg.payload.len().min(16)].to_vec();
+        }
         if !seg.payload.is_empty() || seg.missing > 0 {
             self.stats.segments += 1;
             self.insert(seq, seg.payload, seg.missing, frame, max_pending, out);
