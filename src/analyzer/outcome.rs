@@ -372,12 +372,20 @@ pub(super) fn handshake_outcomes(r: &ConnectionReport) -> (Vec<HandshakeOutcome>
     let first = &handshakes[0];
     let connection = if first.outcome.status != OutcomeStatus::Completed {
         first.outcome.clone()
-    } else if let Some(h) = handshakes[1..].iter().find(|h| {
-        matches!(
-            h.outcome.status,
-            OutcomeStatus::Failed | OutcomeStatus::Refused
-        )
-    }) {
+    } else if let Some(h) = handshakes[1..]
+        .iter()
+        .find(|h| {
+            matches!(
+                h.outcome.status,
+                OutcomeStatus::Failed | OutcomeStatus::Refused
+            )
+        })
+        .or_else(|| {
+            handshakes[1..]
+                .iter()
+                .find(|h| h.outcome.status != OutcomeStatus::Completed)
+        })
+    {
         let mut o = h.outcome.clone();
         o.cause = o.cause.map(|c| {
             format!(
