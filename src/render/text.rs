@@ -159,7 +159,7 @@ fn render_findings(o: &mut String, c: &ConnectionReport) {
             "  {:<7} {}  {}",
             f.severity.word().to_uppercase(),
             f.code,
-            f.title
+            escape_controls(&f.title)
         );
         for line in f.explanation.lines() {
             if line.starts_with("    ") {
@@ -304,8 +304,8 @@ fn render_connection(o: &mut String, c: &ConnectionReport) {
                         cert.certificates_length
                     );
                     for (i, ci) in cert.certificates.iter().enumerate() {
-                        let _ = writeln!(o, "      [{i}] subject {}", ci.subject);
-                        let _ = write!(o, "          issuer  {}", ci.issuer);
+                        let _ = writeln!(o, "      [{i}] subject {}", escape_controls(&ci.subject));
+                        let _ = write!(o, "          issuer  {}", escape_controls(&ci.issuer));
                         if ci.self_issued {
                             o.push_str("  (self-issued)");
                         }
@@ -343,7 +343,7 @@ fn render_connection(o: &mut String, c: &ConnectionReport) {
                     if cr.truncated { ", LIST CUT SHORT" } else { "" }
                 );
                 for n in cr.ca_names.iter().take(20) {
-                    let _ = writeln!(o, "      {} ({} B)", n.dn, n.der_len);
+                    let _ = writeln!(o, "      {} ({} B)", escape_controls(&n.dn), n.der_len);
                 }
                 if cr.ca_names.len() > 20 {
                     let _ = writeln!(o, "      ... {} more", cr.ca_names.len() - 20);
@@ -393,5 +393,19 @@ fn render_connection(o: &mut String, c: &ConnectionReport) {
     }
     for n in &c.not_seen {
         let _ = writeln!(o, "  not seen: {n}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_controls;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_controls("CN=plain"), "CN=plain");
+        assert_eq!(
+            escape_controls("CN=evil\nERROR fake\tx\u{7}"),
+            "CN=evil\\nERROR fake\\tx\\u{7}"
+        );
     }
 }
