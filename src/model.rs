@@ -52,6 +52,11 @@ pub struct TcpSummary {
     /// Who sent the first reset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reset_by: Option<Direction>,
+    /// The first FIN, and who sent it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fin_frame: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed_by: Option<Direction>,
     pub client: HalfStats,
     pub server: HalfStats,
 }
@@ -157,6 +162,9 @@ pub struct Outcome {
     /// Alert description code, when an alert ended it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alert: Option<u8>,
+    /// How a failure ended it: `alert`, `encrypted-alert`, `reset` or `close` (FIN).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_by: Option<&'static str>,
     /// Frame of the alert, reset or completion.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frame: Option<u64>,

@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 
 use crate::model::*;
-use crate::tls::handshake::handshake_title;
 use crate::tls::{Detail, Direction};
 
 fn dir_word(d: Direction) -> &'static str {
@@ -108,8 +107,14 @@ pub fn render_findings_summary(r: &FileReport) -> String {
 fn render_http(o: &mut String, c: &ConnectionReport) {
     let inside = if c.tls { " (decrypted)" } else { "" };
     for x in &c.http {
-        let request = match (&x.method, &x.target) {
-            (Some(m), Some(t)) => format!("{m} {t}"),
+        let request = match (&x.malformed_request, &x.method, &x.target) {
+            (Some(problem), Some(m), Some(t)) => format!(
+                "{} {} (malformed request: {problem})",
+                escape_controls(m),
+                escape_controls(t)
+            ),
+            (Some(problem), ..) => format!("(malformed request: {problem})"),
+            (None, Some(m), Some(t)) => format!("{m} {t}"),
             _ => "(request not in the capture)".to_string(),
         };
         let frames = match (x.request_frame, x.response_frame) {
@@ -240,7 +245,7 @@ fn render_connection(o: &mut String, c: &ConnectionReport) {
     let keys_given = d
         .reason
         .as_deref()
-        .is_none_or(|r| !r.starts_with("no key log given"));
+        .is_some_and(|r| !r.starts_with("no key log given"));
     if c.tls && (d.status != "not-decrypted" || keys_given) {
         let _ = writeln!(
             o,
@@ -261,11 +266,7 @@ fn render_connection(o: &mut String, c: &ConnectionReport) {
             "  frame {:<6} {:<6} {}",
             m.frame,
             dir_word(m.direction),
-            if m.kind == "sslv2_server_hello" {
-                "SSLv2 ServerHello"
-            } else {
-                handshake_title(m.type_id)
-            }
+            m.title()
         );
         match &m.detail {
             Some(Detail::ClientHello(ch)) => {
