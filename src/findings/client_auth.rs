@@ -104,8 +104,9 @@ pub(super) fn client_auth(
     );
     let Some(answer) = answer else {
         if c.tcp.client.segments > 0 || c.tcp.client.bytes > 0 {
-            summary.client_certificate = "missing";
-            missing_certificate(c, cr_msg, &list_desc, out);
+            if missing_certificate(c, cr_msg, &list_desc, out) {
+                summary.client_certificate = "missing";
+            }
         }
         return summary;
     };
@@ -200,13 +201,14 @@ pub(super) fn client_auth(
     summary
 }
 
-/// The server asked and no client Certificate followed: says what ended the handshake.
+/// The server asked and no client Certificate followed: says what ended the handshake. False
+/// when the capture ends before the client could answer (nothing is known missing).
 fn missing_certificate(
     c: &ConnectionReport,
     cr_msg: &HandshakeMessage,
     list_desc: &str,
     out: &mut Vec<Finding>,
-) {
+) -> bool {
     let client_later = c
         .messages
         .iter()
@@ -249,7 +251,7 @@ fn missing_certificate(
     } else {
         // The capture ends before the client answered: nothing went wrong that the capture
         // shows, and the connection's outcome (incomplete) already says where it ends.
-        return;
+        return false;
     };
     let mut frames = vec![cr_msg.frame];
     frames.extend(no_cert_alert.map(|a| a.frame));
@@ -265,6 +267,7 @@ fn missing_certificate(
             "(tls.handshake.type == 13 || tls.alert_message || tcp.flags.reset == 1)",
         ),
     ));
+    true
 }
 
 /// The CRL, OCSP and CA-issuer URLs the server must reach to accept the client's chain, and
