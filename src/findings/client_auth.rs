@@ -103,10 +103,9 @@ pub(super) fn client_auth(
         fmt_bytes(cr.ca_list_bytes)
     );
     let Some(answer) = answer else {
-        if c.tcp.client.segments > 0 || c.tcp.client.bytes > 0 {
-            if missing_certificate(c, cr_msg, &list_desc, out) {
-                summary.client_certificate = "missing";
-            }
+        let client_spoke = c.tcp.client.segments > 0 || c.tcp.client.bytes > 0;
+        if client_spoke && missing_certificate(c, cr_msg, &list_desc, out) {
+            summary.client_certificate = "missing";
         }
         return summary;
     };
