@@ -61,14 +61,32 @@ pub(crate) struct FileOutput {
 /// Files at least this large are worth sharding (see `shards_for`).
 pub(crate) const SHARD_MIN_BYTES: u64 = 32 << 20;
 
+/// Text reports of inputs at least this large are streamed (connections as they end, the
+/// diagnosis after them) instead of held for a verdict-first report.
+pub(crate) const STREAM_TEXT_BYTES: u64 = 256 << 20;
+
+/// Whether the text report of `path` is streamed: asked for, standard input (its size is not
+/// known), or a file of [`STREAM_TEXT_BYTES`] or more.
+pub(crate) fn streams_text(path: &Path, asked: bool) -> bool {
+    asked
+        || path == Path::new("-")
+        || std::fs::metadata(path).map_or(true, |m| !m.is_file() || m.len() >= STREAM_TEXT_BYTES)
+}
+
 /// Threads to analyse one file on: several only when the output waits for the end of the file
-/// anyway (json, summary), the file can be read once per thread (a regular, uncompressed file:
-/// every shard reads all of it) and is large enough for the threads to pay.
-pub(crate) fn shards_for(path: &Path, format: Format, jobs: Option<usize>) -> u32 {
+/// anyway (json, summary, text that is not streamed), the file can be read once per thread (a
+/// regular, uncompressed file: every shard reads all of it) and is large enough for the
+/// threads to pay.
+pub(crate) fn shards_for(path: &Path, format: Format, stream: bool, jobs: Option<usize>) -> u32 {
     let threads = jobs
         .filter(|&j| j > 0)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let wanted = threads > 1 && matches!(format, Format::Json | Format::Summary);
+    let held = match format {
+        Format::Json | Format::Summary => true,
+        Format::Text => !streams_text(path, stream),
+        Format::Jsonl => false,
+    };
+    let wanted = threads > 1 && held;
     // Standard input is never a regular file here, so it is not opened (that would consume it).
     let large = std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() >= SHARD_MIN_BYTES);
     if wanted
@@ -84,32 +102,43 @@ pub(crate) fn shards_for(path: &Path, format: Format, jobs: Option<usize>) -> u3
     }
 }
 
-/// Analyses one file, writing each connection to `out` as soon as it ends (text and JSON Lines),
-/// then the file's own lines. JSON is written by the caller from the returned report.
+/// Analyses one file and writes its part of the report: text verdict first (header,
+/// diagnosis, connections by tcp.stream), or streamed (each connection as it ends, then header
+/// and diagnosis) for standard input, large files and `--stream`; JSON Lines always streamed.
+/// JSON is written by the caller from the returned report.
 pub(crate) fn process(
     index: usize,
     path: &Path,
     options: Options,
     format: Format,
-    shards: u32,
+    (shards, stream): (u32, bool),
     out: &mut dyn Write,
 ) -> FileOutput {
     let started = Instant::now();
     let name = path.display().to_string();
+    let streamed = match format {
+        Format::Text => streams_text(path, stream),
+        Format::Jsonl => true,
+        Format::Json | Format::Summary => false,
+    };
     let result = match format {
+        _ if streamed => stream_file(path, &name, options, format, out),
         // The whole report is written at the end: analyse on `shards` threads.
-        Format::Json => tlsdiag::analyze_path_sharded(path, options, shards),
-        Format::Summary => tlsdiag::analyzer::summarize_path_sharded(path, options, shards),
-        Format::Text | Format::Jsonl => stream_file(path, &name, options, format, out),
+        Format::Json | Format::Text => tlsdiag::analyze_path_sharded(path, options, shards),
+        Format::Summary | Format::Jsonl => {
+            tlsdiag::analyzer::summarize_path_sharded(path, options, shards)
+        }
     };
     let elapsed = started.elapsed();
     match result {
         Ok(r) => {
             let _ = match format {
-                // Connections came first, as they ended; the file's counts close its part.
+                Format::Text if !streamed => out.write_all(render::render_text(&r).as_bytes()),
+                // Connections came first, as they ended; the file's header and verdict close
+                // its part.
                 Format::Text | Format::Summary => out
                     .write_all(render::render_file_header(&r).as_bytes())
-                    .and_then(|_| out.write_all(render::render_findings_summary(&r).as_bytes())),
+                    .and_then(|_| out.write_all(render::render_diagnosis(&r).as_bytes())),
                 Format::Jsonl => out.write_all(render::jsonl_file(&r).as_bytes()),
                 Format::Json => Ok(()),
             };
@@ -264,9 +293,16 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
             let shards = if many {
                 1
             } else {
-                shards_for(path, format, args.analysis.jobs)
+                shards_for(path, format, args.stream, args.analysis.jobs)
             };
-            let r = process(i, path, options.clone(), format, shards, &mut out);
+            let r = process(
+                i,
+                path,
+                options.clone(),
+                format,
+                (shards, args.stream),
+                &mut out,
+            );
             finish_file(r, &[], &mut out, &mut totals);
         }
     } else {
@@ -275,6 +311,7 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
         std::thread::scope(|scope| {
             let inputs = &inputs;
             let options = &options;
+            let stream = args.stream;
             scope.spawn(move || {
                 pool.scope(|s| {
                     for (i, path) in inputs.iter().enumerate() {
@@ -282,7 +319,7 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
                         let options = options.clone();
                         s.spawn(move |_| {
                             let mut rendered = Vec::new();
-                            let r = process(i, path, options, format, 1, &mut rendered);
+                            let r = process(i, path, options, format, (1, stream), &mut rendered);
                             let _ = tx.send((r, rendered));
                         });
                     }

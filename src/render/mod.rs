@@ -5,4 +5,4 @@ pub mod jsonl;
 pub mod text;
 
 pub use jsonl::{jsonl_connection, jsonl_file};
-pub use text::{render_connection_text, render_file_header, render_findings_summary, render_text};
+pub use text::{render_connection_text, render_diagnosis, render_file_header, render_text};
