@@ -82,7 +82,7 @@ pub(crate) fn shards_for(path: &Path, format: Format, stream: bool, jobs: Option
         .filter(|&j| j > 0)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let held = match format {
-        Format::Json | Format::Summary => true,
+        Format::Json | Format::Summary | Format::Sarif => true,
         Format::Text => !streams_text(path, stream),
         Format::Jsonl => false,
     };
@@ -119,12 +119,14 @@ pub(crate) fn process(
     let streamed = match format {
         Format::Text => streams_text(path, stream),
         Format::Jsonl => true,
-        Format::Json | Format::Summary => false,
+        Format::Json | Format::Summary | Format::Sarif => false,
     };
     let result = match format {
         _ if streamed => stream_file(path, &name, options, format, out),
         // The whole report is written at the end: analyse on `shards` threads.
-        Format::Json | Format::Text => tlsdiag::analyze_path_sharded(path, options, shards),
+        Format::Json | Format::Text | Format::Sarif => {
+            tlsdiag::analyze_path_sharded(path, options, shards)
+        }
         Format::Summary | Format::Jsonl => {
             tlsdiag::analyzer::summarize_path_sharded(path, options, shards)
         }
@@ -140,7 +142,8 @@ pub(crate) fn process(
                     .write_all(render::render_file_header(&r).as_bytes())
                     .and_then(|_| out.write_all(render::render_diagnosis(&r).as_bytes())),
                 Format::Jsonl => out.write_all(render::jsonl_file(&r).as_bytes()),
-                Format::Json => Ok(()),
+                // Written by the caller, which knows what came before.
+                Format::Json | Format::Sarif => Ok(()),
             };
             FileOutput {
                 index,
@@ -173,7 +176,7 @@ pub(crate) fn stream_file(
                 .write_all(render::render_connection_text(&c).as_bytes())
                 .and_then(|_| out.write_all(b"\n")),
             Format::Jsonl => out.write_all(render::jsonl_connection(name, &c).as_bytes()),
-            Format::Json | Format::Summary => Ok(()),
+            Format::Json | Format::Summary | Format::Sarif => Ok(()),
         };
     })
 }
@@ -254,11 +257,17 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
     if format == Format::Json && many {
         let _ = out.write_all(b"[\n");
     }
+    let mut sarif_parts = 0usize;
+    let mut unreadable: Vec<String> = Vec::new();
+    if format == Format::Sarif {
+        let _ = out.write_all(render::sarif::sarif_head().as_bytes());
+    }
     let mut finish_file =
         |r: FileOutput, rendered: &[u8], out: &mut dyn Write, totals: &mut Totals| {
             totals.add(&r);
             if let Some(e) = &r.error {
                 eprintln!("tlsdiag: {e}");
+                unreadable.push(e.clone());
                 if format == Format::Jsonl {
                     let line = serde_json::json!({
                         "kind": "error", "schema_version": model::SCHEMA_VERSION,
@@ -282,6 +291,19 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
                         let _ = out.write_all(b"\n");
                     }
                     json_written += 1;
+                }
+            } else if format == Format::Sarif {
+                let part = r
+                    .report
+                    .as_ref()
+                    .map(render::sarif::sarif_results)
+                    .unwrap_or_default();
+                if !part.is_empty() {
+                    if sarif_parts > 0 {
+                        let _ = out.write_all(b",\n");
+                    }
+                    let _ = out.write_all(part.as_bytes());
+                    sarif_parts += 1;
                 }
             } else if format == Format::Text && many {
                 let _ = out.write_all(b"\n");
@@ -339,6 +361,9 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
     }
     if format == Format::Json && many {
         let _ = out.write_all(b"\n]\n");
+    }
+    if format == Format::Sarif {
+        let _ = out.write_all(render::sarif::sarif_tail(&unreadable).as_bytes());
     }
     done.store(true, Ordering::Relaxed);
     if let Some(b) = bar {

@@ -122,6 +122,8 @@ pub(crate) enum Format {
     Jsonl,
     /// Only each file's counts and findings summary (for large archives).
     Summary,
+    /// SARIF 2.1.0 (one run; a result per finding), for CI systems and code scanning.
+    Sarif,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -1,7 +1,8 @@
 //! Output formats, one file each, all reading the plain-data model only: `text` for people,
-//! `jsonl` for pipelines; JSON is the model serialised as it stands (`docs/json-schema.md`).
+//! `jsonl` for pipelines, `sarif` for CI systems; JSON is the model serialised as it stands (`docs/json-schema.md`).
 
 pub mod jsonl;
+pub mod sarif;
 pub mod text;
 
 pub use jsonl::{jsonl_connection, jsonl_file};
