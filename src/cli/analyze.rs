@@ -61,6 +61,42 @@ pub(crate) struct FileOutput {
 /// Files at least this large are worth sharding (see `shards_for`).
 pub(crate) const SHARD_MIN_BYTES: u64 = 32 << 20;
 
+/// With `-f parquet`, the directory given with -o (created if needed); an error when the build
+/// has no Parquet support or no directory was given.
+fn parquet_dir(args: &AnalyzeArgs) -> Result<Option<PathBuf>, String> {
+    if args.format != Format::Parquet {
+        return Ok(None);
+    }
+    if !cfg!(feature = "parquet") {
+        return Err("this tlsdiag was built without Parquet support: build it with `cargo build --release --features parquet`".into());
+    }
+    let dir = args
+        .output
+        .clone()
+        .ok_or("-f parquet writes tables into a directory: give it with -o DIR")?;
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(Some(dir))
+}
+
+/// Writes a capture's tables; says how many rows went where.
+#[cfg(feature = "parquet")]
+fn write_parquet(r: &tlsdiag::FileReport, dir: &Path) -> Result<String, String> {
+    render::parquet::write_parquet(r, dir)?;
+    let findings: usize = r.connections.iter().map(|c| c.findings.len()).sum();
+    Ok(format!(
+        "{} connection(s), {findings} finding(s) -> {}/{{{}}}/{}",
+        r.connections.len(),
+        dir.display(),
+        render::parquet::TABLES.join(","),
+        render::parquet::part_name(&r.file)
+    ))
+}
+
+#[cfg(not(feature = "parquet"))]
+fn write_parquet(_: &tlsdiag::FileReport, _: &Path) -> Result<String, String> {
+    Err("built without Parquet support".into())
+}
+
 /// Text reports of inputs at least this large are streamed (connections as they end, the
 /// diagnosis after them) instead of held for a verdict-first report.
 pub(crate) const STREAM_TEXT_BYTES: u64 = 256 << 20;
@@ -82,7 +118,7 @@ pub(crate) fn shards_for(path: &Path, format: Format, stream: bool, jobs: Option
         .filter(|&j| j > 0)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let held = match format {
-        Format::Json | Format::Summary | Format::Sarif => true,
+        Format::Json | Format::Summary | Format::Sarif | Format::Parquet => true,
         Format::Text => !streams_text(path, stream),
         Format::Jsonl => false,
     };
@@ -119,12 +155,12 @@ pub(crate) fn process(
     let streamed = match format {
         Format::Text => streams_text(path, stream),
         Format::Jsonl => true,
-        Format::Json | Format::Summary | Format::Sarif => false,
+        Format::Json | Format::Summary | Format::Sarif | Format::Parquet => false,
     };
     let result = match format {
         _ if streamed => stream_file(path, &name, options, format, out),
         // The whole report is written at the end: analyse on `shards` threads.
-        Format::Json | Format::Text | Format::Sarif => {
+        Format::Json | Format::Text | Format::Sarif | Format::Parquet => {
             tlsdiag::analyze_path_sharded(path, options, shards)
         }
         Format::Summary | Format::Jsonl => {
@@ -143,7 +179,7 @@ pub(crate) fn process(
                     .and_then(|_| out.write_all(render::render_diagnosis(&r).as_bytes())),
                 Format::Jsonl => out.write_all(render::jsonl_file(&r).as_bytes()),
                 // Written by the caller, which knows what came before.
-                Format::Json | Format::Sarif => Ok(()),
+                Format::Json | Format::Sarif | Format::Parquet => Ok(()),
             };
             FileOutput {
                 index,
@@ -176,7 +212,7 @@ pub(crate) fn stream_file(
                 .write_all(render::render_connection_text(&c).as_bytes())
                 .and_then(|_| out.write_all(b"\n")),
             Format::Jsonl => out.write_all(render::jsonl_connection(name, &c).as_bytes()),
-            Format::Json | Format::Summary | Format::Sarif => Ok(()),
+            Format::Json | Format::Summary | Format::Sarif | Format::Parquet => Ok(()),
         };
     })
 }
@@ -224,7 +260,18 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
         eprintln!("tlsdiag: no input: give capture files, directories or --files-from");
         return ExitCode::from(EXIT_INPUT_ERROR);
     }
+    let parquet_dir = match parquet_dir(&args) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("tlsdiag: {e}");
+            return ExitCode::from(EXIT_INPUT_ERROR);
+        }
+    };
     let mut out: Box<dyn Write> = match &args.output {
+        // -f parquet: -o names the tables' directory; standard output lists what was written.
+        Some(_) if parquet_dir.is_some() => {
+            Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
+        }
         Some(path) => match std::fs::File::create(path) {
             Ok(f) => Box::new(std::io::BufWriter::new(f)),
             Err(e) => {
@@ -304,6 +351,16 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
                     }
                     let _ = out.write_all(part.as_bytes());
                     sarif_parts += 1;
+                }
+            } else if let (Some(dir), Some(rep)) = (&parquet_dir, &r.report) {
+                match write_parquet(rep, dir) {
+                    Ok(n) => {
+                        let _ = writeln!(out, "{}: {n}", rep.file);
+                    }
+                    Err(e) => {
+                        eprintln!("tlsdiag: {}: {e}", rep.file);
+                        unreadable.push(e);
+                    }
                 }
             } else if format == Format::Text && many {
                 let _ = out.write_all(b"\n");

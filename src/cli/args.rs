@@ -70,7 +70,8 @@ pub(crate) struct AnalyzeArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,
-    /// Write the report to FILE instead of standard output.
+    /// Write the report to FILE instead of standard output (with -f parquet: the directory
+    /// that receives the tables).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
     /// Exit with code 1 when a finding of this severity or worse exists.
@@ -124,6 +125,8 @@ pub(crate) enum Format {
     Summary,
     /// SARIF 2.1.0 (one run; a result per finding), for CI systems and code scanning.
     Sarif,
+    /// Parquet tables under the directory given with -o (builds with the `parquet` feature).
+    Parquet,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

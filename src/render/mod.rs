@@ -2,6 +2,8 @@
 //! `jsonl` for pipelines, `sarif` for CI systems; JSON is the model serialised as it stands (`docs/json-schema.md`).
 
 pub mod jsonl;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub mod sarif;
 pub mod text;
 

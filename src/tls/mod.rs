@@ -49,6 +49,17 @@ pub enum Direction {
     Unknown,
 }
 
+impl Direction {
+    /// The name JSON uses: `client`, `server` or `unknown`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Direction::Client => "client",
+            Direction::Server => "server",
+            Direction::Unknown => "unknown",
+        }
+    }
+}
+
 /// The version number an SSLv2 SERVER-HELLO carries.
 pub const SSLV2: u16 = 0x0002;
 
