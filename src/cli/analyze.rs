@@ -118,7 +118,7 @@ pub(crate) fn shards_for(path: &Path, format: Format, stream: bool, jobs: Option
         .filter(|&j| j > 0)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let held = match format {
-        Format::Json | Format::Summary | Format::Sarif | Format::Parquet => true,
+        Format::Json | Format::Summary | Format::Sarif | Format::Parquet | Format::Html => true,
         Format::Text => !streams_text(path, stream),
         Format::Jsonl => false,
     };
@@ -155,12 +155,12 @@ pub(crate) fn process(
     let streamed = match format {
         Format::Text => streams_text(path, stream),
         Format::Jsonl => true,
-        Format::Json | Format::Summary | Format::Sarif | Format::Parquet => false,
+        Format::Json | Format::Summary | Format::Sarif | Format::Parquet | Format::Html => false,
     };
     let result = match format {
         _ if streamed => stream_file(path, &name, options, format, out),
         // The whole report is written at the end: analyse on `shards` threads.
-        Format::Json | Format::Text | Format::Sarif | Format::Parquet => {
+        Format::Json | Format::Text | Format::Sarif | Format::Parquet | Format::Html => {
             tlsdiag::analyze_path_sharded(path, options, shards)
         }
         Format::Summary | Format::Jsonl => {
@@ -179,6 +179,7 @@ pub(crate) fn process(
                     .and_then(|_| out.write_all(render::render_diagnosis(&r).as_bytes())),
                 Format::Jsonl => out.write_all(render::jsonl_file(&r).as_bytes()),
                 // Written by the caller, which knows what came before.
+                Format::Html => out.write_all(render::html::html_file(&r).as_bytes()),
                 Format::Json | Format::Sarif | Format::Parquet => Ok(()),
             };
             FileOutput {
@@ -212,7 +213,9 @@ pub(crate) fn stream_file(
                 .write_all(render::render_connection_text(&c).as_bytes())
                 .and_then(|_| out.write_all(b"\n")),
             Format::Jsonl => out.write_all(render::jsonl_connection(name, &c).as_bytes()),
-            Format::Json | Format::Summary | Format::Sarif | Format::Parquet => Ok(()),
+            Format::Json | Format::Summary | Format::Sarif | Format::Parquet | Format::Html => {
+                Ok(())
+            }
         };
     })
 }
@@ -308,6 +311,13 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
     let mut unreadable: Vec<String> = Vec::new();
     if format == Format::Sarif {
         let _ = out.write_all(render::sarif::sarif_head().as_bytes());
+    }
+    if format == Format::Html {
+        let title = match inputs.len() {
+            1 => format!("tlsdiag: {}", inputs[0].display()),
+            n => format!("tlsdiag: {} captures", n),
+        };
+        let _ = out.write_all(render::html::html_head(&title).as_bytes());
     }
     let mut finish_file =
         |r: FileOutput, rendered: &[u8], out: &mut dyn Write, totals: &mut Totals| {
@@ -421,6 +431,9 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
     }
     if format == Format::Sarif {
         let _ = out.write_all(render::sarif::sarif_tail(&unreadable).as_bytes());
+    }
+    if format == Format::Html {
+        let _ = out.write_all(render::html::html_tail().as_bytes());
     }
     done.store(true, Ordering::Relaxed);
     if let Some(b) = bar {

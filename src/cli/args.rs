@@ -127,6 +127,8 @@ pub(crate) enum Format {
     Sarif,
     /// Parquet tables under the directory given with -o (builds with the `parquet` feature).
     Parquet,
+    /// One self-contained HTML page (verdict, handshake ladders, CA lists, chains).
+    Html,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

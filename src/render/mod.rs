@@ -1,6 +1,7 @@
 //! Output formats, one file each, all reading the plain-data model only: `text` for people,
-//! `jsonl` for pipelines, `sarif` for CI systems; JSON is the model serialised as it stands (`docs/json-schema.md`).
+//! `jsonl` for pipelines, `sarif` for CI systems, `html` to look at; JSON is the model serialised as it stands (`docs/json-schema.md`).
 
+pub mod html;
 pub mod jsonl;
 #[cfg(feature = "parquet")]
 pub mod parquet;
