@@ -307,14 +307,153 @@ fn sslkeylogfile_is_used_when_no_keylog_option_is_given() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["connections"][0]["decryption"]["status"], "decrypted");
     assert_eq!(v["connections"][0]["http"][0]["status"], 403);
-    // A key log that cannot be read is a warning, and the rest of the report is there.
+    // A key log named by SSLKEYLOGFILE that cannot be read is a warning, and the report is there.
     let out = Command::new(env!("CARGO_BIN_EXE_tlsdiag"))
-        .args(["--keylog", "no/such/keys.txt", capture.to_str().unwrap()])
+        .arg(capture.to_str().unwrap())
+        .env("SSLKEYLOGFILE", "no/such/keys.txt")
         .output()
         .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read key log no/such/keys.txt"));
     assert!(String::from_utf8_lossy(&out.stdout).contains("client-cert-empty"));
+    // One named with --keylog is a usage error, said once, before any capture is read.
+    let other = capture_path("http-401-403.pcap");
+    let out = Command::new(env!("CARGO_BIN_EXE_tlsdiag"))
+        .args([
+            "--keylog",
+            "no/such/keys.txt",
+            capture.to_str().unwrap(),
+            other.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("no/such/keys.txt").count(), 1, "{err}");
+    assert!(
+        err.starts_with("tlsdiag: key log no/such/keys.txt: "),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+fn capture_path(name: &str) -> PathBuf {
+    capture(name)
+}
+
+/// A key log with unusable lines: one warning for the whole run with the count and the first
+/// line numbers, not one per line and per capture.
+#[test]
+fn bad_key_log_lines_are_one_warning() {
+    let dir = std::env::temp_dir().join(format!("tlsdiag-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let keys = dir.join("keys.txt");
+    let good = std::fs::read_to_string(capture("nginx-mtls-403.keys")).unwrap();
+    std::fs::write(
+        &keys,
+        format!("# comment\n{good}garbage\nCLIENT_RANDOM zz 00\nalso bad\n"),
+    )
+    .unwrap();
+    let a = capture("nginx-mtls-403.pcap");
+    let b = capture("http-401-403.pcap");
+    let out = Command::new(env!("CARGO_BIN_EXE_tlsdiag"))
+        .args([
+            "--keylog",
+            keys.to_str().unwrap(),
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let n = good.lines().count();
+    let expected = format!(
+        "tlsdiag: warning: key log {}: 3 line(s) could not be used (line {}, {}, {}); 1 client random(s) read\n",
+        keys.display(),
+        n + 2,
+        n + 3,
+        n + 4
+    );
+    assert_eq!(err, expected);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("could not be used") && !text.contains("expected LABEL"));
+    assert!(
+        text.contains("HTTP (decrypted) GET /secure/ -> 403"),
+        "decrypted with the good lines"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--help` shows the analysis options of the bare form; `completions` and `man` come from the
+/// same definitions; `--files-from` skips comments; `-q` leaves only the report; `--color
+/// always` colours severities.
+#[test]
+fn command_line_conventions() {
+    let help = tlsdiag(&["--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--keylog",
+        "--format",
+        "--fail-on",
+        "--no-progress",
+        "--color",
+        "Exit codes: 0",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from --help");
+    }
+    let bash = tlsdiag(&["completions", "bash"]);
+    assert!(String::from_utf8_lossy(&bash.stdout).contains("--keylog"));
+    let man = tlsdiag(&["man"]);
+    assert!(String::from_utf8_lossy(&man.stdout).starts_with(".ie \\n(.g .ds Aq"));
+
+    let dir = std::env::temp_dir().join(format!("tlsdiag-list-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let list = dir.join("list.txt");
+    let a = capture("nginx-mtls-403.pcap");
+    let b = capture("http-401-403.pcap");
+    std::fs::write(
+        &list,
+        format!(
+            "# archive\n\n{}\n  # {}\n{}\n",
+            a.display(),
+            "not a path",
+            b.display()
+        ),
+    )
+    .unwrap();
+    let out = tlsdiag(&["-f", "summary", "--files-from", list.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("== 2 file(s)"), "{text}");
+    assert_eq!(
+        text.matches("`tlsdiag explain CODE` tells more").count(),
+        1,
+        "{text}"
+    );
+
+    let quiet = tlsdiag(&[
+        "-q",
+        "-f",
+        "summary",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&quiet.stdout);
+    assert!(!text.lines().any(|l| l.starts_with("== ")), "{text}");
+    assert!(!text.contains("tlsdiag explain"), "{text}");
+    assert!(text.contains("Diagnosis:"));
+
+    let plain = tlsdiag(&[a.to_str().unwrap()]);
+    assert!(!plain.stdout.contains(&0x1b));
+    let color = tlsdiag(&["--color", "always", a.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&color.stdout).contains("  \x1b[1;33mWARNING\x1b[0m "));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Compresses `raw` so that its first `keep` bytes are flushed, then the rest, and cuts the

@@ -28,7 +28,7 @@ pub(crate) fn collect_inputs(args: &AnalyzeArgs) -> Result<Vec<PathBuf>, String>
         raw.extend(
             text.lines()
                 .map(str::trim)
-                .filter(|l| !l.is_empty())
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
                 .map(PathBuf::from),
         );
     }
@@ -60,6 +60,86 @@ pub(crate) struct FileOutput {
 
 /// Files at least this large are worth sharding (see `shards_for`).
 pub(crate) const SHARD_MIN_BYTES: u64 = 32 << 20;
+
+/// Reads every key log once before any capture: an unreadable one is a usage error (said once,
+/// exit 2); lines that cannot be used are one warning per file with their count and the first
+/// line numbers. Returns those warnings' texts, which the per-capture reports then leave out.
+fn check_key_logs(files: &[PathBuf], quiet: bool) -> Result<Vec<String>, String> {
+    let mut said = Vec::new();
+    for path in files {
+        let mut log = tlsdiag::keylog::KeyLog::new();
+        log.add_file(path)
+            .map_err(|e| format!("key log {}: {e}", path.display()))?;
+        if log.warnings.is_empty() {
+            continue;
+        }
+        let numbers: Vec<&str> = log
+            .warnings
+            .iter()
+            .filter_map(|w| w.rsplit_once(" line ").map(|(_, rest)| rest))
+            .filter_map(|rest| rest.split(':').next())
+            .take(5)
+            .collect();
+        let count = if log.warnings.len() >= 100 {
+            "100 or more".to_string()
+        } else {
+            log.warnings.len().to_string()
+        };
+        if !quiet {
+            eprintln!(
+                "tlsdiag: warning: key log {}: {count} line(s) could not be used (line {}{}); {} client random(s) read",
+                path.display(),
+                numbers.join(", "),
+                if log.warnings.len() > numbers.len() { ", ..." } else { "" },
+                log.len()
+            );
+        }
+        said.extend(log.warnings);
+    }
+    Ok(said)
+}
+
+/// Colours the severity words of text output for a terminal (the library renders plain text).
+struct ColorWriter {
+    inner: Box<dyn Write>,
+    pending: Vec<u8>,
+}
+
+impl Write for ColorWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        if let Some(end) = self.pending.iter().rposition(|&b| b == b'\n') {
+            let lines: Vec<u8> = self.pending.drain(..=end).collect();
+            self.inner
+                .write_all(colorize(&String::from_utf8_lossy(&lines)).as_bytes())?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let rest = std::mem::take(&mut self.pending);
+        self.inner
+            .write_all(colorize(&String::from_utf8_lossy(&rest)).as_bytes())?;
+        self.inner.flush()
+    }
+}
+
+/// ERROR in red, WARNING in yellow, INFO in cyan, where a finding line starts with them.
+fn colorize(text: &str) -> String {
+    let mut o = String::with_capacity(text.len() + 64);
+    for line in text.split_inclusive('\n') {
+        let painted = [("ERROR", "31"), ("WARNING", "33"), ("INFO", "36")]
+            .iter()
+            .find_map(|(word, code)| {
+                line.strip_prefix("  ")
+                    .and_then(|rest| rest.strip_prefix(word))
+                    .filter(|rest| rest.starts_with(' '))
+                    .map(|rest| format!("  \x1b[1;{code}m{word}\x1b[0m{rest}"))
+            });
+        o.push_str(painted.as_deref().unwrap_or(line));
+    }
+    o
+}
 
 /// With `-f parquet`, the directory given with -o (created if needed); an error when the build
 /// has no Parquet support or no directory was given.
@@ -147,7 +227,7 @@ pub(crate) fn process(
     path: &Path,
     options: Options,
     format: Format,
-    (shards, stream): (u32, bool),
+    (shards, stream, said_once): (u32, bool, &[String]),
     out: &mut dyn Write,
 ) -> FileOutput {
     let started = Instant::now();
@@ -169,7 +249,10 @@ pub(crate) fn process(
     };
     let elapsed = started.elapsed();
     match result {
-        Ok(r) => {
+        Ok(mut r) => {
+            // Warnings the command already gave once (about the key logs) are not repeated
+            // in every file's part.
+            r.warnings.retain(|w| !said_once.contains(w));
             let _ = match format {
                 Format::Text if !streamed => out.write_all(render::render_text(&r).as_bytes()),
                 // Connections came first, as they ended; the file's header and verdict close
@@ -285,10 +368,35 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let started = Instant::now();
+    let format = args.format;
+    // Key logs named on the command line must be readable; one named by SSLKEYLOGFILE (often
+    // set for a browser, and maybe not written yet) stays a warning.
+    let said_once = match check_key_logs(&args.analysis.keylog, args.quiet) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("tlsdiag: {e}");
+            return ExitCode::from(EXIT_INPUT_ERROR);
+        }
+    };
     let read = Arc::new(AtomicU64::new(0));
     let mut options = args.analysis.options();
     options.progress = Some(read.clone());
-    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let show_progress = !args.quiet && !args.no_progress && std::io::stderr().is_terminal();
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            args.output.is_none()
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    } && format == Format::Text;
+    if color {
+        out = Box::new(ColorWriter {
+            inner: out,
+            pending: Vec::new(),
+        });
+    }
     let done = Arc::new(AtomicBool::new(false));
     let total: u64 = inputs
         .iter()
@@ -300,7 +408,6 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
     // One file at a time (one input, or -j 1): every connection is written as it ends.
     // Several files in parallel: each file's output is held until its turn, so that the result
     // is the same whatever the scheduling.
-    let format = args.format;
     let mut totals = Totals::default();
     let mut json_written = 0usize;
     let many = inputs.len() > 1;
@@ -333,7 +440,8 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
                     let _ = writeln!(out, "{line}");
                 }
             } else if let Some(rep) = &r.report {
-                for w in &rep.warnings {
+                for w in rep.warnings.iter().filter(|_| !args.quiet) {
+                    // A warning about the key logs holds for every file: said once.
                     eprintln!("tlsdiag: {}: warning: {w}", rep.file);
                 }
             }
@@ -389,7 +497,7 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
                 path,
                 options.clone(),
                 format,
-                (shards, args.stream),
+                (shards, args.stream, &said_once),
                 &mut out,
             );
             finish_file(r, &[], &mut out, &mut totals);
@@ -401,6 +509,7 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
             let inputs = &inputs;
             let options = &options;
             let stream = args.stream;
+            let said_once = &said_once[..];
             scope.spawn(move || {
                 pool.scope(|s| {
                     for (i, path) in inputs.iter().enumerate() {
@@ -408,7 +517,14 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
                         let options = options.clone();
                         s.spawn(move |_| {
                             let mut rendered = Vec::new();
-                            let r = process(i, path, options, format, (1, stream), &mut rendered);
+                            let r = process(
+                                i,
+                                path,
+                                options,
+                                format,
+                                (1, stream, said_once),
+                                &mut rendered,
+                            );
                             let _ = tx.send((r, rendered));
                         });
                     }
@@ -439,8 +555,14 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
     if let Some(b) = bar {
         let _ = b.join();
     }
-    if (format == Format::Text && inputs.len() > 1) || format == Format::Summary {
+    if !args.quiet && ((format == Format::Text && inputs.len() > 1) || format == Format::Summary) {
         let _ = out.write_all(totals.render(started.elapsed()).as_bytes());
+    }
+    if !args.quiet
+        && matches!(format, Format::Text | Format::Summary)
+        && !totals.summary.by_code.is_empty()
+    {
+        let _ = out.write_all(b"`tlsdiag explain CODE` tells more about a code.\n");
     }
     if let Err(e) = out.flush() {
         eprintln!("tlsdiag: cannot write the report: {e}");
@@ -531,8 +653,15 @@ impl Totals {
                 .filter_map(|s| self.summary.by_severity.get(s).map(|n| format!("{n} {s}")))
                 .collect();
             o.push_str(&format!("== findings: {}\n", sev.join(", ")));
+            let width = self
+                .summary
+                .by_code
+                .values()
+                .map(|n| n.to_string().len())
+                .max()
+                .unwrap_or(1);
             for (code, n) in &self.summary.by_code {
-                o.push_str(&format!("   {n:>6}  {code}\n"));
+                o.push_str(&format!("   {n:>width$}  {code}\n"));
             }
         }
         o

@@ -8,6 +8,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tlsdiag::model::Severity;
 use tlsdiag::Options;
 
+/// What `--help` ends with: the exit codes (the README's "Exit codes" says the same).
+pub(crate) const EXIT_CODES_HELP: &str = "Exit codes: 0 when every capture was read (whatever \
+the findings, unless --fail-on); 1 when a finding at or above --fail-on exists; 2 on a usage \
+error, an unreadable key log, or a capture that could not be read (the others are still reported).";
+
 #[derive(Parser)]
 #[command(
     name = "tlsdiag",
@@ -15,12 +20,17 @@ use tlsdiag::Options;
     about = "Explain TLS client-certificate failures from packet captures",
     long_about = "Reads pcap/pcapng captures (plain, gzip or zstd; '-' for standard input) and explains, \
 connection by connection, why TLS client-certificate authentication failed, with Wireshark's frame \
-numbers and display filters.\n\n`tlsdiag FILE...` is short for `tlsdiag analyze FILE...`.\n\n\
-Exit codes: 0 ok; 1 a finding at or above --fail-on; 2 usage error or a file that could not be read."
+numbers and display filters.\n\n`tlsdiag [OPTIONS] FILE...` analyses captures (the same as \
+`tlsdiag analyze`); the commands below do the rest.",
+    after_help = EXIT_CODES_HELP,
+    args_conflicts_with_subcommands = true
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
-    pub(crate) command: Command,
+    pub(crate) command: Option<Command>,
+    /// The bare form: `tlsdiag [OPTIONS] FILE...`.
+    #[command(flatten)]
+    pub(crate) analyze: AnalyzeArgs,
 }
 
 #[derive(Subcommand)]
@@ -31,6 +41,13 @@ pub(crate) enum Command {
     Explain(ExplainArgs),
     /// Run a regression corpus: compare each capture with its X.expect.json.
     Check(CheckArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `tlsdiag man > /usr/local/share/man/man1/tlsdiag.1`.
+    Man,
 }
 
 #[derive(clap::Args, Clone)]
@@ -53,18 +70,20 @@ pub(crate) struct AnalysisOptions {
     /// Live connections kept at most (the longest idle are finalized first beyond it).
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     pub(crate) max_connections: usize,
-    /// Files analysed in parallel (default: all cores). With one large uncompressed file and
-    /// --format json or summary, its conversations are shared out among N threads instead.
+    /// Files analysed in parallel (default: all cores). `analyze` also shares one large
+    /// uncompressed file out among N threads when its report is written at the end.
     #[arg(short = 'j', long, value_name = "N")]
     pub(crate) jobs: Option<usize>,
 }
 
 #[derive(clap::Args)]
+#[command(after_help = EXIT_CODES_HELP)]
 pub(crate) struct AnalyzeArgs {
     /// Capture files or directories (searched recursively for *.pcap, *.pcapng, *.cap,
     /// also .gz/.zst); '-' reads standard input.
     pub(crate) inputs: Vec<PathBuf>,
-    /// Read more input paths from FILE, one per line ('-' for standard input).
+    /// Read more input paths from FILE, one per line ('-' for standard input); blank lines
+    /// and lines starting with '#' are skipped.
     #[arg(long, value_name = "FILE")]
     pub(crate) files_from: Option<PathBuf>,
     /// Output format.
@@ -77,9 +96,16 @@ pub(crate) struct AnalyzeArgs {
     /// Exit with code 1 when a finding of this severity or worse exists.
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub(crate) fail_on: Option<FailOn>,
-    /// No progress bar and no summary on standard error.
+    /// Quiet: no progress bar, no totals and no warnings, only the report (and errors).
     #[arg(long, short = 'q')]
     pub(crate) quiet: bool,
+    /// No progress bar (which is drawn only on a terminal, after a second of work).
+    #[arg(long)]
+    pub(crate) no_progress: bool,
+    /// Colour severities in text output: auto (on a terminal, unless NO_COLOR is set),
+    /// always or never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub(crate) color: ColorChoice,
     /// Text: write each connection as soon as it ends (in order of end time) and the diagnosis
     /// after them, holding nothing back. The default for standard input and for files of
     /// 256 MiB or more; smaller files get the diagnosis first and connections in tcp.stream order.
@@ -129,6 +155,13 @@ pub(crate) enum Format {
     Parquet,
     /// One self-contained HTML page (verdict, handshake ladders, CA lists, chains).
     Html,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(crate) enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -17,24 +17,7 @@ pub(crate) const EXIT_FINDINGS: u8 = 1;
 
 /// Parses the command line and runs the command; returns the process exit code.
 pub fn run() -> ExitCode {
-    // `tlsdiag FILE` is a shortcut for `tlsdiag analyze FILE`.
-    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if let Some(first) = args.get(1).and_then(|a| a.to_str()) {
-        let known = [
-            "analyze",
-            "explain",
-            "check",
-            "help",
-            "-h",
-            "--help",
-            "-V",
-            "--version",
-        ];
-        if !known.contains(&first) {
-            args.insert(1, "analyze".into());
-        }
-    }
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -46,9 +29,25 @@ pub fn run() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Analyze(a) => analyze::analyze(a),
-        Command::Explain(e) => explain(e),
-        Command::Check(c) => check::run_check(c),
+        None => analyze::analyze(cli.analyze),
+        Some(Command::Analyze(a)) => analyze::analyze(a),
+        Some(Command::Explain(e)) => explain(e),
+        Some(Command::Check(c)) => check::run_check(c),
+        Some(Command::Completions { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "tlsdiag", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Some(Command::Man) => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("tlsdiag: {e}");
+                    ExitCode::from(EXIT_INPUT_ERROR)
+                }
+            }
+        }
     }
 }
 

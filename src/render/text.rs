@@ -167,9 +167,6 @@ pub fn render_diagnosis(r: &FileReport) -> String {
     for (code, n) in &r.summary.notes {
         let _ = writeln!(o, "note: {}", crate::findings::file_note_text(code, *n));
     }
-    if !entries.is_empty() {
-        let _ = writeln!(o, "`tlsdiag explain CODE` tells more about a code.");
-    }
     o
 }
 
