@@ -16,6 +16,7 @@ pub mod keylog;
 pub mod model;
 pub mod packet;
 pub mod render;
+pub mod serverkey;
 pub mod tcp;
 pub mod tls;
 pub mod x509;

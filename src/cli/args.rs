@@ -40,6 +40,15 @@ pub(crate) struct AnalysisOptions {
     /// pcapng Decryption Secrets Blocks are always used.
     #[arg(long, value_name = "FILE")]
     pub(crate) keylog: Vec<PathBuf>,
+    /// The server's RSA private key, to decrypt connections with RSA key exchange (TLS 1.0-1.2)
+    /// as the server would: PEM (PKCS#1 or PKCS#8), DER, or PKCS#12/PFX (with --key-password).
+    /// May be given several times; each key is matched to server certificates by public key.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) server_key: Vec<PathBuf>,
+    /// Password of PKCS#12/PFX or encrypted PEM server keys. Without it, the environment
+    /// variable TLSDIAG_KEY_PASSWORD is read. Never printed.
+    #[arg(long, value_name = "PASS")]
+    pub(crate) key_password: Option<String>,
     /// CA lists in a CertificateRequest at least this large give the ca-list-large warning
     /// (at 16384, where Schannel truncates, it is always an error).
     #[arg(long, default_value_t = tlsdiag::findings::DEFAULT_CA_LIST_WARN, value_name = "BYTES")]
@@ -137,6 +146,24 @@ impl FailOn {
 }
 
 impl AnalysisOptions {
+    /// Loads the server keys; a file that cannot be read, or a wrong password, is an error.
+    pub(crate) fn server_keys(&self) -> Result<tlsdiag::serverkey::ServerKeys, String> {
+        let mut keys = tlsdiag::serverkey::ServerKeys::default();
+        if self.server_key.is_empty() {
+            return Ok(keys);
+        }
+        let password = self.key_password.clone().or_else(|| {
+            std::env::var(tlsdiag::serverkey::PASSWORD_ENV)
+                .ok()
+                .filter(|p| !p.is_empty())
+        });
+        for path in &self.server_key {
+            keys.add_file(path, password.as_deref())
+                .map_err(|e| format!("--server-key {e}"))?;
+        }
+        Ok(keys)
+    }
+
     pub(crate) fn options(&self) -> Options {
         Options {
             max_out_of_order_bytes: self.max_out_of_order,
@@ -152,6 +179,7 @@ impl AnalysisOptions {
             } else {
                 self.keylog.clone()
             },
+            server_keys: Default::default(),
             idle_timeout_secs: self.idle_timeout,
             max_connections: self.max_connections,
             progress: None,

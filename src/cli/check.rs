@@ -34,7 +34,14 @@ pub(crate) fn run_check(args: CheckArgs) -> ExitCode {
         );
         return ExitCode::from(EXIT_INPUT_ERROR);
     }
-    let base = args.analysis.options();
+    let mut base = args.analysis.options();
+    base.server_keys = match args.analysis.server_keys() {
+        Ok(k) => std::sync::Arc::new(k),
+        Err(e) => {
+            eprintln!("tlsdiag: {e}");
+            return ExitCode::from(EXIT_INPUT_ERROR);
+        }
+    };
     let pool = args.analysis.pool();
     use rayon::prelude::*;
     let results: Vec<CheckResult> = pool.install(|| {

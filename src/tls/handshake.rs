@@ -174,6 +174,28 @@ fn extension_list(block: &[u8]) -> Vec<(u16, &[u8])> {
     out
 }
 
+/// A hello's session ID and, for a ClientHello, the non-empty session ticket it offers.
+pub(crate) fn hello_session(body: &[u8], client: bool) -> (Vec<u8>, Option<Vec<u8>>) {
+    let mut c = Cursor::new(body);
+    let Some(sid) = c.take(34).and_then(|_| c.vec8()) else {
+        return (Vec::new(), None);
+    };
+    let mut ticket = None;
+    if client {
+        let ext = (|| {
+            c.vec16()?; // cipher suites
+            c.vec8()?; // compression methods
+            c.vec16()
+        })();
+        for (kind, data) in extension_list(ext.unwrap_or(&[])) {
+            if kind == 35 && !data.is_empty() {
+                ticket = Some(data.to_vec());
+            }
+        }
+    }
+    (sid.to_vec(), ticket)
+}
+
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct ClientHelloInfo {
     pub legacy_version: Cow<'static, str>,
