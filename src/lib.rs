@@ -19,6 +19,7 @@ pub mod render;
 pub mod serverkey;
 pub mod tcp;
 pub mod tls;
+pub mod trust;
 pub mod x509;
 
 pub use analyzer::{analyze_bytes, analyze_path, analyze_path_sharded, Analyzer, Options};

@@ -31,6 +31,26 @@ pub(crate) enum Command {
     Explain(ExplainArgs),
     /// Run a regression corpus: compare each capture with its X.expect.json.
     Check(CheckArgs),
+    /// Print the CA list a server trusting --trust would send in its CertificateRequest, with
+    /// its size on the wire and the names past 12 KB and Schannel's 16,384 bytes.
+    Calist(CalistArgs),
+}
+
+#[derive(clap::Args)]
+pub(crate) struct CalistArgs {
+    /// Trusted certificates: PEM bundle, DER file, directory, or PKCS#7 .p7b/.sst; may be
+    /// given several times.
+    #[arg(long, value_name = "PATH", required = true)]
+    pub(crate) trust: Vec<PathBuf>,
+    /// Output format (text or json).
+    #[arg(long, short = 'f', value_enum, default_value_t = CalistFormat::Text)]
+    pub(crate) format: CalistFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(crate) enum CalistFormat {
+    Text,
+    Json,
 }
 
 #[derive(clap::Args, Clone)]

@@ -3,6 +3,7 @@
 
 mod analyze;
 mod args;
+mod calist;
 mod check;
 
 use std::process::ExitCode;
@@ -24,6 +25,7 @@ pub fn run() -> ExitCode {
             "analyze",
             "explain",
             "check",
+            "calist",
             "help",
             "-h",
             "--help",
@@ -49,6 +51,7 @@ pub fn run() -> ExitCode {
         Command::Analyze(a) => analyze::analyze(a),
         Command::Explain(e) => explain(e),
         Command::Check(c) => check::run_check(c),
+        Command::Calist(c) => calist::run(c),
     }
 }
 
