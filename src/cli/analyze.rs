@@ -192,9 +192,9 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
         eprintln!("tlsdiag: no input: give capture files, directories or --files-from");
         return ExitCode::from(EXIT_INPUT_ERROR);
     }
-    // Keys are read (and PKCS#12 files decrypted) once, before any output.
-    let server_keys = match args.analysis.server_keys() {
-        Ok(k) => Arc::new(k),
+    // Keys and trust stores are read (and PKCS#12 files decrypted) once, before any output.
+    let loaded = match args.analysis.loaded_options() {
+        Ok(o) => o,
         Err(e) => {
             eprintln!("tlsdiag: {e}");
             return ExitCode::from(EXIT_INPUT_ERROR);
@@ -212,8 +212,7 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
     };
     let started = Instant::now();
     let read = Arc::new(AtomicU64::new(0));
-    let mut options = args.analysis.options();
-    options.server_keys = server_keys;
+    let mut options = loaded;
     options.progress = Some(read.clone());
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let done = Arc::new(AtomicBool::new(false));

@@ -69,6 +69,13 @@ pub(crate) struct AnalysisOptions {
     /// variable TLSDIAG_KEY_PASSWORD is read. Never printed.
     #[arg(long, value_name = "PASS")]
     pub(crate) key_password: Option<String>,
+    /// The server's trusted certificates, to validate client chains as the server would (PEM
+    /// bundle, DER, directory, PKCS#7 .p7b/.sst); may be given several times.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) trust: Vec<PathBuf>,
+    /// The clients' trusted certificates, to validate the server's chain as a client would.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) client_trust: Vec<PathBuf>,
     /// CA lists in a CertificateRequest at least this large give the ca-list-large warning
     /// (at 16384, where Schannel truncates, it is always an error).
     #[arg(long, default_value_t = tlsdiag::findings::DEFAULT_CA_LIST_WARN, value_name = "BYTES")]
@@ -184,6 +191,36 @@ impl AnalysisOptions {
         Ok(keys)
     }
 
+    /// Loads the trust stores; a path without certificates is an error.
+    pub(crate) fn trust_stores(
+        &self,
+    ) -> Result<(tlsdiag::trust::TrustStore, tlsdiag::trust::TrustStore), String> {
+        let load = |paths: &[PathBuf], option: &str| {
+            let mut store = tlsdiag::trust::TrustStore::default();
+            for p in paths {
+                store.add_path(p).map_err(|e| format!("{option} {e}"))?;
+            }
+            for w in &store.warnings {
+                eprintln!("tlsdiag: warning: {option} {w}");
+            }
+            Ok::<_, String>(store)
+        };
+        Ok((
+            load(&self.trust, "--trust")?,
+            load(&self.client_trust, "--client-trust")?,
+        ))
+    }
+
+    /// Options with the keys and trust stores loaded.
+    pub(crate) fn loaded_options(&self) -> Result<Options, String> {
+        let mut options = self.options();
+        options.server_keys = std::sync::Arc::new(self.server_keys()?);
+        let (trust, client_trust) = self.trust_stores()?;
+        options.trust = std::sync::Arc::new(trust);
+        options.client_trust = std::sync::Arc::new(client_trust);
+        Ok(options)
+    }
+
     pub(crate) fn options(&self) -> Options {
         Options {
             max_out_of_order_bytes: self.max_out_of_order,
@@ -200,6 +237,8 @@ impl AnalysisOptions {
                 self.keylog.clone()
             },
             server_keys: Default::default(),
+            trust: Default::default(),
+            client_trust: Default::default(),
             idle_timeout_secs: self.idle_timeout,
             max_connections: self.max_connections,
             progress: None,

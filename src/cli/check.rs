@@ -34,9 +34,8 @@ pub(crate) fn run_check(args: CheckArgs) -> ExitCode {
         );
         return ExitCode::from(EXIT_INPUT_ERROR);
     }
-    let mut base = args.analysis.options();
-    base.server_keys = match args.analysis.server_keys() {
-        Ok(k) => std::sync::Arc::new(k),
+    let base = match args.analysis.loaded_options() {
+        Ok(o) => o,
         Err(e) => {
             eprintln!("tlsdiag: {e}");
             return ExitCode::from(EXIT_INPUT_ERROR);
