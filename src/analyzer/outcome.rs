@@ -361,12 +361,30 @@ pub(super) fn handshake_outcomes(r: &ConnectionReport) -> (Vec<HandshakeOutcome>
     let mut handshakes = Vec::with_capacity(starts.len());
     for (i, s) in starts.iter().enumerate() {
         let until = starts.get(i + 1).map_or(u64::MAX, |n| n.frame);
+        let resumed = msgs
+            .iter()
+            .filter(|m| m.frame >= s.frame && m.frame < until)
+            .find_map(|m| match &m.detail {
+                Some(Detail::ServerHello(sh)) => sh.resumed,
+                _ => None,
+            });
+        let mut outcome = judge(r, &msgs, s, until);
+        if let Some(how) = resumed {
+            let said = format!(
+                "resumed an earlier session ({how}): no CertificateRequest, the client identity is the earlier session's"
+            );
+            outcome.cause = Some(match outcome.cause {
+                Some(c) => format!("{c}; {said}"),
+                None => said,
+            });
+        }
         handshakes.push(HandshakeOutcome {
             kind: s.kind,
             initiated_by: s.initiated_by,
             first_frame: s.frame,
             encrypted: s.encrypted,
-            outcome: judge(r, &msgs, s, until),
+            resumed,
+            outcome,
         });
     }
     let first = &handshakes[0];

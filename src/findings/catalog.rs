@@ -42,6 +42,7 @@ pub fn catalog() -> impl Iterator<Item = &'static CodeDoc> {
         super::chain::DOCS,
         super::client_auth::DOCS,
         super::trust::DOCS,
+        super::session::DOCS,
         super::outcome::DOCS,
         super::http::DOCS,
     ]

@@ -11,6 +11,7 @@ mod client_auth;
 mod correlate;
 mod http;
 mod outcome;
+mod session;
 mod trust;
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -207,6 +208,7 @@ pub fn evaluate(
         }
     }
     trust::trust_rules(c, ctx, &mut out);
+    session::resumption(c, &mut out);
     let summary = client_auth::client_auth(c, &crs, ca_list_flagged, ctx, &mut out);
     outcome::outcome(c, &mut out);
     let inferred = http::http_rules(c, &summary, &mut out);

@@ -232,6 +232,11 @@ pub struct ServerHelloInfo {
     pub alpn: Option<String>,
     #[serde(serialize_with = "hex32")]
     pub random: [u8; 32],
+    /// The handshake resumes an earlier session: `session-id` (the server echoed the offered
+    /// session ID), `session-ticket` (echoed while the client offered a ticket, RFC 5077), or
+    /// `psk` (TLS 1.3 pre_shared_key accepted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<&'static str>,
 }
 
 /// One distinguished name of a CertificateRequest. Serialised as its RFC 4514 text; the sizes
@@ -477,6 +482,8 @@ pub fn parse_server_hello(body: &[u8]) -> Detail {
         match kind {
             // supported_versions in a ServerHello is a single version (RFC 8446 4.2.1).
             43 if data.len() == 2 => info.version_id = u16::from_be_bytes([data[0], data[1]]),
+            // pre_shared_key in a ServerHello: the server accepted a PSK (RFC 8446 4.2.11).
+            41 => info.resumed = Some("psk"),
             16 => {
                 let mut c = Cursor::new(data);
                 if let Some(list) = c.vec16() {

@@ -213,7 +213,7 @@ impl TlsSession {
             }
             return false;
         }
-        let detail = handshake::decode(kind, body, self.version, &mut ctx.certs);
+        let mut detail = handshake::decode(kind, body, self.version, &mut ctx.certs);
         match (&detail, kind) {
             (Some(Detail::ClientHello(ch)), 1) => {
                 self.client_random = body.get(2..34).and_then(|r| r.try_into().ok());
@@ -257,6 +257,15 @@ impl TlsSession {
                 }
             }
             _ => {}
+        }
+        if kind == 2 && self.resumed {
+            if let Some(Detail::ServerHello(sh)) = detail.as_mut() {
+                sh.resumed = Some(if self.ticket.is_some() {
+                    "session-ticket"
+                } else {
+                    "session-id"
+                });
+            }
         }
         if kind != 0 {
             // HelloRequest is not part of the handshake hash (RFC 5246 7.4.1.1).
