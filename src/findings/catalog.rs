@@ -43,6 +43,7 @@ pub fn catalog() -> impl Iterator<Item = &'static CodeDoc> {
         super::client_auth::DOCS,
         super::trust::DOCS,
         super::session::DOCS,
+        super::sigalgs::DOCS,
         super::outcome::DOCS,
         super::http::DOCS,
     ]

@@ -12,6 +12,7 @@ mod correlate;
 mod http;
 mod outcome;
 mod session;
+mod sigalgs;
 mod trust;
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -209,6 +210,7 @@ pub fn evaluate(
     }
     trust::trust_rules(c, ctx, &mut out);
     session::resumption(c, &mut out);
+    sigalgs::sigalg_rules(c, &mut out);
     let summary = client_auth::client_auth(c, &crs, ca_list_flagged, ctx, &mut out);
     outcome::outcome(c, &mut out);
     let inferred = http::http_rules(c, &summary, &mut out);
