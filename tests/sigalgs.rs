@@ -75,7 +75,7 @@ fn key_type_not_listed_explains_the_empty_certificate() {
             "cert-request-restrictive",
             Severity::Warning,
             vec![6, 8],
-            "The CertificateRequest excludes ECDSA keys and chains signed with 7 common algorithm(s): a client with such a certificate sends none".to_string()
+            "The CertificateRequest excludes ECDSA keys and chains signed with 4 common algorithm(s): a client with such a certificate sends none".to_string()
         )]
     );
     assert!(c.findings.iter().any(|f| f.code == "client-cert-empty"));
@@ -99,7 +99,7 @@ fn sigalg_not_listed_strict_client_sends_nothing() {
     assert_eq!(f.len(), 1);
     assert_eq!(
         f[0].3,
-        "The CertificateRequest excludes chains signed with 7 common algorithm(s): a client with such a certificate sends none"
+        "The CertificateRequest excludes chains signed with 4 common algorithm(s): a client with such a certificate sends none"
     );
     let full = c
         .findings
@@ -163,11 +163,9 @@ fn hellos_name_their_algorithms_and_normal_handshakes_give_no_finding() {
             })
             .unwrap();
         assert!(
-            ch.signature_algorithms
-                .iter()
-                .any(|a| a == "rsa_pss_rsae_sha256"),
+            ch.sigalg_ids.contains(&0x0804),
             "{capture}: {:?}",
-            ch.signature_algorithms
+            ch.sigalg_ids
         );
         let json = serde_json::to_value(c).unwrap();
         let names = json["messages"][0]["signature_algorithms"]

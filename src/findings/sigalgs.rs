@@ -140,10 +140,10 @@ fn names(ids: &[u16]) -> String {
         .join(", ")
 }
 
-/// Signature algorithms common client chains use; a list without some of them is restrictive.
-const COMMON: &[u16] = &[
-    0x0401, 0x0501, 0x0601, 0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806,
-];
+/// Signature algorithms CAs commonly sign client chains with; a list without some of them is
+/// restrictive. RSA-PSS is left out: certificates rarely use it and Schannel before Windows 10
+/// does not list it, so its absence would flag every older IIS.
+const COMMON: &[u16] = &[0x0401, 0x0501, 0x0601, 0x0403, 0x0503, 0x0603];
 
 /// The signature-algorithm rules of one connection.
 pub(super) fn sigalg_rules(c: &ConnectionReport, out: &mut Vec<Finding>) {
@@ -249,7 +249,7 @@ pub(super) fn sigalg_rules(c: &ConnectionReport, out: &mut Vec<Finding>) {
                                 missing.len()
                             ));
                         }
-                        out.push(finding(
+                        let mut f = finding(
                             "cert-request-restrictive",
                             c,
                             format!(
@@ -266,7 +266,12 @@ pub(super) fn sigalg_rules(c: &ConnectionReport, out: &mut Vec<Finding>) {
                             ),
                             vec![m.frame, a.frame],
                             filter_cr.clone(),
-                        ));
+                        );
+                        if c.outcome.status == OutcomeStatus::Completed {
+                            // The server went on without a certificate: only a hint.
+                            f.severity = Severity::Info;
+                        }
+                        out.push(f);
                     }
                     None => {}
                 }

@@ -137,6 +137,10 @@ pub fn cert_type_name(t: u8) -> &'static str {
     }
 }
 
+fn sigalg_names<S: serde::Serializer>(ids: &[u16], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(ids.iter().map(|&a| sigalg_name(a)))
+}
+
 fn sigalg_list(data: &[u8]) -> Vec<u16> {
     let mut c = Cursor::new(data);
     c.vec16()
@@ -255,15 +259,20 @@ pub struct ClientHelloInfo {
     pub cipher_suites: usize,
     pub extensions: Vec<u16>,
     pub post_handshake_auth: bool,
-    /// signature_algorithms (extension 13) by name, in the client's order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub signature_algorithms: Vec<String>,
-    /// signature_algorithms_cert (extension 50): what the client accepts in certificates.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub signature_algorithms_cert: Vec<String>,
-    #[serde(skip)]
+    /// signature_algorithms (extension 13), in the client's order; written out by name (kept
+    /// as numbers: naming them for every ClientHello of a large capture would cost).
+    #[serde(
+        rename = "signature_algorithms",
+        serialize_with = "sigalg_names",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub sigalg_ids: Vec<u16>,
-    #[serde(skip)]
+    /// signature_algorithms_cert (extension 50): what the client accepts in certificates.
+    #[serde(
+        rename = "signature_algorithms_cert",
+        serialize_with = "sigalg_names",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub sigalg_cert_ids: Vec<u16>,
     #[serde(serialize_with = "hex32")]
     pub random: [u8; 32],
@@ -526,19 +535,8 @@ pub fn parse_client_hello(body: &[u8]) -> Detail {
                 }
             }
             49 => info.post_handshake_auth = true,
-            13 => {
-                info.sigalg_ids = sigalg_list(data);
-                info.signature_algorithms =
-                    info.sigalg_ids.iter().map(|&a| sigalg_name(a)).collect();
-            }
-            50 => {
-                info.sigalg_cert_ids = sigalg_list(data);
-                info.signature_algorithms_cert = info
-                    .sigalg_cert_ids
-                    .iter()
-                    .map(|&a| sigalg_name(a))
-                    .collect();
-            }
+            13 => info.sigalg_ids = sigalg_list(data),
+            50 => info.sigalg_cert_ids = sigalg_list(data),
             _ => {}
         }
     }
