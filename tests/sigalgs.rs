@@ -177,3 +177,57 @@ fn hellos_name_their_algorithms_and_normal_handshakes_give_no_finding() {
         );
     }
 }
+
+/// The rules whose cases real software would not produce here, on a real report with one list
+/// changed: the findings must follow the lists, not the capture.
+#[test]
+fn rules_follow_the_lists() {
+    use std::sync::Arc;
+    use tlsdiag::findings::{evaluate, FindingsContext};
+    let r = run("client-sigalg-not-listed-sent");
+    let base = only(&r).clone();
+    let codes = |c: &ConnectionReport| -> Vec<&'static str> {
+        let (findings, _, _) = evaluate(c, &mut FindingsContext::default());
+        let mut v: Vec<&'static str> = findings
+            .iter()
+            .map(|f| f.code)
+            .filter(|c| SIGALG_CODES.contains(c))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(codes(&base), vec!["client-chain-sigalg-not-listed"]);
+    // The client offers only RSA signatures: the server chain (signed ECDSA-SHA256) is not.
+    let mut c = base.clone();
+    for m in &mut c.messages {
+        if let Some(Detail::ClientHello(ch)) = &mut m.detail {
+            ch.sigalg_ids = vec![0x0401];
+            ch.sigalg_cert_ids.clear();
+        }
+    }
+    assert_eq!(
+        codes(&c),
+        vec![
+            "client-chain-sigalg-not-listed",
+            "server-chain-sigalg-not-offered"
+        ]
+    );
+    // The server asks for ECDSA only: dave's RSA key and his RSA CertificateVerify do not fit,
+    // while his chain (ecdsa-with-SHA512, ecdsa-with-SHA256) now does.
+    let mut c = base.clone();
+    for m in &mut c.messages {
+        if let Some(Detail::CertificateRequest(cr)) = &mut m.detail {
+            let mut x = (**cr).clone();
+            x.cert_types = vec![64];
+            x.sigalg_ids = vec![0x0403, 0x0603];
+            *cr = Arc::new(x);
+        }
+    }
+    assert_eq!(
+        codes(&c),
+        vec![
+            "client-cert-key-type-not-requested",
+            "client-verify-sigalg-not-listed"
+        ]
+    );
+}
