@@ -423,3 +423,35 @@ fn password_and_key_bytes_never_appear_in_any_output() {
         }
     }
 }
+
+#[test]
+fn damaged_captures_with_a_server_key_never_panic() {
+    // Bytes flipped in the handshake and records of the RSA captures: the ClientKeyExchange,
+    // the transcript and the derived keys must cope (a report, never a panic).
+    let keys = keys(&["server-key.pkcs8.pem"]);
+    let mut seed = 0x2545_f491_u32;
+    for capture in [
+        "rsa-kx-tls12-gcm",
+        "rsa-kx-tls10-cbc",
+        "rsa-kx-reneg-clientauth-ok",
+        "resume-ticket",
+    ] {
+        let bytes = std::fs::read(dir().join(format!("{capture}.pcap"))).unwrap();
+        for round in 0..30 {
+            let mut b = bytes.clone();
+            for _ in 0..(1 + round % 8) {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                // Past the pcap headers, where the TLS bytes are.
+                let at = 100 + seed as usize % (b.len() - 100);
+                b[at] ^= (seed >> 24) as u8 | 1;
+            }
+            let options = Options {
+                server_keys: keys.clone(),
+                ..Options::default()
+            };
+            let _ = tlsdiag::analyze_bytes(capture, b, options);
+        }
+    }
+}
