@@ -221,4 +221,31 @@ mod tests {
         );
         assert_eq!(format!("{s:?}"), "Secrets(..)");
     }
+
+    #[test]
+    fn rsa_and_pms_client_random_lines() {
+        let random = "cd".repeat(32);
+        let text = format!(
+            "RSA 0102030405060708 {}\nPMS_CLIENT_RANDOM {random} {}\nRSA 0102 {}\nPMS_CLIENT_RANDOM {random} xyz\n",
+            "03".repeat(48),
+            "04".repeat(48),
+            "05".repeat(48)
+        );
+        let mut k = KeyLog::new();
+        k.add_text(text.as_bytes(), "k");
+        assert!(!k.is_empty());
+        assert!(k.has_pre_master_secrets());
+        let epms = [1u8, 2, 3, 4, 5, 6, 7, 8, 0xff, 0xff];
+        assert_eq!(k.pms_for_epms(&epms), Some(&[3u8; 48][..]));
+        assert_eq!(k.pms_for_epms(&[9; 8]), None);
+        assert_eq!(k.pms_for_random(&[0xcd; 32]), Some(&[4u8; 48][..]));
+        assert!(k.get(&[0xcd; 32]).is_none());
+        assert_eq!(
+            k.warnings,
+            vec![
+                "k line 3: RSA line: the encrypted pre-master prefix is not 16 hex digits",
+                "k line 4: pre-master secret is not hex"
+            ]
+        );
+    }
 }
