@@ -77,6 +77,7 @@ fn every_key_format_decrypts_the_rsa_key_exchange() {
         let r = run("rsa-kx-tls12-gcm", key);
         let c = only(&r);
         assert_eq!(c.decryption.status, "decrypted", "{key}");
+        assert_eq!(c.decryption.keys_from, Some("server-key"), "{key}");
         assert_eq!(
             (c.decryption.client_records, c.decryption.server_records),
             (3, 3),
@@ -182,6 +183,7 @@ fn resumed_sessions_decrypt_through_the_earlier_master_secret() {
         );
         for c in &r.connections {
             assert_eq!(c.decryption.status, "decrypted", "{capture}");
+            assert_eq!(c.decryption.keys_from, Some("server-key"), "{capture}");
         }
         assert_eq!(
             http(second),
@@ -197,6 +199,11 @@ fn key_log_rsa_and_pms_client_random_lines() {
         let r = run_with("rsa-kx-tls12-gcm", Arc::default(), Some(keylog));
         let c = only(&r);
         assert_eq!(c.decryption.status, "decrypted", "{keylog}");
+        assert_eq!(
+            c.decryption.keys_from,
+            Some("key-log-pre-master"),
+            "{keylog}"
+        );
         assert_eq!(http(c), vec![(Some(10), Some(11), Some(200))], "{keylog}");
     }
     // The same lines do nothing for another connection: it says the key log lacks its key.
@@ -235,6 +242,7 @@ fn ephemeral_key_exchange_is_named_per_connection() {
         Some("ecdhe-tls12.keys"),
     );
     assert_eq!(only(&r).decryption.status, "decrypted");
+    assert_eq!(only(&r).decryption.keys_from, Some("key-log"));
 }
 
 #[test]

@@ -38,6 +38,8 @@ pub(super) struct DecryptState {
     pub(super) early_skips: u32,
     /// What a record that does not authenticate says about the keys.
     pub(super) mismatch_hint: &'static str,
+    /// Where the keys came from (see [`DecryptionStatus::keys_from`]).
+    pub(super) keys_from: &'static str,
 }
 
 /// What a record failing to authenticate means for keys from a key log.
@@ -60,6 +62,7 @@ impl DecryptState {
             on_traffic_keys: [false; 2],
             early_skips: 0,
             mismatch_hint: KEYLOG_MISMATCH,
+            keys_from: "key-log",
         }
     }
 
@@ -235,6 +238,11 @@ impl TlsSession {
         ds.pending[server_dir] = Some(s);
         ds.pending_missing = None;
         ds.mismatch_hint = mismatch_hint;
+        ds.keys_from = match mismatch_hint {
+            KEYLOG_MISMATCH => "key-log",
+            SERVER_KEY_MISMATCH => "server-key",
+            _ => "key-log-pre-master",
+        };
         self.master_secret = Some(ms.to_vec());
         Ok(())
     }
@@ -486,9 +494,9 @@ impl TlsSession {
 
     /// How far decryption went.
     pub fn decryption_status(&self, client_dir: usize) -> DecryptionStatus {
-        let (records, failures) = match &self.decrypt {
-            Some(ds) => (ds.records, ds.failed.clone()),
-            None => ([0, 0], [None, None]),
+        let (records, failures, keys_from) = match &self.decrypt {
+            Some(ds) => (ds.records, ds.failed.clone(), Some(ds.keys_from)),
+            None => ([0, 0], [None, None], None),
         };
         let c = records[client_dir];
         let s = records[1 - client_dir];
@@ -515,6 +523,7 @@ impl TlsSession {
             reason,
             client_records: c,
             server_records: s,
+            keys_from: keys_from.filter(|_| c + s > 0),
         }
     }
 }

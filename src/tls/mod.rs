@@ -291,6 +291,10 @@ pub struct DecryptionStatus {
     pub reason: Option<std::borrow::Cow<'static, str>>,
     pub client_records: u64,
     pub server_records: u64,
+    /// Where the keys came from when records were decrypted: `key-log` (master or traffic
+    /// secrets), `key-log-pre-master` (`RSA` or `PMS_CLIENT_RANDOM` lines), `server-key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys_from: Option<&'static str>,
 }
 
 impl Default for TlsSession {
