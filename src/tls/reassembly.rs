@@ -227,6 +227,7 @@ impl TlsSession {
                     || ctx.keylog.has_pre_master_secrets())
                 .then(Vec::new);
                 self.await_kx = false;
+                self.resumed = false;
             }
             (Some(Detail::ServerHello(sh)), 2) if !sh.hello_retry_request => {
                 self.server_random = body.get(2..34).and_then(|r| r.try_into().ok());
