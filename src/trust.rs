@@ -264,4 +264,21 @@ mod tests {
                 .contains("no CERTIFICATE block")
         );
     }
+
+    #[test]
+    fn certificates_inside_another_structure_are_found() {
+        // A Microsoft serialized store holds each certificate inside property records: here
+        // the real root and intermediate DER between other bytes.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/serverkey");
+        let root = std::fs::read(dir.join("trust/root.der")).unwrap();
+        let inter = pem_certificates(&std::fs::read_to_string(dir.join("pki/inter.pem")).unwrap())
+            .unwrap()
+            .remove(0);
+        let mut sst = b"\0\0\0\0CERT\x20\0\0\0\x01\0\0\0".to_vec();
+        sst.extend_from_slice(&root);
+        sst.extend_from_slice(&[0x30, 0x82, 0xff, 0xff, 0x20, 0, 0, 0]);
+        sst.extend_from_slice(&inter);
+        sst.extend_from_slice(&[0; 12]);
+        assert_eq!(certificates_in(&sst).unwrap(), vec![root, inter]);
+    }
 }
