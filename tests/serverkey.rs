@@ -71,6 +71,7 @@ fn every_key_format_decrypts_the_rsa_key_exchange() {
         "server-key.pkcs8.pem",
         "server-key.with-text.pem",
         "server-key.der",
+        "server-key.encrypted.pem",
         "server.pfx",
         "server-legacy.pfx",
     ] {
@@ -300,6 +301,10 @@ fn key_file_errors_are_clear() {
     assert!(!e.contains("not-the-password"));
     let e = err("server-legacy.pfx", Some("nope"));
     assert!(e.contains("wrong password"), "{e}");
+    let e = err("server-key.encrypted.pem", Some("nope"));
+    assert!(e.ends_with("wrong password for the encrypted key, or not an RSA key"), "{e}");
+    let e = err("server-key.encrypted.pem", None);
+    assert!(e.contains("the key is encrypted: give its password"), "{e}");
     let e = err("server.pfx", None);
     assert!(
         e.contains("give its password with --key-password or TLSDIAG_KEY_PASSWORD"),
