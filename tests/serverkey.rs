@@ -302,7 +302,10 @@ fn key_file_errors_are_clear() {
     let e = err("server-legacy.pfx", Some("nope"));
     assert!(e.contains("wrong password"), "{e}");
     let e = err("server-key.encrypted.pem", Some("nope"));
-    assert!(e.ends_with("wrong password for the encrypted key, or not an RSA key"), "{e}");
+    assert!(
+        e.ends_with("wrong password for the encrypted key, or not an RSA key"),
+        "{e}"
+    );
     let e = err("server-key.encrypted.pem", None);
     assert!(e.contains("the key is encrypted: give its password"), "{e}");
     let e = err("server.pfx", None);
