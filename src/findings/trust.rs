@@ -311,7 +311,19 @@ mod tests {
             "its extended key usage (serverAuth) does not include clientAuth"
         );
         assert!(validate(&server, &store, Some(issued + 60), "serverAuth", &mut ctx).is_none());
-        // A leaf presented as an issuer is not a CA.
+        // The client sends its own root: the path ends there, outside the store.
+        let mallory = vec![
+            pki("pki/client-untrusted.pem"),
+            pki("pki/untrusted-root.pem"),
+        ];
+        let f = validate(&mallory, &store, None, "clientAuth", &mut ctx).unwrap();
+        assert_eq!(
+            f.reason,
+            "the chain ends at CN=Untrusted Client Root CA,O=Untrusted Org,C=US, which is not in the trust store"
+        );
+        assert_eq!(f.path.len(), 2);
+        assert!(f.path[1].ends_with("(sent)"));
+        // A certificate sent in place of the intermediate does not help.
         let wrong = vec![pki("pki/client.pem"), pki("server-cert.pem")];
         let f = validate(&wrong, &store, None, "clientAuth", &mut ctx).unwrap();
         assert!(
