@@ -331,6 +331,39 @@ fn judge(r: &ConnectionReport, msgs: &[&HandshakeMessage], start: &Start, until:
 /// Every handshake of the connection with its outcome, and the connection's outcome: the first
 /// handshake that did not complete (a failed renegotiation fails the connection), else the
 /// initial one.
+/// A TLS <= 1.2 handshake whose ServerHello is followed by the server's ChangeCipherSpec with no
+/// Certificate, ServerHelloDone or ClientKeyExchange between: abbreviated although no session ID
+/// was echoed, which only an accepted session ticket allows (RFC 5077 3.4).
+fn abbreviated(
+    r: &ConnectionReport,
+    msgs: &[&HandshakeMessage],
+    from: u64,
+    until: u64,
+) -> Option<&'static str> {
+    let here: Vec<&&HandshakeMessage> = msgs
+        .iter()
+        .filter(|m| m.frame >= from && m.frame < until)
+        .collect();
+    let hello = here.iter().find_map(|m| match &m.detail {
+        Some(Detail::ServerHello(sh)) if !sh.hello_retry_request => Some((m.frame, m.seq, sh)),
+        _ => None,
+    })?;
+    let (frame, seq, sh) = hello;
+    if !(0x0300..=0x0303).contains(&sh.version_id) {
+        return None;
+    }
+    let full = here.iter().any(|m| {
+        matches!(
+            m.kind,
+            "certificate" | "server_key_exchange" | "server_hello_done" | "client_key_exchange"
+        )
+    });
+    let server_ccs = r.change_cipher_spec.iter().any(|c| {
+        c.direction == Direction::Server && c.frame < until && (c.frame, c.seq) > (frame, seq)
+    });
+    (!full && server_ccs).then_some("session-ticket")
+}
+
 pub(super) fn handshake_outcomes(r: &ConnectionReport) -> (Vec<HandshakeOutcome>, Outcome) {
     if !r.tls {
         return (
@@ -367,7 +400,8 @@ pub(super) fn handshake_outcomes(r: &ConnectionReport) -> (Vec<HandshakeOutcome>
             .find_map(|m| match &m.detail {
                 Some(Detail::ServerHello(sh)) => sh.resumed,
                 _ => None,
-            });
+            })
+            .or_else(|| abbreviated(r, &msgs, s.frame, until));
         let mut outcome = judge(r, &msgs, s, until);
         if let Some(how) = resumed {
             let said = format!(

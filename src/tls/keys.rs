@@ -176,9 +176,22 @@ impl TlsSession {
             }
             let rsa_kx = kx == Some(tls_parser::TlsCipherKx::Rsa);
             let pms_logged = ctx.keylog.pms_for_random(&client_random).is_some();
-            if pms_logged
-                || (rsa_kx && (!ctx.server_keys.is_empty() || ctx.keylog.has_pre_master_secrets()))
-            {
+            let derivable = pms_logged
+                || (rsa_kx && (!ctx.server_keys.is_empty() || ctx.keylog.has_pre_master_secrets()));
+            // The client offered a ticket whose session we decrypted, and the server did not
+            // echo a session ID (RFC 5077 lets it accept the ticket anyway): the ticket's keys
+            // apply unless a ClientKeyExchange follows (a full handshake then replaces them).
+            let ticket_ms = self
+                .ticket
+                .as_ref()
+                .and_then(|t| ctx.sessions.get(t))
+                .cloned();
+            if let Some(ms) = ticket_ms {
+                self.install_tls12(server_dir, &ms, SERVER_KEY_MISMATCH)?;
+                self.await_kx = derivable;
+                return Ok(());
+            }
+            if derivable {
                 // The pre-master secret comes with the ClientKeyExchange.
                 self.await_kx = true;
                 return Err("the ClientKeyExchange with the encrypted pre-master secret is not in the capture".into());

@@ -237,7 +237,8 @@ impl TlsSession {
                 self.session_id = handshake::hello_session(body, false).0;
                 // TLS <= 1.2: the server echoing the offered session ID resumes that session
                 // (also when the client offered a ticket, RFC 5077 3.4).
-                self.resumed = sh.version_id != TLS13
+                // TLS 1.3 and its drafts and variants echo the ID always (RFC 8446 4.1.3).
+                self.resumed = (0x0300..=0x0303).contains(&sh.version_id)
                     && !self.session_id.is_empty()
                     && self.session_id == self.client_session_id;
             }
