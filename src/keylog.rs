@@ -36,6 +36,10 @@ pub struct KeyLog {
     pub warnings: Vec<String>,
     /// Lines with labels we do not use (EXPORTER_SECRET...).
     pub ignored_lines: usize,
+    /// `RSA` lines: pre-master secret by the first 8 bytes of the encrypted pre-master secret.
+    by_epms_prefix: FxHashMap<[u8; 8], Vec<u8>>,
+    /// `PMS_CLIENT_RANDOM` lines: pre-master secret by client random.
+    pms_by_random: FxHashMap<[u8; 32], Vec<u8>>,
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
@@ -51,11 +55,29 @@ impl KeyLog {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_random.is_empty()
+        self.by_random.is_empty() && !self.has_pre_master_secrets()
     }
 
     pub fn len(&self) -> usize {
-        self.by_random.len()
+        self.by_random.len() + self.by_epms_prefix.len() + self.pms_by_random.len()
+    }
+
+    /// The log has `RSA` or `PMS_CLIENT_RANDOM` lines (master secrets derive from them after the
+    /// ClientKeyExchange).
+    pub fn has_pre_master_secrets(&self) -> bool {
+        !self.by_epms_prefix.is_empty() || !self.pms_by_random.is_empty()
+    }
+
+    /// The pre-master secret of an `RSA` line for this encrypted pre-master secret.
+    pub fn pms_for_epms(&self, epms: &[u8]) -> Option<&[u8]> {
+        let key: [u8; 8] = epms.get(..8)?.try_into().ok()?;
+        self.by_epms_prefix.get(&key).map(Vec::as_slice)
+    }
+
+    /// The pre-master secret of a `PMS_CLIENT_RANDOM` line.
+    pub fn pms_for_random(&self, client_random: &[u8]) -> Option<&[u8]> {
+        let key: [u8; 32] = client_random.try_into().ok()?;
+        self.pms_by_random.get(&key).map(Vec::as_slice)
     }
 
     pub fn get(&self, client_random: &[u8]) -> Option<&Secrets> {
@@ -88,6 +110,10 @@ impl KeyLog {
                 ));
                 continue;
             };
+            if label == "RSA" || label == "PMS_CLIENT_RANDOM" {
+                self.pre_master_line(label, random, secret, source, i + 1);
+                continue;
+            }
             let slot: fn(&mut Secrets) -> &mut Option<Vec<u8>> = match label {
                 "CLIENT_RANDOM" => |s| &mut s.master_secret,
                 "CLIENT_HANDSHAKE_TRAFFIC_SECRET" => |s| &mut s.client_handshake,
@@ -96,7 +122,7 @@ impl KeyLog {
                 "SERVER_TRAFFIC_SECRET_0" => |s| &mut s.server_traffic_0,
                 "CLIENT_EARLY_TRAFFIC_SECRET" => |s| &mut s.client_early,
                 _ => {
-                    // RSA, PMS_CLIENT_RANDOM, EXPORTER_SECRET...: not used.
+                    // EXPORTER_SECRET...: not used.
                     self.ignored_lines += 1;
                     continue;
                 }
@@ -121,6 +147,36 @@ impl KeyLog {
                 continue;
             }
             *slot(self.by_random.entry(random).or_default()) = Some(secret);
+        }
+    }
+
+    /// `RSA <first 8 bytes of the encrypted pre-master, hex> <pre-master hex>` or
+    /// `PMS_CLIENT_RANDOM <client random hex> <pre-master hex>` (Wireshark's forms).
+    fn pre_master_line(&mut self, label: &str, id: &str, secret: &str, source: &str, line: usize) {
+        let Some(pms) = unhex(secret).filter(|s| !s.is_empty() && s.len() <= 512) else {
+            self.warn(format!(
+                "{source} line {line}: pre-master secret is not hex"
+            ));
+            return;
+        };
+        if label == "RSA" {
+            match unhex(id).and_then(|r| <[u8; 8]>::try_from(r).ok()) {
+                Some(prefix) => {
+                    self.by_epms_prefix.insert(prefix, pms);
+                }
+                None => self.warn(format!(
+                    "{source} line {line}: RSA line: the encrypted pre-master prefix is not 16 hex digits"
+                )),
+            }
+        } else {
+            match unhex(id).and_then(|r| <[u8; 32]>::try_from(r).ok()) {
+                Some(random) => {
+                    self.pms_by_random.insert(random, pms);
+                }
+                None => self.warn(format!(
+                    "{source} line {line}: client random is not 64 hex digits"
+                )),
+            }
         }
     }
 
@@ -164,5 +220,32 @@ mod tests {
             k.warnings
         );
         assert_eq!(format!("{s:?}"), "Secrets(..)");
+    }
+
+    #[test]
+    fn rsa_and_pms_client_random_lines() {
+        let random = "cd".repeat(32);
+        let text = format!(
+            "RSA 0102030405060708 {}\nPMS_CLIENT_RANDOM {random} {}\nRSA 0102 {}\nPMS_CLIENT_RANDOM {random} xyz\n",
+            "03".repeat(48),
+            "04".repeat(48),
+            "05".repeat(48)
+        );
+        let mut k = KeyLog::new();
+        k.add_text(text.as_bytes(), "k");
+        assert!(!k.is_empty());
+        assert!(k.has_pre_master_secrets());
+        let epms = [1u8, 2, 3, 4, 5, 6, 7, 8, 0xff, 0xff];
+        assert_eq!(k.pms_for_epms(&epms), Some(&[3u8; 48][..]));
+        assert_eq!(k.pms_for_epms(&[9; 8]), None);
+        assert_eq!(k.pms_for_random(&[0xcd; 32]), Some(&[4u8; 48][..]));
+        assert!(k.get(&[0xcd; 32]).is_none());
+        assert_eq!(
+            k.warnings,
+            vec![
+                "k line 3: RSA line: the encrypted pre-master prefix is not 16 hex digits",
+                "k line 4: pre-master secret is not hex"
+            ]
+        );
     }
 }

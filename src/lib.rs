@@ -16,8 +16,10 @@ pub mod keylog;
 pub mod model;
 pub mod packet;
 pub mod render;
+pub mod serverkey;
 pub mod tcp;
 pub mod tls;
+pub mod trust;
 pub mod x509;
 
 pub use analyzer::{analyze_bytes, analyze_path, analyze_path_sharded, Analyzer, Options};

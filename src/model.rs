@@ -181,6 +181,10 @@ pub struct HandshakeOutcome {
     pub first_frame: u64,
     /// The handshake's records are encrypted and were not decrypted.
     pub encrypted: bool,
+    /// It resumed an earlier session (`session-id`, `session-ticket`, `psk`): abbreviated, with
+    /// no CertificateRequest; the client identity is the earlier session's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<&'static str>,
     #[serde(flatten)]
     pub outcome: Outcome,
 }

@@ -284,6 +284,8 @@ fn public_capture_with_empty_client_certificate() {
     assert_eq!(
         got,
         vec![
+            // The request accepts only rsa_sign and rsa_pkcs1_sha256.
+            ("cert-request-restrictive".to_string(), vec![6, 8]),
             ("client-cert-empty".to_string(), vec![6, 8]),
             ("handshake-failed".to_string(), vec![9])
         ]

@@ -255,6 +255,8 @@ cd "$OUT"
 openssl pkey -in "$P/server.key" -out server-key.pkcs8.pem                     # BEGIN PRIVATE KEY
 openssl pkey -in "$P/server.key" -traditional -out server-key.pkcs1.pem        # BEGIN RSA PRIVATE KEY
 openssl pkey -in "$P/server.key" -outform DER -out server-key.der              # PKCS#8 DER
+openssl pkcs8 -topk8 -v2 aes-256-cbc -in server-key.pkcs8.pem -passout "pass:$PFX_PASS" \
+    -out server-key.encrypted.pem                                             # BEGIN ENCRYPTED PRIVATE KEY
 cp "$P/server.pem" server-cert.pem
 openssl pkcs12 -export -inkey server-key.pkcs8.pem -in server-cert.pem -certfile "$P/inter.pem" \
     -name "tlsdiag serverkey localhost" -passout "pass:$PFX_PASS" -out server.pfx

@@ -279,6 +279,13 @@ fn write_message_label(out: &mut String, m: &HandshakeMessage) {
         Some(Detail::ServerHello(sh)) if sh.hello_retry_request => {
             out.push_str("HelloRetryRequest")
         }
+        Some(Detail::ServerHello(sh)) if sh.resumed.is_some() => {
+            let _ = write!(
+                out,
+                "ServerHello(resumed: {})",
+                sh.resumed.unwrap_or_default()
+            );
+        }
         Some(Detail::Certificate(c)) if c.empty => out.push_str("Certificate(empty)"),
         Some(Detail::Certificate(c)) => {
             let _ = write!(out, "Certificate({})", c.certificates.len());

@@ -30,6 +30,12 @@ pub struct Options {
     pub thresholds: Thresholds,
     /// NSS key log files with TLS secrets.
     pub keylog_files: Vec<std::path::PathBuf>,
+    /// RSA server private keys, loaded once for all files (see [`crate::serverkey`]).
+    pub server_keys: std::sync::Arc<crate::serverkey::ServerKeys>,
+    /// The server's trust store, to validate client chains (`--trust`).
+    pub trust: std::sync::Arc<crate::trust::TrustStore>,
+    /// The client's trust store, to validate server chains (`--client-trust`).
+    pub client_trust: std::sync::Arc<crate::trust::TrustStore>,
     /// A connection without packets for this long (capture time) is finalized.
     pub idle_timeout_secs: u64,
     /// Live connections kept at most; beyond, the longest idle is finalized early.
@@ -47,6 +53,9 @@ impl Default for Options {
             max_out_of_order_bytes: 4 << 20,
             thresholds: Thresholds::default(),
             keylog_files: Vec::new(),
+            server_keys: Default::default(),
+            trust: Default::default(),
+            client_trust: Default::default(),
             idle_timeout_secs: 600,
             max_connections: 100_000,
             progress: None,
@@ -411,6 +420,9 @@ impl Analyzer {
             },
             ..Default::default()
         };
+        analyzer.state.tls.server_keys = analyzer.state.options.server_keys.clone();
+        analyzer.findings.trust = analyzer.state.options.trust.clone();
+        analyzer.findings.client_trust = analyzer.state.options.client_trust.clone();
         for path in analyzer.state.options.keylog_files.clone() {
             if let Err(e) = analyzer.state.tls.keylog.add_file(&path) {
                 analyzer
@@ -563,6 +575,7 @@ impl Analyzer {
         }
         let mut warnings = std::mem::take(&mut self.warnings);
         warnings.extend(self.state.tls.keylog.warnings.iter().cloned());
+        warnings.extend(self.state.tls.server_key_warnings());
         if let Some(t) = &outcome.truncated {
             warnings.push(t.clone());
         }

@@ -371,6 +371,39 @@ fn judge(r: &ConnectionReport, msgs: &[&HandshakeMessage], start: &Start, until:
 /// Every handshake of the connection with its outcome, and the connection's outcome: the first
 /// handshake that did not complete (a failed renegotiation fails the connection), else the
 /// initial one.
+/// A TLS <= 1.2 handshake whose ServerHello is followed by the server's ChangeCipherSpec with no
+/// Certificate, ServerHelloDone or ClientKeyExchange between: abbreviated although no session ID
+/// was echoed, which only an accepted session ticket allows (RFC 5077 3.4).
+fn abbreviated(
+    r: &ConnectionReport,
+    msgs: &[&HandshakeMessage],
+    from: u64,
+    until: u64,
+) -> Option<&'static str> {
+    let here: Vec<&&HandshakeMessage> = msgs
+        .iter()
+        .filter(|m| m.frame >= from && m.frame < until)
+        .collect();
+    let hello = here.iter().find_map(|m| match &m.detail {
+        Some(Detail::ServerHello(sh)) if !sh.hello_retry_request => Some((m.frame, m.seq, sh)),
+        _ => None,
+    })?;
+    let (frame, seq, sh) = hello;
+    if !(0x0300..=0x0303).contains(&sh.version_id) {
+        return None;
+    }
+    let full = here.iter().any(|m| {
+        matches!(
+            m.kind,
+            "certificate" | "server_key_exchange" | "server_hello_done" | "client_key_exchange"
+        )
+    });
+    let server_ccs = r.change_cipher_spec.iter().any(|c| {
+        c.direction == Direction::Server && c.frame < until && (c.frame, c.seq) > (frame, seq)
+    });
+    (!full && server_ccs).then_some("session-ticket")
+}
+
 pub(super) fn handshake_outcomes(r: &ConnectionReport) -> (Vec<HandshakeOutcome>, Outcome) {
     if !r.tls {
         return (
@@ -401,12 +434,31 @@ pub(super) fn handshake_outcomes(r: &ConnectionReport) -> (Vec<HandshakeOutcome>
     let mut handshakes = Vec::with_capacity(starts.len());
     for (i, s) in starts.iter().enumerate() {
         let until = starts.get(i + 1).map_or(u64::MAX, |n| n.frame);
+        let resumed = msgs
+            .iter()
+            .filter(|m| m.frame >= s.frame && m.frame < until)
+            .find_map(|m| match &m.detail {
+                Some(Detail::ServerHello(sh)) => sh.resumed,
+                _ => None,
+            })
+            .or_else(|| abbreviated(r, &msgs, s.frame, until));
+        let mut outcome = judge(r, &msgs, s, until);
+        if let Some(how) = resumed {
+            let said = format!(
+                "resumed an earlier session ({how}): no CertificateRequest, the client identity is the earlier session's"
+            );
+            outcome.cause = Some(match outcome.cause {
+                Some(c) => format!("{c}; {said}"),
+                None => said,
+            });
+        }
         handshakes.push(HandshakeOutcome {
             kind: s.kind,
             initiated_by: s.initiated_by,
             first_frame: s.frame,
             encrypted: s.encrypted,
-            outcome: judge(r, &msgs, s, until),
+            resumed,
+            outcome,
         });
     }
     let first = &handshakes[0];

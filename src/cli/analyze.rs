@@ -353,6 +353,14 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
             return ExitCode::from(EXIT_INPUT_ERROR);
         }
     };
+    // Keys and trust stores are read (and PKCS#12 files decrypted) once, before any output.
+    let loaded = match args.analysis.loaded_options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("tlsdiag: {e}");
+            return ExitCode::from(EXIT_INPUT_ERROR);
+        }
+    };
     let mut out: Box<dyn Write> = match &args.output {
         // -f parquet: -o names the tables' directory; standard output lists what was written.
         Some(_) if parquet_dir.is_some() => {
@@ -379,7 +387,7 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
         }
     };
     let read = Arc::new(AtomicU64::new(0));
-    let mut options = args.analysis.options();
+    let mut options = loaded;
     options.progress = Some(read.clone());
     let show_progress = !args.quiet && !args.no_progress && std::io::stderr().is_terminal();
     let color = match args.color {

@@ -41,6 +41,9 @@ pub(crate) enum Command {
     Explain(ExplainArgs),
     /// Run a regression corpus: compare each capture with its X.expect.json.
     Check(CheckArgs),
+    /// Print the CA list a server trusting --trust would send in its CertificateRequest, with
+    /// its size on the wire and the names past 12 KB and Schannel's 16,384 bytes.
+    Calist(CalistArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -50,6 +53,23 @@ pub(crate) enum Command {
     Man,
 }
 
+#[derive(clap::Args)]
+pub(crate) struct CalistArgs {
+    /// Trusted certificates: PEM bundle, DER file, directory, or PKCS#7 .p7b/.sst; may be
+    /// given several times.
+    #[arg(long, value_name = "PATH", required = true)]
+    pub(crate) trust: Vec<PathBuf>,
+    /// Output format (text or json).
+    #[arg(long, short = 'f', value_enum, default_value_t = CalistFormat::Text)]
+    pub(crate) format: CalistFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(crate) enum CalistFormat {
+    Text,
+    Json,
+}
+
 #[derive(clap::Args, Clone)]
 pub(crate) struct AnalysisOptions {
     /// NSS key log file (SSLKEYLOGFILE format) to decrypt TLS; may be given several times.
@@ -57,6 +77,22 @@ pub(crate) struct AnalysisOptions {
     /// pcapng Decryption Secrets Blocks are always used.
     #[arg(long, value_name = "FILE")]
     pub(crate) keylog: Vec<PathBuf>,
+    /// The server's RSA private key, to decrypt connections with RSA key exchange (TLS 1.0-1.2)
+    /// as the server would: PEM (PKCS#1 or PKCS#8), DER, or PKCS#12/PFX (with --key-password).
+    /// May be given several times; each key is matched to server certificates by public key.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) server_key: Vec<PathBuf>,
+    /// Password of PKCS#12/PFX or encrypted PEM server keys. Without it, the environment
+    /// variable TLSDIAG_KEY_PASSWORD is read. Never printed.
+    #[arg(long, value_name = "PASS")]
+    pub(crate) key_password: Option<String>,
+    /// The server's trusted certificates, to validate client chains as the server would (PEM
+    /// bundle, DER, directory, PKCS#7 .p7b/.sst); may be given several times.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) trust: Vec<PathBuf>,
+    /// The clients' trusted certificates, to validate the server's chain as a client would.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) client_trust: Vec<PathBuf>,
     /// CA lists in a CertificateRequest at least this large give the ca-list-large warning
     /// (at 16384, where Schannel truncates, it is always an error).
     #[arg(long, default_value_t = tlsdiag::findings::DEFAULT_CA_LIST_WARN, value_name = "BYTES")]
@@ -182,6 +218,54 @@ impl FailOn {
 }
 
 impl AnalysisOptions {
+    /// Loads the server keys; a file that cannot be read, or a wrong password, is an error.
+    pub(crate) fn server_keys(&self) -> Result<tlsdiag::serverkey::ServerKeys, String> {
+        let mut keys = tlsdiag::serverkey::ServerKeys::default();
+        if self.server_key.is_empty() {
+            return Ok(keys);
+        }
+        let password = self.key_password.clone().or_else(|| {
+            std::env::var(tlsdiag::serverkey::PASSWORD_ENV)
+                .ok()
+                .filter(|p| !p.is_empty())
+        });
+        for path in &self.server_key {
+            keys.add_file(path, password.as_deref())
+                .map_err(|e| format!("--server-key {e}"))?;
+        }
+        Ok(keys)
+    }
+
+    /// Loads the trust stores; a path without certificates is an error.
+    pub(crate) fn trust_stores(
+        &self,
+    ) -> Result<(tlsdiag::trust::TrustStore, tlsdiag::trust::TrustStore), String> {
+        let load = |paths: &[PathBuf], option: &str| {
+            let mut store = tlsdiag::trust::TrustStore::default();
+            for p in paths {
+                store.add_path(p).map_err(|e| format!("{option} {e}"))?;
+            }
+            for w in &store.warnings {
+                eprintln!("tlsdiag: warning: {option} {w}");
+            }
+            Ok::<_, String>(store)
+        };
+        Ok((
+            load(&self.trust, "--trust")?,
+            load(&self.client_trust, "--client-trust")?,
+        ))
+    }
+
+    /// Options with the keys and trust stores loaded.
+    pub(crate) fn loaded_options(&self) -> Result<Options, String> {
+        let mut options = self.options();
+        options.server_keys = std::sync::Arc::new(self.server_keys()?);
+        let (trust, client_trust) = self.trust_stores()?;
+        options.trust = std::sync::Arc::new(trust);
+        options.client_trust = std::sync::Arc::new(client_trust);
+        Ok(options)
+    }
+
     pub(crate) fn options(&self) -> Options {
         Options {
             max_out_of_order_bytes: self.max_out_of_order,
@@ -197,6 +281,9 @@ impl AnalysisOptions {
             } else {
                 self.keylog.clone()
             },
+            server_keys: Default::default(),
+            trust: Default::default(),
+            client_trust: Default::default(),
             idle_timeout_secs: self.idle_timeout,
             max_connections: self.max_connections,
             progress: None,

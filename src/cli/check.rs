@@ -34,7 +34,13 @@ pub(crate) fn run_check(args: CheckArgs) -> ExitCode {
         );
         return ExitCode::from(EXIT_INPUT_ERROR);
     }
-    let base = args.analysis.options();
+    let base = match args.analysis.loaded_options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("tlsdiag: {e}");
+            return ExitCode::from(EXIT_INPUT_ERROR);
+        }
+    };
     let pool = args.analysis.pool();
     use rayon::prelude::*;
     let results: Vec<CheckResult> = pool.install(|| {

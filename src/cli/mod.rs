@@ -3,6 +3,7 @@
 
 mod analyze;
 mod args;
+mod calist;
 mod check;
 
 use std::process::ExitCode;
@@ -33,6 +34,7 @@ pub fn run() -> ExitCode {
         Some(Command::Analyze(a)) => analyze::analyze(a),
         Some(Command::Explain(e)) => explain(e),
         Some(Command::Check(c)) => check::run_check(c),
+        Some(Command::Calist(c)) => calist::run(c),
         Some(Command::Completions { shell }) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "tlsdiag", &mut std::io::stdout());

@@ -41,6 +41,9 @@ pub fn catalog() -> impl Iterator<Item = &'static CodeDoc> {
         super::ca_list::DOCS,
         super::chain::DOCS,
         super::client_auth::DOCS,
+        super::trust::DOCS,
+        super::session::DOCS,
+        super::sigalgs::DOCS,
         super::outcome::DOCS,
         super::http::DOCS,
     ]

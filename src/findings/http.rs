@@ -98,6 +98,8 @@ pub(super) fn likely_substatus(
         ("client-cert-not-yet-valid", "403.17"),
         ("client-cert-issuer-not-requested", "403.16"),
         ("client-cert-no-client-auth-eku", "403.16"),
+        // Validated against the server's store (--trust): untrusted or invalid.
+        ("client-cert-untrusted", "403.16"),
     ] {
         if has(code) {
             return Some((sub, code));

@@ -11,6 +11,9 @@ mod client_auth;
 mod correlate;
 mod http;
 mod outcome;
+mod session;
+mod sigalgs;
+mod trust;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -58,6 +61,10 @@ pub struct FindingsContext {
     canonical: FxHashMap<Vec<u8>, Option<String>>,
     /// Hosts and IPs the capture has TCP connections to, for revocation reachability.
     pub contacted: FxHashSet<String>,
+    /// The server's trust store (`--trust`), for client chains.
+    pub trust: std::sync::Arc<crate::trust::TrustStore>,
+    /// The client's trust store (`--client-trust`), for server chains.
+    pub client_trust: std::sync::Arc<crate::trust::TrustStore>,
 }
 
 impl FindingsContext {
@@ -201,6 +208,9 @@ pub fn evaluate(
             }
         }
     }
+    trust::trust_rules(c, ctx, &mut out);
+    session::resumption(c, &mut out);
+    sigalgs::sigalg_rules(c, &mut out);
     let summary = client_auth::client_auth(c, &crs, ca_list_flagged, ctx, &mut out);
     outcome::outcome(c, &mut out);
     let inferred = http::http_rules(c, &summary, &mut out);

@@ -298,6 +298,7 @@ pub(super) fn alert_meaning(code: u8) -> &'static str {
         46 => "the certificate could not be accepted for another reason (often an untrusted chain)",
         48 => "the chain does not lead to a CA the receiver trusts",
         49 => "access denied after a valid certificate",
+        51 => "a signature did not verify (typically the client's CertificateVerify: a key that does not match its certificate, or an algorithm the receiver did not offer) or a decryption failed",
         70 => "protocol version not supported",
         71 => "cipher suites too weak for the receiver",
         80 => "internal error of the sender",

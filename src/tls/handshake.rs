@@ -101,6 +101,57 @@ pub fn cipher_name(id: u16) -> Cow<'static, str> {
     }
 }
 
+/// Name of a TLS SignatureScheme (RFC 8446 4.2.3; TLS 1.2 hash/signature pairs share the
+/// numbers), from tls-parser's table: `rsa_pkcs1_sha256`, or `0x0402` when it has none.
+pub fn sigalg_name(id: u16) -> String {
+    let s = tls_parser::SignatureScheme(id).to_string();
+    if s.starts_with("SignatureScheme") {
+        match (id >> 8, id & 0xff) {
+            // TLS 1.2 pairs outside the TLS 1.3 table (RFC 5246 7.4.1.4.1).
+            (h @ 1..=6, sig @ 1..=3) => format!(
+                "{}_{}",
+                ["", "rsa_pkcs1", "dsa", "ecdsa"][sig as usize],
+                ["", "md5", "sha1", "sha224", "sha256", "sha384", "sha512"][h as usize]
+            ),
+            _ => format!("0x{id:04x}"),
+        }
+    } else {
+        s
+    }
+}
+
+/// Name of a CertificateRequest certificate type (RFC 5246 7.4.4, RFC 8422 5.5).
+pub fn cert_type_name(t: u8) -> &'static str {
+    match t {
+        1 => "rsa_sign",
+        2 => "dss_sign",
+        3 => "rsa_fixed_dh",
+        4 => "dss_fixed_dh",
+        5 => "rsa_ephemeral_dh",
+        6 => "dss_ephemeral_dh",
+        20 => "fortezza_dms",
+        64 => "ecdsa_sign",
+        65 => "rsa_fixed_ecdh",
+        66 => "ecdsa_fixed_ecdh",
+        _ => "unknown",
+    }
+}
+
+fn sigalg_names<S: serde::Serializer>(ids: &[u16], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(ids.iter().map(|&a| sigalg_name(a)))
+}
+
+fn sigalg_list(data: &[u8]) -> Vec<u16> {
+    let mut c = Cursor::new(data);
+    c.vec16()
+        .map(|l| {
+            l.chunks_exact(2)
+                .map(|a| u16::from_be_bytes([a[0], a[1]]))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Serialises a random as hex (kept as bytes: no string per hello unless written out).
 fn hex32<S: serde::Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&hex::encode(bytes))
@@ -174,6 +225,28 @@ fn extension_list(block: &[u8]) -> Vec<(u16, &[u8])> {
     out
 }
 
+/// A hello's session ID and, for a ClientHello, the non-empty session ticket it offers.
+pub(crate) fn hello_session(body: &[u8], client: bool) -> (Vec<u8>, Option<Vec<u8>>) {
+    let mut c = Cursor::new(body);
+    let Some(sid) = c.take(34).and_then(|_| c.vec8()) else {
+        return (Vec::new(), None);
+    };
+    let mut ticket = None;
+    if client {
+        let ext = (|| {
+            c.vec16()?; // cipher suites
+            c.vec8()?; // compression methods
+            c.vec16()
+        })();
+        for (kind, data) in extension_list(ext.unwrap_or(&[])) {
+            if kind == 35 && !data.is_empty() {
+                ticket = Some(data.to_vec());
+            }
+        }
+    }
+    (sid.to_vec(), ticket)
+}
+
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct ClientHelloInfo {
     pub legacy_version: Cow<'static, str>,
@@ -186,6 +259,21 @@ pub struct ClientHelloInfo {
     pub cipher_suites: usize,
     pub extensions: Vec<u16>,
     pub post_handshake_auth: bool,
+    /// signature_algorithms (extension 13), in the client's order; written out by name (kept
+    /// as numbers: naming them for every ClientHello of a large capture would cost).
+    #[serde(
+        rename = "signature_algorithms",
+        serialize_with = "sigalg_names",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub sigalg_ids: Vec<u16>,
+    /// signature_algorithms_cert (extension 50): what the client accepts in certificates.
+    #[serde(
+        rename = "signature_algorithms_cert",
+        serialize_with = "sigalg_names",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub sigalg_cert_ids: Vec<u16>,
     #[serde(serialize_with = "hex32")]
     pub random: [u8; 32],
     /// Set for an SSLv2-format ClientHello.
@@ -210,6 +298,11 @@ pub struct ServerHelloInfo {
     pub alpn: Option<String>,
     #[serde(serialize_with = "hex32")]
     pub random: [u8; 32],
+    /// The handshake resumes an earlier session: `session-id` (the server echoed the offered
+    /// session ID), `session-ticket` (echoed while the client offered a ticket, RFC 5077), or
+    /// `psk` (TLS 1.3 pre_shared_key accepted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<&'static str>,
 }
 
 /// One distinguished name of a CertificateRequest. Serialised as its RFC 4514 text; the sizes
@@ -234,8 +327,17 @@ pub struct CertificateRequestInfo {
     pub layout: &'static str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cert_types: Vec<u8>,
+    /// `cert_types` by name (`rsa_sign`, `ecdsa_sign`...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cert_type_names: Vec<&'static str>,
+    /// supported_signature_algorithms as hex (`0x0401`), kept for compatibility.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub signature_algorithms: Vec<String>,
+    /// The same by name (`rsa_pkcs1_sha256`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signature_algorithm_names: Vec<String>,
+    #[serde(skip)]
+    pub sigalg_ids: Vec<u16>,
     /// Length of the DN vector as on the wire (tshark `tls.handshake.dnames_len`).
     pub ca_list_bytes: usize,
     /// CA distinguished names as RFC 4514 text, in wire order.
@@ -261,6 +363,14 @@ pub struct CaMatchIndex {
 }
 
 impl CertificateRequestInfo {
+    fn set_sigalgs(&mut self, algs: &[u8]) {
+        self.sigalg_ids = algs
+            .chunks_exact(2)
+            .map(|a| u16::from_be_bytes([a[0], a[1]]))
+            .collect();
+        self.signature_algorithm_names = self.sigalg_ids.iter().map(|&a| sigalg_name(a)).collect();
+    }
+
     /// The names as lookup sets (built on first use; the request is shared across connections).
     pub fn match_index(&self) -> &CaMatchIndex {
         self.match_index.get_or_init(|| CaMatchIndex {
@@ -304,6 +414,12 @@ pub enum Detail {
     NewSessionTicket {
         lifetime_hint: u32,
         ticket_len: usize,
+    },
+    /// CertificateVerify (TLS 1.2 and 1.3 name the algorithm; TLS 1.0/1.1 do not).
+    CertificateVerify {
+        signature_algorithm: String,
+        #[serde(skip)]
+        sigalg_id: u16,
     },
     Malformed {
         malformed: String,
@@ -419,6 +535,8 @@ pub fn parse_client_hello(body: &[u8]) -> Detail {
                 }
             }
             49 => info.post_handshake_auth = true,
+            13 => info.sigalg_ids = sigalg_list(data),
+            50 => info.sigalg_cert_ids = sigalg_list(data),
             _ => {}
         }
     }
@@ -455,6 +573,8 @@ pub fn parse_server_hello(body: &[u8]) -> Detail {
         match kind {
             // supported_versions in a ServerHello is a single version (RFC 8446 4.2.1).
             43 if data.len() == 2 => info.version_id = u16::from_be_bytes([data[0], data[1]]),
+            // pre_shared_key in a ServerHello: the server accepted a PSK (RFC 8446 4.2.11).
+            41 => info.resumed = Some("psk"),
             16 => {
                 let mut c = Cursor::new(data);
                 if let Some(list) = c.vec16() {
@@ -526,6 +646,7 @@ fn cert_request_12(body: &[u8], with_sig_algs: bool) -> Detail {
         return malformed("CertificateRequest: no certificate types");
     };
     info.cert_types = types.to_vec();
+    info.cert_type_names = types.iter().map(|&t| cert_type_name(t)).collect();
     if with_sig_algs {
         let Some(algs) = c.vec16() else {
             return malformed("CertificateRequest: no signature algorithms");
@@ -534,6 +655,7 @@ fn cert_request_12(body: &[u8], with_sig_algs: bool) -> Detail {
             .chunks_exact(2)
             .map(|a| format!("0x{:02x}{:02x}", a[0], a[1]))
             .collect();
+        info.set_sigalgs(algs);
     }
     let Some(announced) = c.u16() else {
         return malformed("CertificateRequest: no CA list length");
@@ -586,6 +708,7 @@ fn cert_request_13(body: &[u8]) -> Detail {
                         .chunks_exact(2)
                         .map(|a| format!("0x{:02x}{:02x}", a[0], a[1]))
                         .collect();
+                    info.set_sigalgs(algs);
                 }
             }
             _ => {}
@@ -694,6 +817,14 @@ pub fn decode(
                     response_len: r.len(),
                 },
                 _ => malformed("CertificateStatus does not parse"),
+            }
+        }
+        15 if version.is_some_and(|v| v >= 0x0303) => {
+            let mut c = Cursor::new(body);
+            let id = c.u16()?;
+            Detail::CertificateVerify {
+                signature_algorithm: sigalg_name(id),
+                sigalg_id: id,
             }
         }
         24 => Detail::KeyUpdate {

@@ -36,7 +36,14 @@ pub(super) struct DecryptState {
     /// The direction already uses application traffic keys.
     pub(super) on_traffic_keys: [bool; 2],
     pub(super) early_skips: u32,
+    /// What a record that does not authenticate says about the keys.
+    pub(super) mismatch_hint: &'static str,
+    /// Where the keys came from (see [`DecryptionStatus::keys_from`]).
+    pub(super) keys_from: &'static str,
 }
+
+/// What a record failing to authenticate means for keys from a key log.
+const KEYLOG_MISMATCH: &str = "wrong key log, or keys of another session";
 
 impl DecryptState {
     pub(super) fn new(tls13: bool, spec: decrypt::CipherSpec) -> Self {
@@ -54,6 +61,8 @@ impl DecryptState {
             switch: [KeySwitch::None; 2],
             on_traffic_keys: [false; 2],
             early_skips: 0,
+            mismatch_hint: KEYLOG_MISMATCH,
+            keys_from: "key-log",
         }
     }
 
@@ -86,18 +95,10 @@ impl TlsSession {
     /// prepares record protection: TLS 1.3 handshake keys at once, TLS <= 1.2 keys pending until
     /// each direction's ChangeCipherSpec.
     pub(super) fn setup_keys(&mut self, server_dir: usize, ctx: &TlsContext) {
-        let result = self.find_keys(server_dir, ctx);
-        if let Err(reason) = result {
+        match self.find_keys(server_dir, ctx) {
             // A renegotiation whose keys are missing: the current keys end at its CCS.
-            if let Some(ds) = self.decrypt.as_mut() {
-                if !ds.tls13 {
-                    ds.pending = [None, None];
-                    ds.pending_missing = Some(format!("renegotiated handshake: {reason}"));
-                }
-            }
-            self.decrypt_reason = Some(reason);
-        } else {
-            self.decrypt_reason = None;
+            Err(reason) => self.set_key_failure(reason),
+            Ok(()) => self.decrypt_reason = None,
         }
     }
 
@@ -106,7 +107,8 @@ impl TlsSession {
         server_dir: usize,
         ctx: &TlsContext,
     ) -> Result<(), std::borrow::Cow<'static, str>> {
-        if ctx.keylog.is_empty() {
+        self.await_kx = false;
+        if ctx.keylog.is_empty() && ctx.server_keys.is_empty() {
             return Err(
                 "no key log given (--keylog, SSLKEYLOGFILE or a pcapng Decryption Secrets Block)"
                     .into(),
@@ -118,16 +120,28 @@ impl TlsSession {
         let Some(client_random) = self.client_random else {
             return Err("the ClientHello is not in the capture, so its random cannot be matched with the key log".into());
         };
-        let Some(secrets) = ctx.keylog.get(&client_random) else {
-            return Err(format!(
-                "no key for this connection in the key log (client random {}...)",
-                hex::encode(&client_random[..8])
-            )
-            .into());
+        let secrets = ctx.keylog.get(&client_random);
+        let kx = tls_parser::TlsCipherSuite::from_id(cipher).map(|cs| cs.kx);
+        let no_key = || -> std::borrow::Cow<'static, str> {
+            if ctx.keylog.is_empty() {
+                "no key log entry for this connection".into()
+            } else {
+                format!(
+                    "no key for this connection in the key log (client random {}...)",
+                    hex::encode(&client_random[..8])
+                )
+                .into()
+            }
         };
         let spec = decrypt::cipher_spec(cipher).map_err(std::borrow::Cow::Owned)?;
         let client_dir = 1 - server_dir;
         if version == TLS13 {
+            let Some(secrets) = secrets else {
+                if !ctx.server_keys.is_empty() {
+                    return Err(EPHEMERAL_TLS13.into());
+                }
+                return Err(no_key());
+            };
             let (Some(chs), Some(shs)) = (&secrets.client_handshake, &secrets.server_handshake)
             else {
                 return Err(
@@ -143,33 +157,250 @@ impl TlsSession {
             self.decrypt = Some(Box::new(ds));
             Ok(())
         } else if version >= 0x0301 {
-            let Some(ms) = &secrets.master_secret else {
+            if let Some(ms) = secrets.and_then(|s| s.master_secret.clone()) {
+                self.install_tls12(server_dir, &ms, KEYLOG_MISMATCH)?;
+                return Ok(());
+            }
+            if self.resumed {
+                // An abbreviated handshake: the master secret is the earlier session's.
+                let known = ctx
+                    .sessions
+                    .get(&self.session_id)
+                    .or_else(|| self.ticket.as_ref().and_then(|t| ctx.sessions.get(t)))
+                    .cloned();
+                return match known {
+                    Some(ms) => self.install_tls12(server_dir, &ms, SERVER_KEY_MISMATCH),
+                    None if secrets.is_none() && !ctx.keylog.is_empty() => Err(no_key()),
+                    None => Err("resumed session: its master secret comes from an earlier handshake that is not in the capture or was not decrypted".into()),
+                };
+            }
+            let rsa_kx = kx == Some(tls_parser::TlsCipherKx::Rsa);
+            let pms_logged = ctx.keylog.pms_for_random(&client_random).is_some();
+            let derivable = pms_logged
+                || (rsa_kx && (!ctx.server_keys.is_empty() || ctx.keylog.has_pre_master_secrets()));
+            // The client offered a ticket whose session we decrypted, and the server did not
+            // echo a session ID (RFC 5077 lets it accept the ticket anyway): the ticket's keys
+            // apply unless a ClientKeyExchange follows (a full handshake then replaces them).
+            let ticket_ms = self
+                .ticket
+                .as_ref()
+                .and_then(|t| ctx.sessions.get(t))
+                .cloned();
+            if let Some(ms) = ticket_ms {
+                self.install_tls12(server_dir, &ms, SERVER_KEY_MISMATCH)?;
+                self.await_kx = derivable;
+                return Ok(());
+            }
+            if derivable {
+                // The pre-master secret comes with the ClientKeyExchange.
+                self.await_kx = true;
+                return Err("the ClientKeyExchange with the encrypted pre-master secret is not in the capture".into());
+            }
+            if secrets.is_some() {
                 return Err(
                     "the key log has no CLIENT_RANDOM master secret for this connection".into(),
                 );
-            };
-            let Some(server_random) = self.server_random else {
-                return Err("no ServerHello random".into());
-            };
-            let etm = self.encrypt_then_mac[0] && self.encrypt_then_mac[1];
-            let (c, s) =
-                decrypt::tls12_ciphers(spec, version, ms, &client_random, &server_random, etm);
-            // A renegotiation keeps the current keys until its ChangeCipherSpec.
-            let ds = self
-                .decrypt
-                .get_or_insert_with(|| Box::new(DecryptState::new(false, spec)));
-            ds.spec = spec;
-            ds.deflate = self.deflate;
-            ds.pending[client_dir] = Some(c);
-            ds.pending[server_dir] = Some(s);
-            ds.pending_missing = None;
-            Ok(())
+            }
+            if !ctx.server_keys.is_empty() && !rsa_kx {
+                let what = match kx {
+                    Some(tls_parser::TlsCipherKx::Dhe | tls_parser::TlsCipherKx::Dh) => "DHE",
+                    Some(tls_parser::TlsCipherKx::Ecdhe | tls_parser::TlsCipherKx::Ecdh) => "ECDHE",
+                    _ => "not RSA",
+                };
+                return Err(format!(
+                    "key exchange is {what}: a server key cannot decrypt this; use a key log"
+                )
+                .into());
+            }
+            Err(no_key())
         } else {
             Err(format!(
                 "{} decryption is not supported",
                 handshake::version_name(version)
             )
             .into())
+        }
+    }
+
+    /// TLS <= 1.2: record keys from the master secret, pending until each ChangeCipherSpec (a
+    /// renegotiation keeps the current keys until then).
+    fn install_tls12(
+        &mut self,
+        server_dir: usize,
+        ms: &[u8],
+        mismatch_hint: &'static str,
+    ) -> Result<(), std::borrow::Cow<'static, str>> {
+        let (Some(version), Some(cipher), Some(client_random), Some(server_random)) = (
+            self.version,
+            self.cipher,
+            self.client_random,
+            self.server_random,
+        ) else {
+            return Err("no ServerHello random".into());
+        };
+        let spec = decrypt::cipher_spec(cipher).map_err(std::borrow::Cow::Owned)?;
+        let client_dir = 1 - server_dir;
+        let etm = self.encrypt_then_mac[0] && self.encrypt_then_mac[1];
+        let (c, s) = decrypt::tls12_ciphers(spec, version, ms, &client_random, &server_random, etm);
+        let ds = self
+            .decrypt
+            .get_or_insert_with(|| Box::new(DecryptState::new(false, spec)));
+        ds.spec = spec;
+        ds.deflate = self.deflate;
+        ds.pending[client_dir] = Some(c);
+        ds.pending[server_dir] = Some(s);
+        ds.pending_missing = None;
+        ds.mismatch_hint = mismatch_hint;
+        ds.keys_from = match mismatch_hint {
+            KEYLOG_MISMATCH => "key-log",
+            SERVER_KEY_MISMATCH => "server-key",
+            _ => "key-log-pre-master",
+        };
+        self.master_secret = Some(ms.to_vec());
+        Ok(())
+    }
+
+    /// The client's ClientKeyExchange (TLS <= 1.2) of a handshake whose keys derive from the
+    /// pre-master secret: from a `PMS_CLIENT_RANDOM` or `RSA` key log line, or decrypted with
+    /// the server key matching the server certificate.
+    pub(super) fn keys_from_client_key_exchange(
+        &mut self,
+        client_dir: usize,
+        body: &[u8],
+        at_frame: u64,
+        ctx: &mut TlsContext,
+    ) {
+        self.await_kx = false;
+        let transcript = self.transcript.take();
+        let server_dir = 1 - client_dir;
+        let Some(client_random) = self.client_random else {
+            return;
+        };
+        let result = self.pre_master_secret(&client_random, body, at_frame, ctx);
+        let (pms, hint) = match result {
+            Ok(found) => found,
+            Err(reason) => {
+                self.set_key_failure(reason.into());
+                return;
+            }
+        };
+        let (Some(version), Some(cipher)) = (self.version, self.cipher) else {
+            return;
+        };
+        let sha384 = decrypt::cipher_spec(cipher).is_ok_and(|s| s.sha384);
+        let ms = if self.ems[0] && self.ems[1] {
+            // RFC 7627: the session hash covers the handshake up to this ClientKeyExchange.
+            let Some(transcript) = transcript else {
+                self.set_key_failure("extended master secret: the handshake before the ClientKeyExchange is incomplete in the capture".into());
+                return;
+            };
+            let hash = session_hash(version, sha384, &transcript);
+            decrypt::prf(version, sha384, &pms, b"extended master secret", &hash, 48)
+        } else {
+            let mut seed = client_random.to_vec();
+            seed.extend_from_slice(&self.server_random.unwrap_or([0; 32]));
+            decrypt::prf(version, sha384, &pms, b"master secret", &seed, 48)
+        };
+        match self.install_tls12(server_dir, &ms, hint) {
+            Ok(()) => {
+                self.decrypt_reason = None;
+                // A later resumption of this session (same session ID) uses the same secret.
+                if !self.session_id.is_empty() && ctx.sessions.len() < MAX_SESSIONS {
+                    ctx.sessions.insert(self.session_id.clone(), ms);
+                }
+            }
+            Err(reason) => self.set_key_failure(reason),
+        }
+    }
+
+    /// The keys of the handshake in progress cannot be found: its ChangeCipherSpec ends the
+    /// current keys (a renegotiation) and the connection says why.
+    fn set_key_failure(&mut self, reason: std::borrow::Cow<'static, str>) {
+        if let Some(ds) = self.decrypt.as_mut() {
+            if !ds.tls13 {
+                ds.pending = [None, None];
+                ds.pending_missing = Some(format!("renegotiated handshake: {reason}"));
+            }
+        }
+        self.decrypt_reason = Some(reason);
+    }
+
+    fn pre_master_secret(
+        &self,
+        client_random: &[u8; 32],
+        body: &[u8],
+        at_frame: u64,
+        ctx: &mut TlsContext,
+    ) -> Result<(Vec<u8>, &'static str), String> {
+        if let Some(pms) = ctx.keylog.pms_for_random(client_random) {
+            return Ok((
+                pms.to_vec(),
+                "wrong PMS_CLIENT_RANDOM pre-master secret in the key log",
+            ));
+        }
+        // RSA: a 2-byte length, then the encrypted pre-master secret (TLS 1.0 and later).
+        let mut c = handshake::Cursor::new(body);
+        let epms = match c.vec16() {
+            Some(e) if c.is_empty() && !e.is_empty() => e,
+            _ => {
+                return Err(format!(
+                    "the ClientKeyExchange (frame {at_frame}) does not hold an RSA-encrypted pre-master secret"
+                ))
+            }
+        };
+        if let Some(pms) = ctx.keylog.pms_for_epms(epms) {
+            return Ok((pms.to_vec(), "wrong RSA pre-master secret in the key log"));
+        }
+        if ctx.server_keys.is_empty() {
+            return Err("no RSA line in the key log for this connection's encrypted pre-master secret, and no --server-key given".into());
+        }
+        let cert = self.server_cert.clone();
+        let keys = ctx.server_keys.clone();
+        let key = match &cert {
+            Some(cert) => match keys.for_certificate(&cert.der) {
+                Some((i, key)) => {
+                    ctx.mark_key_used(i);
+                    key
+                }
+                None => {
+                    let subject = cert.subject.clone();
+                    ctx.note_unmatched_certificate(&subject);
+                    return Err(format!(
+                        "no --server-key matches the server certificate ({subject}): the key given belongs to another certificate"
+                    ));
+                }
+            },
+            None => {
+                // No server Certificate seen (capture started late): try keys of the right size.
+                let found = keys.keys.iter().enumerate().find_map(|(i, k)| {
+                    (k.bits().div_ceil(8) == epms.len())
+                        .then(|| {
+                            k.decrypt_pms(epms)
+                                .filter(|p| p.len() == 48)
+                                .map(|p| (i, p))
+                        })
+                        .flatten()
+                });
+                return match found {
+                    Some((i, pms)) => {
+                        ctx.mark_key_used(i);
+                        Ok((pms, SERVER_KEY_MISMATCH))
+                    }
+                    None => Err(format!("the server certificate is not in the capture and no --server-key decrypts the pre-master secret of frame {at_frame}")),
+                };
+            }
+        };
+        match key.decrypt_pms(epms) {
+            Some(pms) if pms.len() == 48 => Ok((pms, SERVER_KEY_MISMATCH)),
+            Some(pms) => Err(format!(
+                "the pre-master secret of frame {at_frame} decrypted with {} is {} bytes, not 48: the server key does not match",
+                key.source,
+                pms.len()
+            )),
+            None => Err(format!(
+                "RSA decryption of the pre-master secret of frame {at_frame} with {} failed: the server key does not match",
+                key.source
+            )),
         }
     }
 
@@ -242,8 +473,9 @@ impl TlsSession {
                     decrypt::DecryptError::Malformed(m) => format!("record malformed ({m})"),
                 };
                 ds.failed[d] = Some(format!(
-                    "{what} at the {} encrypted record from the {side} (frame {at_frame}): wrong key log, or keys of another session",
-                    ordinal(ds.records[d] + 1)
+                    "{what} at the {} encrypted record from the {side} (frame {at_frame}): {}",
+                    ordinal(ds.records[d] + 1),
+                    ds.mismatch_hint
                 ));
                 ds.current[d] = None;
                 None
@@ -275,9 +507,9 @@ impl TlsSession {
 
     /// How far decryption went.
     pub fn decryption_status(&self, client_dir: usize) -> DecryptionStatus {
-        let (records, failures) = match &self.decrypt {
-            Some(ds) => (ds.records, ds.failed.clone()),
-            None => ([0, 0], [None, None]),
+        let (records, failures, keys_from) = match &self.decrypt {
+            Some(ds) => (ds.records, ds.failed.clone(), Some(ds.keys_from)),
+            None => ([0, 0], [None, None], None),
         };
         let c = records[client_dir];
         let s = records[1 - client_dir];
@@ -304,6 +536,32 @@ impl TlsSession {
             reason,
             client_records: c,
             server_records: s,
+            keys_from: keys_from.filter(|_| c + s > 0),
         }
+    }
+}
+
+/// Why a server key cannot help a TLS 1.3 connection.
+const EPHEMERAL_TLS13: &str =
+    "key exchange is ECDHE (TLS 1.3 has no RSA key exchange): a server key cannot decrypt this; use a key log";
+/// What a record failing to authenticate means when the keys came from the server key.
+const SERVER_KEY_MISMATCH: &str = "the server key does not match this session";
+/// Master secrets remembered for resumption per capture at most.
+const MAX_SESSIONS: usize = 1 << 16;
+
+/// The handshake hash of RFC 7627: MD5 and SHA-1 concatenated before TLS 1.2, else the hash of
+/// the suite's PRF.
+fn session_hash(version: u16, sha384: bool, transcript: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    if version >= 0x0303 {
+        if sha384 {
+            sha2::Sha384::digest(transcript).to_vec()
+        } else {
+            sha2::Sha256::digest(transcript).to_vec()
+        }
+    } else {
+        let mut out = md5::Md5::digest(transcript).to_vec();
+        out.extend_from_slice(&sha1::Sha1::digest(transcript));
+        out
     }
 }

@@ -22,12 +22,63 @@ use serde::Serialize;
 pub use handshake::{CertCache, Detail};
 
 use crate::keylog::KeyLog;
+use crate::serverkey::ServerKeys;
 
 /// What TLS analysis shares across the connections of a capture.
 #[derive(Default)]
 pub struct TlsContext {
     pub certs: CertCache,
     pub keylog: KeyLog,
+    /// RSA server keys (`--server-key`), shared by every file of a run.
+    pub server_keys: std::sync::Arc<ServerKeys>,
+    /// TLS <= 1.2 master secrets derived here, by session ID and by session ticket, for the
+    /// abbreviated handshakes that resume them.
+    pub sessions: rustc_hash::FxHashMap<Vec<u8>, Vec<u8>>,
+    /// Which server keys decrypted something in this capture.
+    pub keys_used: Vec<bool>,
+    /// Subjects of server certificates of RSA key exchanges that no server key matches.
+    pub unmatched_certificates: Vec<String>,
+}
+
+impl TlsContext {
+    fn mark_key_used(&mut self, index: usize) {
+        if self.keys_used.len() <= index {
+            self.keys_used.resize(index + 1, false);
+        }
+        self.keys_used[index] = true;
+    }
+
+    fn note_unmatched_certificate(&mut self, subject: &str) {
+        if self.unmatched_certificates.len() < 16
+            && !self.unmatched_certificates.iter().any(|s| s == subject)
+        {
+            self.unmatched_certificates.push(subject.to_string());
+        }
+    }
+
+    /// Warnings about server keys: keys that matched no server certificate of the capture.
+    pub fn server_key_warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.server_keys.is_empty() {
+            return out;
+        }
+        if !self.unmatched_certificates.is_empty() {
+            let unused: Vec<&str> = self
+                .server_keys
+                .keys
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !self.keys_used.get(*i).copied().unwrap_or(false))
+                .map(|(_, k)| k.source.as_str())
+                .collect();
+            out.push(format!(
+                "--server-key {}: no key given matches the server certificate of an RSA key exchange in this capture ({})",
+                if unused.is_empty() { "(all)".to_string() } else { unused.join(", ") },
+                self.unmatched_certificates.join("; ")
+            ));
+        }
+        out
+    }
 }
 
 /// Largest record body accepted: TLS 1.2 ciphertext may reach 2^14 + 2048 (RFC 5246 6.2.3).
@@ -236,6 +287,25 @@ pub struct TlsSession {
     decrypting_now: bool,
     /// Decrypted application data (direction, frame, bytes), for the HTTP analysis.
     pub app_plaintext: Vec<(u8, u64, Vec<u8>)>,
+    /// TLS <= 1.2: the keys of the handshake in progress derive from its ClientKeyExchange.
+    await_kx: bool,
+    /// Handshake messages since the last ClientHello, kept only while a pre-master secret may
+    /// have to be turned into an extended master secret (RFC 7627 session hash).
+    transcript: Option<Vec<u8>>,
+    /// Both hellos carry extended_master_secret (client, server).
+    ems: [bool; 2],
+    /// Session ID of the last ServerHello.
+    session_id: Vec<u8>,
+    /// Session ID the last ClientHello offered.
+    client_session_id: Vec<u8>,
+    /// Session ticket the last ClientHello offered.
+    ticket: Option<Vec<u8>>,
+    /// The last TLS <= 1.2 handshake resumed a session (abbreviated handshake).
+    resumed: bool,
+    /// Leaf of the last server Certificate message.
+    server_cert: Option<std::sync::Arc<crate::x509::CertInfo>>,
+    /// Master secret of the last TLS <= 1.2 handshake whose keys were found.
+    master_secret: Option<Vec<u8>>,
 }
 
 /// How far decryption went on a connection.
@@ -247,6 +317,10 @@ pub struct DecryptionStatus {
     pub reason: Option<std::borrow::Cow<'static, str>>,
     pub client_records: u64,
     pub server_records: u64,
+    /// Where the keys came from when records were decrypted: `key-log` (master or traffic
+    /// secrets), `key-log-pre-master` (`RSA` or `PMS_CLIENT_RANDOM` lines), `server-key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys_from: Option<&'static str>,
 }
 
 impl Default for TlsSession {
@@ -282,6 +356,15 @@ impl TlsSession {
             decrypt_reason: None,
             decrypting_now: false,
             app_plaintext: Vec::new(),
+            await_kx: false,
+            transcript: None,
+            ems: [false; 2],
+            session_id: Vec::new(),
+            client_session_id: Vec::new(),
+            ticket: None,
+            resumed: false,
+            server_cert: None,
+            master_secret: None,
         }
     }
 

@@ -222,19 +222,71 @@ impl TlsSession {
             }
             return false;
         }
-        let detail = handshake::decode(kind, body, self.version, &mut ctx.certs);
+        let mut detail = handshake::decode(kind, body, self.version, &mut ctx.certs);
         match (&detail, kind) {
             (Some(Detail::ClientHello(ch)), 1) => {
                 self.client_random = body.get(2..34).and_then(|r| r.try_into().ok());
                 self.encrypt_then_mac[0] = ch.extensions.contains(&22);
+                self.ems[0] = ch.extensions.contains(&23);
                 self.early_data_offered = ch.extensions.contains(&42);
+                (self.client_session_id, self.ticket) = handshake::hello_session(body, true);
+                // A new handshake: its transcript starts here (only kept when a pre-master
+                // secret may need the extended master secret's session hash).
+                self.transcript = (!ctx.server_keys.is_empty()
+                    || ctx.keylog.has_pre_master_secrets())
+                .then(Vec::new);
+                self.await_kx = false;
+                self.resumed = false;
             }
             (Some(Detail::ServerHello(sh)), 2) if !sh.hello_retry_request => {
                 self.server_random = body.get(2..34).and_then(|r| r.try_into().ok());
                 self.encrypt_then_mac[1] = sh.extensions.contains(&22);
+                self.ems[1] = sh.extensions.contains(&23);
                 self.deflate = sh.compression == 1;
+                self.session_id = handshake::hello_session(body, false).0;
+                // TLS <= 1.2: the server echoing the offered session ID resumes that session
+                // (also when the client offered a ticket, RFC 5077 3.4).
+                // TLS 1.3 and its drafts and variants echo the ID always (RFC 8446 4.1.3).
+                self.resumed = (0x0300..=0x0303).contains(&sh.version_id)
+                    && !self.session_id.is_empty()
+                    && self.session_id == self.client_session_id;
+            }
+            (Some(Detail::Certificate(cert)), 11) if self.client_dir == Some(1 - d as u8) => {
+                if let Some(leaf) = cert.certificates.first() {
+                    self.server_cert = Some(leaf.clone());
+                }
+            }
+            (Some(Detail::NewSessionTicket { .. }), 4) if self.version != Some(TLS13) => {
+                // TLS 1.2: the ticket resumes the session whose master secret we derived.
+                let ticket = handshake::Cursor::new(body.get(4..).unwrap_or(&[]))
+                    .vec16()
+                    .map(<[u8]>::to_vec);
+                if let (Some(t), Some(ms)) = (ticket, &self.master_secret) {
+                    if !t.is_empty() && ctx.sessions.len() < 1 << 16 {
+                        ctx.sessions.insert(t, ms.clone());
+                    }
+                }
             }
             _ => {}
+        }
+        if kind == 2 && self.resumed {
+            if let Some(Detail::ServerHello(sh)) = detail.as_mut() {
+                sh.resumed = Some(if self.ticket.is_some() {
+                    "session-ticket"
+                } else {
+                    "session-id"
+                });
+            }
+        }
+        if kind != 0 {
+            // HelloRequest is not part of the handshake hash (RFC 5246 7.4.1.1).
+            if let Some(t) = self.transcript.as_mut() {
+                if t.len() + msg.len() <= MAX_HANDSHAKE_MESSAGE {
+                    t.extend_from_slice(msg);
+                } else {
+                    self.transcript = None;
+                }
+            }
         }
         if self.decrypting_now && self.version == Some(TLS13) {
             if let Some(ds) = self.decrypt.as_mut() {
@@ -268,6 +320,9 @@ impl TlsSession {
                     .map(|cs| cs.mac_size as usize / 8);
                 self.setup_keys(d, ctx);
             }
+        }
+        if kind == 16 && self.await_kx && self.client_dir == Some(d as u8) {
+            self.keys_from_client_key_exchange(d, body, at_frame, ctx);
         }
         self.next_seq += 1;
         if self.messages.len() < MAX_EVENTS * 4 {
