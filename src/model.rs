@@ -206,7 +206,28 @@ pub struct FileReport {
     pub warnings: Vec<String>,
     /// Findings of all connections counted by code and severity.
     pub summary: Summary,
+    /// Kerberos seen on port 88, and the KDC errors no HTTP connection explains.
+    #[serde(skip_serializing_if = "KerberosReport::is_empty")]
+    pub kerberos: KerberosReport,
     pub connections: Vec<ConnectionReport>,
+}
+
+/// Kerberos on port 88 (TCP and UDP) in one capture.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct KerberosReport {
+    /// Every message decoded, in capture order.
+    pub messages: Vec<crate::kerberos::KdcMessage>,
+    /// Messages on port 88 that could not be decoded (or beyond the number kept).
+    pub skipped: u64,
+    /// Findings from KDC errors that no HTTP request of the capture explains (the others are
+    /// on the HTTP connection they explain). `stream` is the KDC's `tcp.stream`, 0 over UDP.
+    pub findings: Vec<Finding>,
+}
+
+impl KerberosReport {
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty() && self.skipped == 0 && self.findings.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Hash)]

@@ -50,6 +50,7 @@ pub(crate) fn file_report(
         first_ns,
         last_ns,
         warnings,
+        kerberos: Default::default(),
         connections,
     }
 }

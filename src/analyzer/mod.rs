@@ -16,6 +16,7 @@ use rustc_hash::FxHashSet;
 use crate::capture::{self, CaptureError, CaptureEvent, Packet, ReadOutcome};
 use crate::findings::{self, FindingsContext, Thresholds};
 use crate::http::HttpSession;
+use crate::kerberos;
 use crate::model::{self, ConnectionReport, FileReport};
 use crate::packet::{flags, Endpoint, PacketDecoder, TcpSegment};
 use crate::tcp::{self, Delivery, FlowTable, HalfStream, Lookup};
@@ -101,6 +102,48 @@ struct State {
     pending_overflows: u64,
     /// Connections finalized early because too many were live.
     evicted: u64,
+    /// Kerberos messages seen on port 88, in capture order (at most [`MAX_KDC_MESSAGES`]).
+    kdc: Vec<kerberos::KdcMessage>,
+    /// Kerberos messages on port 88 that could not be decoded, or beyond the limit.
+    kdc_skipped: u64,
+}
+
+/// Kerberos messages on port 88 kept per capture.
+const MAX_KDC_MESSAGES: usize = 100_000;
+
+impl State {
+    /// Keeps one message seen on port 88 (or counts it when it is undecodable).
+    fn kdc_message(
+        &mut self,
+        (from, to): (&Endpoint, &Endpoint),
+        (transport, tcp_stream): (&'static str, Option<u64>),
+        frame: u64,
+        ts_ns: i64,
+        message: Result<kerberos::KrbMessage, kerberos::DecodeError>,
+    ) {
+        let Ok(message) = message else {
+            self.kdc_skipped += 1;
+            return;
+        };
+        if self.kdc.len() >= MAX_KDC_MESSAGES {
+            self.kdc_skipped += 1;
+            return;
+        }
+        let (client, kdc) = if to.port == kerberos::PORT {
+            (from, to)
+        } else {
+            (to, from)
+        };
+        self.kdc.push(kerberos::KdcMessage {
+            frame,
+            transport,
+            tcp_stream,
+            client: client.to_string(),
+            kdc: kdc.to_string(),
+            ts_ns,
+            message,
+        });
+    }
 }
 
 /// All connections together buffer at most this many out-of-order bytes (per direction the
@@ -135,6 +178,8 @@ pub struct Analyzer {
     /// All reports are kept to the end: link 401/403 to other connections then, both ways
     /// ([`findings::correlate_all`]), instead of to earlier ones as connections end.
     keeps_all_reports: bool,
+    /// Frames of KDC errors said on an HTTP connection (the rest are said once per file).
+    kdc_attached: FxHashSet<u64>,
 }
 
 /// Hands one delivery of direction `dir` to the TLS session.
@@ -147,6 +192,19 @@ fn deliver(
     d: Delivery<'_>,
 ) {
     if app.ignored {
+        return;
+    }
+    if let Some(krb) = app.krb.as_mut() {
+        // Kerberos on port 88: framed and decoded here, collected by `State::segment`.
+        match d {
+            Delivery::Data { bytes, frame, .. } => {
+                let (msgs, broke) = krb.framers[dir as usize].push(bytes, frame);
+                krb.undecodable += broke as u64;
+                krb.out
+                    .extend(msgs.into_iter().map(|(f, m)| (dir, f, ts_ns, m)));
+            }
+            Delivery::Gap { .. } => krb.framers[dir as usize].gap(),
+        }
         return;
     }
     let session = app.tls.get_or_insert_with(|| Box::new(TlsSession::new()));
@@ -194,6 +252,22 @@ pub(crate) struct App {
     pub ignored: bool,
     pub tls: Option<Box<TlsSession>>,
     pub http: Option<Box<HttpSession>>,
+    /// A conversation with port 88: Kerberos, not TLS or HTTP.
+    pub krb: Option<Box<KrbStream>>,
+}
+
+/// The Kerberos framing of a TCP conversation on port 88, per direction, and the messages
+/// decoded but not yet collected (direction, frame, time, message).
+#[derive(Default)]
+pub(crate) struct KrbStream {
+    framers: [kerberos::TcpFramer; 2],
+    out: Vec<(
+        u8,
+        u64,
+        i64,
+        Result<kerberos::KrbMessage, kerberos::DecodeError>,
+    )>,
+    undecodable: u64,
 }
 
 impl State {
@@ -208,16 +282,21 @@ impl State {
                 self.addresses.insert(host_of(&ep));
             }
         }
-        let ignored = self
-            .options
-            .shard
-            .is_some_and(|(index, count)| flow_shard(&seg.src, &seg.dst, count) != index);
+        let is_krb = seg.src.port == kerberos::PORT || seg.dst.port == kerberos::PORT;
+        // Every shard decodes the KDC conversations (they are small and give no connection
+        // report), so each can tie them to its HTTP connections.
+        let ignored = !is_krb
+            && self
+                .options
+                .shard
+                .is_some_and(|(index, count)| flow_shard(&seg.src, &seg.dst, count) != index);
         self.conns[slot] = Some(Box::new(Conn {
             stream,
             endpoints: [seg.src, seg.dst],
             tcp: [HalfStream::new(), HalfStream::new()],
             app: App {
                 ignored,
+                krb: is_krb.then(Default::default),
                 ..Default::default()
             },
             syn_dir: None,
@@ -345,6 +424,17 @@ impl State {
         if ended && conn.ended_at.is_none() {
             conn.ended_at = Some(ts_ns);
         }
+        if let Some(krb) = conn.app.krb.as_mut() {
+            let out = std::mem::take(&mut krb.out);
+            let skipped = std::mem::take(&mut krb.undecodable);
+            let (endpoints, stream) = (conn.endpoints, conn.stream);
+            self.kdc_skipped += skipped;
+            for (dir, frame, ts, m) in out {
+                let d = dir as usize;
+                let (from, to) = (&endpoints[d], &endpoints[1 - d]);
+                self.kdc_message((from, to), ("tcp", Some(stream)), frame, ts, m);
+            }
+        }
     }
 
     /// Flushes a conversation and builds its report (None when it carried neither TLS nor HTTP).
@@ -433,6 +523,13 @@ impl Analyzer {
         let ts = pkt.ts_ns;
         self.decoder
             .decode(pkt, |seg| state.segment(seg, frame, ts));
+        if !self.decoder.kerberos_udp.is_empty() {
+            for (src, dst, payload) in std::mem::take(&mut self.decoder.kerberos_udp) {
+                let m = kerberos::decode(&payload);
+                self.state
+                    .kdc_message((&src, &dst), ("udp", None), frame, ts, m);
+            }
+        }
         if !self.state.to_finalize.is_empty() {
             for slot in std::mem::take(&mut self.state.to_finalize) {
                 self.finalize(slot, frame);
@@ -490,6 +587,9 @@ impl Analyzer {
             self.refresh_contacted();
         }
         findings::evaluate_into(&mut report, &mut self.findings);
+        if !report.http.is_empty() {
+            findings::kerberos_rules(&mut report, &self.state.kdc, &mut self.kdc_attached);
+        }
         if !self.keeps_all_reports {
             findings::correlate_recent(&mut report, &mut self.recent);
         }
@@ -579,6 +679,14 @@ impl Analyzer {
                 self.state.pending_overflows
             ));
         }
+        let kerberos = model::KerberosReport {
+            findings: findings::kerberos_file_findings(&self.state.kdc, &self.kdc_attached),
+            messages: std::mem::take(&mut self.state.kdc),
+            skipped: self.state.kdc_skipped,
+        };
+        for f in &kerberos.findings {
+            self.summary.add(f);
+        }
         let rest = std::mem::take(&mut self.finished);
         let mut file_report = assemble::file_report(
             file,
@@ -593,6 +701,7 @@ impl Analyzer {
             warnings,
         );
         file_report.summary = self.summary;
+        file_report.kerberos = kerberos;
         file_report.tls_connections = self.tls_connections;
         file_report.http_connections = self.http_connections;
         file_report.handshakes = self.handshakes;
@@ -631,6 +740,23 @@ where
         sink(r);
     }
     Ok(report)
+}
+
+/// Takes file-level findings back out of a summary's counts.
+fn uncount(summary: &mut model::Summary, findings: &[model::Finding]) {
+    for f in findings {
+        for (map, key) in [
+            (&mut summary.by_code, f.code),
+            (&mut summary.by_severity, f.severity.word()),
+        ] {
+            if let Some(n) = map.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(key);
+                }
+            }
+        }
+    }
 }
 
 /// Reads and analyses one capture file (`-` for standard input), keeping every connection's
@@ -779,8 +905,19 @@ fn sharded(
     };
     let (mut report, mut connections, certificates) = first?;
     let mut distinct: FxHashSet<(usize, u64)> = certificates.into_iter().collect();
+    // Every shard sees all of Kerberos but ties it to its own connections only: a KDC error
+    // is said once per file when no shard tied it to a connection.
+    let mut krb_file = std::mem::take(&mut report.kerberos.findings);
+    uncount(&mut report.summary, &krb_file);
     for other in results {
-        let (other, more, certificates) = other?;
+        let (mut other, more, certificates) = other?;
+        let theirs = std::mem::take(&mut other.kerberos.findings);
+        uncount(&mut other.summary, &theirs);
+        krb_file.retain(|f| {
+            theirs
+                .iter()
+                .any(|g| g.code == f.code && g.frames == f.frames)
+        });
         // File-level facts (packets, conversations, decoder counters, warnings about the
         // file) are the same in every shard; what each shard analysed adds up.
         report.summary.merge(other.summary);
@@ -796,5 +933,9 @@ fn sharded(
         distinct.extend(certificates);
     }
     report.distinct_certificates = distinct.len();
+    for f in &krb_file {
+        report.summary.add(f);
+    }
+    report.kerberos.findings = krb_file;
     Ok(complete(report, connections))
 }

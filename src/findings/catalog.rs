@@ -43,6 +43,7 @@ pub fn catalog() -> impl Iterator<Item = &'static CodeDoc> {
         super::client_auth::DOCS,
         super::outcome::DOCS,
         super::http::DOCS,
+        super::kerberos::DOCS,
     ]
     .into_iter()
     .flatten()

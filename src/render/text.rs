@@ -104,7 +104,7 @@ pub fn render_diagnosis(r: &FileReport) -> String {
             outcomes.join(", ")
         );
     }
-    if entries.is_empty() {
+    if entries.is_empty() && r.kerberos.findings.is_empty() {
         let _ = writeln!(o, "{}no findings.", if tls > 0 { "; " } else { " " });
     } else {
         let sev: Vec<String> = ["error", "warning", "info"]
@@ -164,13 +164,73 @@ pub fn render_diagnosis(r: &FileReport) -> String {
             );
         }
     }
+    render_kerberos(&mut o, r);
     for (code, n) in &r.summary.notes {
         let _ = writeln!(o, "note: {}", crate::findings::file_note_text(code, *n));
     }
-    if !entries.is_empty() {
+    if !entries.is_empty() || !r.kerberos.findings.is_empty() {
         let _ = writeln!(o, "`tlsdiag explain CODE` tells more about a code.");
     }
     o
+}
+
+/// Kerberos on port 88: the errors the KDC answered, and the findings no HTTP request explains.
+fn render_kerberos(o: &mut String, r: &FileReport) {
+    let k = &r.kerberos;
+    if k.messages.is_empty() && k.skipped == 0 {
+        return;
+    }
+    let mut errors: Vec<(i32, String, usize)> = Vec::new();
+    for m in k.messages.iter().filter(|m| m.message.is_error()) {
+        let code = m.message.error_code.unwrap_or_default();
+        match errors.iter_mut().find(|e| e.0 == code) {
+            Some(e) => e.2 += 1,
+            None => errors.push((code, m.message.error_name.clone().unwrap_or_default(), 1)),
+        }
+    }
+    let errors: Vec<String> = errors
+        .iter()
+        .map(|(code, name, n)| {
+            let normal = if *code == 25 {
+                ", normal pre-authentication"
+            } else {
+                ""
+            };
+            format!("{name} ({code}) x{n}{normal}")
+        })
+        .collect();
+    let _ = writeln!(
+        o,
+        "Kerberos on port 88: {} message(s){}{}",
+        k.messages.len(),
+        if errors.is_empty() {
+            String::new()
+        } else {
+            format!("; KDC errors: {}", errors.join(", "))
+        },
+        if k.skipped > 0 {
+            format!("; {} undecodable", k.skipped)
+        } else {
+            String::new()
+        }
+    );
+    for f in &k.findings {
+        let frames: Vec<String> = f.frames.iter().map(|x| x.to_string()).collect();
+        let _ = writeln!(
+            o,
+            "  {:<7} {}  {}",
+            f.severity.word().to_uppercase(),
+            f.code,
+            escape_controls(&f.title)
+        );
+        render_explanation(o, &escape_controls(&f.explanation));
+        let _ = writeln!(
+            o,
+            "          frames {}; Wireshark filter: {}",
+            frames.join(","),
+            f.filter
+        );
+    }
 }
 
 fn render_http(o: &mut String, c: &ConnectionReport) {
@@ -196,9 +256,22 @@ fn render_http(o: &mut String, c: &ConnectionReport) {
         if let Some(user) = &x.basic_user {
             let _ = write!(o, " [Basic user {user}]");
         } else if let Some(scheme) = &x.authorization {
+            let krb = x
+                .negotiate_request
+                .as_ref()
+                .and_then(|t| t.kerberos.as_ref())
+                .map(|m| {
+                    format!(
+                        " {} {}{}",
+                        m.kind,
+                        escape_controls(m.sname.as_deref().unwrap_or("?")),
+                        m.kvno.map(|k| format!(" kvno {k}")).unwrap_or_default()
+                    )
+                })
+                .unwrap_or_default();
             let _ = write!(
                 o,
-                " [{scheme}{}]",
+                " [{scheme}{}{krb}]",
                 x.auth_token.map(|t| format!(" {t}")).unwrap_or_default()
             );
         }
@@ -210,6 +283,22 @@ fn render_http(o: &mut String, c: &ConnectionReport) {
                 }
                 if !x.www_authenticate.is_empty() {
                     let _ = write!(o, ", WWW-Authenticate: {}", x.www_authenticate.join(", "));
+                }
+                if let Some(t) = &x.negotiate_response {
+                    let krb = t.kerberos.as_ref().map(|m| match m.error_code {
+                        Some(code) => format!(
+                            " {} {}",
+                            m.error_name.as_deref().unwrap_or("KRB-ERROR"),
+                            code
+                        ),
+                        None => format!(" {}", m.kind),
+                    });
+                    let _ = write!(
+                        o,
+                        " [SPNEGO {}{}]",
+                        t.neg_result.unwrap_or("token"),
+                        krb.unwrap_or_default()
+                    );
                 }
                 o.push('\n');
             }
