@@ -12,6 +12,7 @@ pub mod capture;
 pub mod check;
 pub mod findings;
 pub mod http;
+pub mod iislog;
 pub mod kerberos;
 pub mod keylog;
 pub mod model;

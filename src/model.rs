@@ -78,6 +78,9 @@ pub struct ConnectionReport {
     pub last_frame: u64,
     /// Capture time of the first packet, nanoseconds since the Unix epoch.
     pub start_ns: i64,
+    /// Capture time of the last packet.
+    #[serde(skip)]
+    pub end_ns: i64,
     /// TLS started after other application bytes (STARTTLS or a database upgrade).
     pub upgraded: bool,
     /// TLS was found on the connection.
@@ -112,6 +115,9 @@ pub struct ConnectionReport {
     pub handshakes: Vec<HandshakeOutcome>,
     /// Whether a client certificate was asked for and what the client answered.
     pub client_auth: ClientAuthSummary,
+    /// IIS log lines joined to this connection (`--iis-log`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iis_log: Vec<crate::iislog::IisLine>,
     /// Explained problems, most severe first.
     pub findings: Vec<Finding>,
     /// Facts that hold for many connections of a file (HTTP or TLS 1.3 client authentication
@@ -209,6 +215,9 @@ pub struct FileReport {
     /// Kerberos seen on port 88, and the KDC errors no HTTP connection explains.
     #[serde(skip_serializing_if = "KerberosReport::is_empty")]
     pub kerberos: KerberosReport,
+    /// The join of `--iis-log` lines to the connections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iis_log: Option<crate::iislog::JoinSummary>,
     pub connections: Vec<ConnectionReport>,
 }
 

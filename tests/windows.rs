@@ -1,7 +1,202 @@
-//! The Windows side beyond Kerberos: `.etl` traces answered with the command that converts
-//! them.
+//! The Windows side beyond Kerberos: IIS logs joined to the connections of real captures
+//! (`captures/iislogs/`, constructed logs with decoys), and `.etl` traces answered with the
+//! command that converts them.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+
+use tlsdiag::iislog::IisLog;
+use tlsdiag::{analyze_path, FileReport, Options};
+
+fn captures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("captures")
+}
+
+fn with_log(capture: &str, keys: bool) -> FileReport {
+    let log = IisLog::read(&[captures().join("iislogs")]).unwrap();
+    let options = Options {
+        iis_log: Some(Arc::new(log)),
+        keylog_files: if keys {
+            vec![captures().join(capture.replace(".pcap", ".keys"))]
+        } else {
+            Vec::new()
+        },
+        ..Options::default()
+    };
+    analyze_path(&captures().join(capture), options).unwrap()
+}
+
+/// (stream, log file name, line, status text) of every joined line.
+fn joined(r: &FileReport) -> Vec<(u64, String, usize, String)> {
+    r.connections
+        .iter()
+        .flat_map(|c| {
+            c.iis_log.iter().map(move |l| {
+                let file = Path::new(&l.file).file_name().unwrap().to_string_lossy();
+                (c.stream, file.into_owned(), l.line, l.status_text())
+            })
+        })
+        .collect()
+}
+
+fn codes(r: &FileReport) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = r
+        .connections
+        .iter()
+        .flat_map(|c| &c.findings)
+        .map(|f| (f.code.to_string(), f.severity.word().to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn iis_log_gives_the_403_7_hidden_in_tls_and_no_decoy_attaches() {
+    let r = with_log("nginx-mtls-403.pcap", false);
+    assert_eq!(
+        joined(&r),
+        vec![(0, "u_ex261122.log".into(), 7, "403.7".into())]
+    );
+    let j = r.iis_log.as_ref().unwrap();
+    assert_eq!((j.lines, j.joined, j.skipped), (19, 1, 1));
+    assert_eq!(j.unmatched, 18);
+    assert!(j.ambiguous.is_empty());
+    // Without keys the log says what decryption says: a 403.7 on the connection whose client
+    // sent no certificate.
+    let decrypted = tlsdiag::analyze_path(
+        &captures().join("nginx-mtls-403.pcap"),
+        Options {
+            keylog_files: vec![captures().join("nginx-mtls-403.keys")],
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(codes(&r), codes(&decrypted));
+    assert_eq!(
+        codes(&r),
+        vec![
+            ("client-cert-empty".into(), "error".into()),
+            ("http-403-client-cert".into(), "error".into())
+        ]
+    );
+    let f = r.connections[0]
+        .findings
+        .iter()
+        .find(|f| f.code == "http-403-client-cert")
+        .unwrap();
+    assert!(f
+        .explanation
+        .contains("403.7 (client certificate required, from the IIS log)"));
+    let x = &r.connections[0].http[0];
+    assert_eq!(x.substatus_source, Some("iis-log"));
+    assert_eq!(x.target.as_deref(), Some("/secure/"));
+    assert_eq!(r.summary.by_code.get("http-403-client-cert"), Some(&1));
+    assert_eq!(r.http_connections, 1);
+}
+
+#[test]
+fn iis_log_other_field_orders_and_tls13() {
+    let r = with_log("nginx-mtls-403-tls13.pcap", false);
+    assert_eq!(
+        joined(&r),
+        vec![(0, "u_ex261122.log".into(), 9, "403.7".into())]
+    );
+    let r = with_log("dec-tls13-empty-cert-403.pcap", false);
+    assert_eq!(
+        joined(&r),
+        vec![(0, "u_ex261122_x.log".into(), 7, "403.7".into())]
+    );
+    let l = &r.connections[0].iis_log[0];
+    assert_eq!((l.time_taken_ms, l.client_port), (Some(7), None));
+    // TLS 1.3 without keys hides the client certificate: the log gives the 403, not its cause.
+    assert_eq!(codes(&r), vec![("http-403".into(), "warning".into())]);
+}
+
+#[test]
+fn iis_log_on_visible_http_adds_substatus_and_win32_name() {
+    let r = with_log("http-401-403.pcap", false);
+    assert_eq!(
+        joined(&r),
+        vec![
+            (0, "u_ex261122.log".into(), 10, "401.2".into()),
+            (0, "u_ex261122.log".into(), 11, "200".into()),
+            (0, "u_ex261122.log".into(), 12, "403.16".into()),
+        ]
+    );
+    let c = &r.connections[0];
+    assert_eq!(c.iis_log[2].win32_status, 2148204809);
+    assert_eq!(c.iis_log[2].win32_name, Some("CERT_E_UNTRUSTEDROOT"));
+    assert_eq!(c.iis_log[0].win32_name, Some("ERROR_ACCESS_DENIED"));
+    // The visible exchanges keep their frames and take the logged sub-status.
+    let got: Vec<(Option<u64>, Option<&str>, Option<&str>)> = c
+        .http
+        .iter()
+        .map(|x| (x.response_frame, x.substatus.as_deref(), x.substatus_source))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Some(6), Some("401.2"), Some("iis-log")),
+            (Some(9), None, None),
+            (Some(11), Some("403.16"), Some("iis-log"))
+        ]
+    );
+}
+
+#[test]
+fn iis_log_with_c_port_tells_connections_apart_and_without_is_ambiguous() {
+    let r = with_log("http-malformed-request.pcap", false);
+    assert_eq!(
+        joined(&r),
+        vec![
+            (0, "u_ex261201.log".into(), 5, "400".into()),
+            (1, "u_ex261201.log".into(), 6, "200".into()),
+        ]
+    );
+    let j = r.iis_log.as_ref().unwrap();
+    assert_eq!(j.ambiguous.len(), 1);
+    assert_eq!(j.ambiguous[0].line, 9);
+    assert_eq!(j.ambiguous[0].candidates, vec![0, 1]);
+    assert_eq!(j.unmatched, 19 - 2 - 1);
+}
+
+#[test]
+fn iis_log_tolerance_is_what_keeps_decoys_out() {
+    // With a minute of tolerance the line 16 s earlier (and the 403.16 of another client in
+    // the same second does not: the client address differs) attaches too.
+    let log = IisLog::read(&[captures().join("iislogs/u_ex261122.log")]).unwrap();
+    let options = Options {
+        iis_log: Some(Arc::new(log)),
+        iis_tolerance_secs: 60,
+        ..Options::default()
+    };
+    let r = analyze_path(&captures().join("nginx-mtls-403.pcap"), options).unwrap();
+    let lines: Vec<usize> = r.connections[0].iis_log.iter().map(|l| l.line).collect();
+    assert_eq!(lines, vec![5, 7]);
+}
+
+#[test]
+fn iis_log_from_the_command_line() {
+    let (code, out, err) = tlsdiag(&[
+        captures().join("nginx-mtls-403.pcap").to_str().unwrap(),
+        "--iis-log",
+        captures().join("iislogs").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("IIS log: 19 line(s) in 3 file(s): 1 joined to a connection, 0 ambiguous, 18 matching no connection, 1 unreadable"), "{out}");
+    assert!(
+        out.contains("u_ex261122.log:7 2026-11-22 05:55:46Z GET /secure/ -> 403.7, 8 ms"),
+        "{out}"
+    );
+    let (code, _, err) = tlsdiag(&[
+        captures().join("nginx-mtls-403.pcap").to_str().unwrap(),
+        "--iis-log",
+        "/nonexistent/u_ex.log",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--iis-log"), "{err}");
+}
 
 fn tlsdiag(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_tlsdiag"))

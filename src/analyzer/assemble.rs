@@ -51,6 +51,7 @@ pub(crate) fn file_report(
         last_ns,
         warnings,
         kerberos: Default::default(),
+        iis_log: None,
         connections,
     }
 }
@@ -218,6 +219,7 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
         first_frame: c.first_frame,
         last_frame: c.last_frame,
         start_ns: c.first_ts,
+        end_ns: c.last_ts,
         upgraded: tls.upgraded,
         tls: tls.detected,
         transcript: String::new(),
@@ -254,6 +256,7 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
             client_certificate: "not-visible",
             issuer_match: None,
         },
+        iis_log: Vec::new(),
         findings: Vec::new(),
         outcome: Outcome {
             status: OutcomeStatus::Unknown,

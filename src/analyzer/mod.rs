@@ -40,6 +40,10 @@ pub struct Options {
     /// Analyse only the conversations of shard `.0` of `.1` (by a symmetric hash of the
     /// addresses); the others are tracked for numbering only. See [`analyze_path_sharded`].
     pub shard: Option<(u32, u32)>,
+    /// IIS W3C log lines to join to the connections (`--iis-log`), and how far (seconds) a
+    /// line's time may lie outside a connection's packets.
+    pub iis_log: Option<std::sync::Arc<crate::iislog::IisLog>>,
+    pub iis_tolerance_secs: i64,
 }
 
 impl Default for Options {
@@ -52,6 +56,8 @@ impl Default for Options {
             max_connections: 100_000,
             progress: None,
             shard: None,
+            iis_log: None,
+            iis_tolerance_secs: 2,
         }
     }
 }
@@ -742,6 +748,41 @@ where
     Ok(report)
 }
 
+/// Joins IIS log lines to the connections, evaluates again the connections that got HTTP
+/// answers from it, and counts the findings of the file again.
+fn join_iis_log(
+    report: &mut FileReport,
+    connections: &mut [ConnectionReport],
+    log: &crate::iislog::IisLog,
+    options: &Options,
+) {
+    let (changed, summary) = crate::iislog::join(log, connections, options.iis_tolerance_secs);
+    report.iis_log = Some(summary);
+    if changed.is_empty() {
+        return;
+    }
+    let mut ctx = FindingsContext::new(options.thresholds.clone());
+    let mut attached = FxHashSet::default();
+    for c in connections
+        .iter_mut()
+        .filter(|c| changed.contains(&c.stream))
+    {
+        findings::evaluate_into(c, &mut ctx);
+        findings::kerberos_rules(c, &report.kerberos.messages, &mut attached);
+        if c.http_version.is_none() {
+            report.http_connections += 1;
+        }
+    }
+    let mut summary = model::Summary::default();
+    for c in connections.iter() {
+        summary.add_connection(c);
+    }
+    for f in &report.kerberos.findings {
+        summary.add(f);
+    }
+    report.summary = summary;
+}
+
 /// Takes file-level findings back out of a summary's counts.
 fn uncount(summary: &mut model::Summary, findings: &[model::Finding]) {
     for f in findings {
@@ -813,8 +854,15 @@ fn collect_unsorted(
 }
 
 /// Puts the connections in `tcp.stream` order, links them, and hands them to the file report.
-fn complete(mut report: FileReport, mut connections: Vec<ConnectionReport>) -> FileReport {
+fn complete(
+    mut report: FileReport,
+    mut connections: Vec<ConnectionReport>,
+    options: &Options,
+) -> FileReport {
     connections.sort_by_key(|c| c.stream);
+    if let Some(log) = &options.iis_log {
+        join_iis_log(&mut report, &mut connections, log, options);
+    }
     findings::correlate_all(&mut connections);
     report.connections = connections;
     report
@@ -826,8 +874,9 @@ fn collect(
     name: String,
     options: Options,
 ) -> Result<FileReport, CaptureError> {
-    let (report, connections, _) = collect_unsorted(input, compression, name, options, true)?;
-    Ok(complete(report, connections))
+    let (report, connections, _) =
+        collect_unsorted(input, compression, name, options.clone(), true)?;
+    Ok(complete(report, connections, &options))
 }
 
 /// Like [`analyze_path`], on `shards` threads: each reads the whole file and decodes every
@@ -937,5 +986,5 @@ fn sharded(
         report.summary.add(f);
     }
     report.kerberos.findings = krb_file;
-    Ok(complete(report, connections))
+    Ok(complete(report, connections, &options))
 }

@@ -117,7 +117,8 @@ pub(crate) fn process(
     let started = Instant::now();
     let name = path.display().to_string();
     let streamed = match format {
-        Format::Text => streams_text(path, stream),
+        // The IIS log is joined once every connection is known: held output only.
+        Format::Text => streams_text(path, stream) && options.iis_log.is_none(),
         Format::Jsonl => true,
         Format::Json | Format::Summary => false,
     };
@@ -235,6 +236,18 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
     let read = Arc::new(AtomicU64::new(0));
     let mut options = args.analysis.options();
     options.progress = Some(read.clone());
+    if !args.analysis.iis_log.is_empty() {
+        match tlsdiag::iislog::IisLog::read(&args.analysis.iis_log) {
+            Ok(log) => options.iis_log = Some(Arc::new(log)),
+            Err(e) => {
+                eprintln!("tlsdiag: --iis-log: {e}");
+                return ExitCode::from(EXIT_INPUT_ERROR);
+            }
+        }
+        if matches!(args.format, Format::Jsonl | Format::Summary) {
+            eprintln!("tlsdiag: warning: --iis-log is joined only with --format text or json");
+        }
+    }
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let done = Arc::new(AtomicBool::new(false));
     let total: u64 = inputs

@@ -165,6 +165,28 @@ pub fn render_diagnosis(r: &FileReport) -> String {
         }
     }
     render_kerberos(&mut o, r);
+    if let Some(j) = &r.iis_log {
+        let _ = writeln!(
+            o,
+            "IIS log: {} line(s) in {} file(s): {} joined to a connection, {} ambiguous, {} matching no connection, {} unreadable",
+            j.lines,
+            j.files.len(),
+            j.joined,
+            j.ambiguous.len(),
+            j.unmatched,
+            j.skipped
+        );
+        for a in &j.ambiguous {
+            let streams: Vec<String> = a.candidates.iter().map(|s| s.to_string()).collect();
+            let _ = writeln!(
+                o,
+                "  {}:{} matches tcp.stream {} (add c-port to the log fields to tell them apart)",
+                escape_controls(&a.file),
+                a.line,
+                streams.join(", ")
+            );
+        }
+    }
     for (code, n) in &r.summary.notes {
         let _ = writeln!(o, "note: {}", crate::findings::file_note_text(code, *n));
     }
@@ -234,8 +256,16 @@ fn render_kerberos(o: &mut String, r: &FileReport) {
 }
 
 fn render_http(o: &mut String, c: &ConnectionReport) {
-    let inside = if c.tls { " (decrypted)" } else { "" };
     for x in &c.http {
+        let from_log =
+            x.request_frame.is_none() && x.reason.as_deref() == Some(crate::iislog::FROM_LOG);
+        let inside = if from_log {
+            " (IIS log)"
+        } else if c.tls {
+            " (decrypted)"
+        } else {
+            ""
+        };
         let request = match (&x.malformed_request, &x.method, &x.target) {
             (Some(problem), Some(m), Some(t)) => format!(
                 "{} {} (malformed request: {problem})",
@@ -305,6 +335,27 @@ fn render_http(o: &mut String, c: &ConnectionReport) {
             None => o.push_str(" -> no response in the capture\n"),
         }
     }
+    for l in &c.iis_log {
+        let _ = writeln!(
+            o,
+            "  IIS log {}:{} {} {} {} -> {}{}{}",
+            escape_controls(&l.file),
+            l.line,
+            crate::model::utc(l.time),
+            escape_controls(l.method.as_deref().unwrap_or("-")),
+            escape_controls(l.uri.as_deref().unwrap_or("-")),
+            l.status_text(),
+            match (l.win32_status, l.win32_name) {
+                (0, _) => String::new(),
+                (n, Some(name)) => format!(", win32 {n} {name}"),
+                (n, None) => format!(", win32 {n}"),
+            },
+            l.time_taken_ms
+                .map(|t| format!(", {t} ms"))
+                .unwrap_or_default()
+        );
+    }
+    let inside = if c.tls { " (decrypted)" } else { "" };
     for h in &c.http2_status {
         let _ = writeln!(
             o,
