@@ -18,6 +18,7 @@ pub mod keylog;
 pub mod model;
 pub mod packet;
 pub mod render;
+pub mod schannel;
 pub mod tcp;
 pub mod tls;
 pub mod x509;

@@ -118,6 +118,9 @@ pub struct ConnectionReport {
     /// IIS log lines joined to this connection (`--iis-log`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub iis_log: Vec<crate::iislog::IisLine>,
+    /// Schannel events joined to this connection (`--schannel-events`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub schannel_events: Vec<crate::schannel::SchannelEvent>,
     /// Explained problems, most severe first.
     pub findings: Vec<Finding>,
     /// Facts that hold for many connections of a file (HTTP or TLS 1.3 client authentication
@@ -218,6 +221,9 @@ pub struct FileReport {
     /// The join of `--iis-log` lines to the connections.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iis_log: Option<crate::iislog::JoinSummary>,
+    /// The join of `--schannel-events` to the connections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schannel: Option<crate::schannel::JoinSummary>,
     pub connections: Vec<ConnectionReport>,
 }
 

@@ -237,3 +237,119 @@ fn etl_trace_is_answered_with_the_conversion_command() {
     assert!(err.contains("etl2pcapng"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn with_events(capture: &str, export: &str) -> FileReport {
+    let log =
+        tlsdiag::schannel::SchannelLog::read(&[captures().join("schannel").join(export)]).unwrap();
+    let options = Options {
+        schannel: Some(Arc::new(log)),
+        ..Options::default()
+    };
+    analyze_path(&captures().join(capture), options).unwrap()
+}
+
+/// (stream, event id, alert) of every joined event.
+fn events(r: &FileReport) -> Vec<(u64, u32, Option<u8>)> {
+    r.connections
+        .iter()
+        .flat_map(|c| {
+            c.schannel_events
+                .iter()
+                .map(move |e| (c.stream, e.id, e.alert))
+        })
+        .collect()
+}
+
+#[test]
+fn schannel_alert_events_join_the_connection_with_that_alert() {
+    for export in ["system-schannel.xml", "system-schannel.csv"] {
+        let r = with_events("tls12-client-cert-empty-required.pcap", export);
+        assert_eq!(events(&r), vec![(0, 36888, Some(40))], "{export}");
+        let e = &r.connections[0].schannel_events[0];
+        assert_eq!(e.error_state, Some(1205));
+        assert_eq!(e.computer.as_deref(), Some("WEB01.contoso.test"));
+        // The finding on the alert's frame (9) says it; the others do not.
+        for f in &r.connections[0].findings {
+            assert_eq!(
+                f.explanation.contains("Schannel event 36888"),
+                f.frames.contains(&9),
+                "{export} {}",
+                f.code
+            );
+        }
+        let j = r.schannel.as_ref().unwrap();
+        assert_eq!((j.joined, j.skipped), (1, 0), "{export}");
+        assert!(j.ambiguous.is_empty());
+    }
+    let j = with_events(
+        "tls12-client-cert-empty-required.pcap",
+        "system-schannel.xml",
+    )
+    .schannel
+    .unwrap();
+    assert_eq!((j.events, j.unmatched), (7, 6));
+    for (capture, alert) in [
+        ("tls12-client-cert-expired.pcap", 45),
+        ("tls12-client-cert-unlisted-ca.pcap", 48),
+    ] {
+        let r = with_events(capture, "system-schannel.xml");
+        assert_eq!(events(&r), vec![(0, 36888, Some(alert))], "{capture}");
+        // The CSV holds no such event: nothing joins.
+        let r = with_events(capture, "system-schannel.csv");
+        assert_eq!(events(&r), vec![], "{capture}");
+    }
+}
+
+#[test]
+fn schannel_36885_confirms_the_ca_list_over_limit() {
+    for export in ["system-schannel.xml", "system-schannel.csv"] {
+        let r = with_events("tls12-ca-list-17k.pcap", export);
+        assert_eq!(events(&r), vec![(0, 36885, None)], "{export}");
+        let f = r.connections[0]
+            .findings
+            .iter()
+            .find(|f| f.code == "ca-list-over-limit")
+            .unwrap();
+        assert!(f.explanation.ends_with(
+            "\nSchannel event 36885 at 2026-11-22 05:55:22Z on WEB01.contoso.test confirms it: the server truncated its list of trusted issuers."
+        ));
+        // The file's verdict carries the confirmed explanation.
+        let d = r
+            .summary
+            .diagnosis
+            .values()
+            .find(|d| d.code == "ca-list-over-limit")
+            .unwrap();
+        assert!(d.examples[0].explanation.contains("Schannel event 36885"));
+    }
+    // A capture whose CA list is small takes no 36885.
+    let r = with_events("tls12-cr-small.pcap", "system-schannel.xml");
+    assert_eq!(events(&r), vec![]);
+}
+
+#[test]
+fn schannel_bad_exports_are_clear_errors() {
+    let (code, _, err) = tlsdiag(&[
+        captures().join("tls12-ca-list-17k.pcap").to_str().unwrap(),
+        "--schannel-events",
+        captures().join("iislogs/README.md").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--schannel-events") && err.contains("not an event export"),
+        "{err}"
+    );
+    let (code, out, _) = tlsdiag(&[
+        captures().join("tls12-ca-list-17k.pcap").to_str().unwrap(),
+        "--schannel-events",
+        captures()
+            .join("schannel/system-schannel.xml")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("Schannel events: 7 in 1 file(s): 1 joined to a connection"),
+        "{out}"
+    );
+}

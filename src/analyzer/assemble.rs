@@ -52,6 +52,7 @@ pub(crate) fn file_report(
         warnings,
         kerberos: Default::default(),
         iis_log: None,
+        schannel: None,
         connections,
     }
 }
@@ -257,6 +258,7 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
             issuer_match: None,
         },
         iis_log: Vec::new(),
+        schannel_events: Vec::new(),
         findings: Vec::new(),
         outcome: Outcome {
             status: OutcomeStatus::Unknown,

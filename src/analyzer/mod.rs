@@ -44,6 +44,9 @@ pub struct Options {
     /// line's time may lie outside a connection's packets.
     pub iis_log: Option<std::sync::Arc<crate::iislog::IisLog>>,
     pub iis_tolerance_secs: i64,
+    /// Schannel events to join to the connections (`--schannel-events`); they use the same
+    /// tolerance.
+    pub schannel: Option<std::sync::Arc<crate::schannel::SchannelLog>>,
 }
 
 impl Default for Options {
@@ -58,6 +61,7 @@ impl Default for Options {
             shard: None,
             iis_log: None,
             iis_tolerance_secs: 2,
+            schannel: None,
         }
     }
 }
@@ -748,18 +752,18 @@ where
     Ok(report)
 }
 
-/// Joins IIS log lines to the connections, evaluates again the connections that got HTTP
-/// answers from it, and counts the findings of the file again.
+/// Joins IIS log lines to the connections and evaluates again the connections that got HTTP
+/// answers from it; says whether any did.
 fn join_iis_log(
     report: &mut FileReport,
     connections: &mut [ConnectionReport],
     log: &crate::iislog::IisLog,
     options: &Options,
-) {
+) -> bool {
     let (changed, summary) = crate::iislog::join(log, connections, options.iis_tolerance_secs);
     report.iis_log = Some(summary);
     if changed.is_empty() {
-        return;
+        return false;
     }
     let mut ctx = FindingsContext::new(options.thresholds.clone());
     let mut attached = FxHashSet::default();
@@ -773,14 +777,7 @@ fn join_iis_log(
             report.http_connections += 1;
         }
     }
-    let mut summary = model::Summary::default();
-    for c in connections.iter() {
-        summary.add_connection(c);
-    }
-    for f in &report.kerberos.findings {
-        summary.add(f);
-    }
-    report.summary = summary;
+    true
 }
 
 /// Takes file-level findings back out of a summary's counts.
@@ -860,8 +857,25 @@ fn complete(
     options: &Options,
 ) -> FileReport {
     connections.sort_by_key(|c| c.stream);
+    let mut changed = false;
     if let Some(log) = &options.iis_log {
-        join_iis_log(&mut report, &mut connections, log, options);
+        changed |= join_iis_log(&mut report, &mut connections, log, options);
+    }
+    if let Some(log) = &options.schannel {
+        let (c, summary) = crate::schannel::join(log, &mut connections, options.iis_tolerance_secs);
+        report.schannel = Some(summary);
+        changed |= c;
+    }
+    if changed {
+        // Findings changed after they were counted: count the file again.
+        let mut summary = model::Summary::default();
+        for c in connections.iter() {
+            summary.add_connection(c);
+        }
+        for f in &report.kerberos.findings {
+            summary.add(f);
+        }
+        report.summary = summary;
     }
     findings::correlate_all(&mut connections);
     report.connections = connections;

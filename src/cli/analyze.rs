@@ -118,7 +118,9 @@ pub(crate) fn process(
     let name = path.display().to_string();
     let streamed = match format {
         // The IIS log is joined once every connection is known: held output only.
-        Format::Text => streams_text(path, stream) && options.iis_log.is_none(),
+        Format::Text => {
+            streams_text(path, stream) && options.iis_log.is_none() && options.schannel.is_none()
+        }
         Format::Jsonl => true,
         Format::Json | Format::Summary => false,
     };
@@ -246,6 +248,20 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
         }
         if matches!(args.format, Format::Jsonl | Format::Summary) {
             eprintln!("tlsdiag: warning: --iis-log is joined only with --format text or json");
+        }
+    }
+    if !args.analysis.schannel_events.is_empty() {
+        match tlsdiag::schannel::SchannelLog::read(&args.analysis.schannel_events) {
+            Ok(log) => options.schannel = Some(Arc::new(log)),
+            Err(e) => {
+                eprintln!("tlsdiag: --schannel-events: {e}");
+                return ExitCode::from(EXIT_INPUT_ERROR);
+            }
+        }
+        if matches!(args.format, Format::Jsonl | Format::Summary) {
+            eprintln!(
+                "tlsdiag: warning: --schannel-events are joined only with --format text or json"
+            );
         }
     }
     let show_progress = !args.quiet && std::io::stderr().is_terminal();

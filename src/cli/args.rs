@@ -65,6 +65,11 @@ pub(crate) struct AnalysisOptions {
     /// between the server and the capture; the log has whole seconds).
     #[arg(long, default_value_t = 2, value_name = "SECONDS")]
     pub(crate) iis_log_tolerance: i64,
+    /// Schannel events of the System log exported as XML (wevtutil qe ... /f:xml) or CSV
+    /// (Get-WinEvent | Export-Csv), joined to the connections by alert and time (the same
+    /// tolerance); may be given several times (text and JSON output).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) schannel_events: Vec<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -171,6 +176,7 @@ impl AnalysisOptions {
             shard: None,
             iis_log: None,
             iis_tolerance_secs: self.iis_log_tolerance,
+            schannel: None,
         }
     }
 

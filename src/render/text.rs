@@ -165,6 +165,28 @@ pub fn render_diagnosis(r: &FileReport) -> String {
         }
     }
     render_kerberos(&mut o, r);
+    if let Some(j) = &r.schannel {
+        let _ = writeln!(
+            o,
+            "Schannel events: {} in {} file(s): {} joined to a connection, {} ambiguous, {} matching no connection, {} unreadable or not Schannel",
+            j.events,
+            j.files.len(),
+            j.joined,
+            j.ambiguous.len(),
+            j.unmatched,
+            j.skipped
+        );
+        for a in &j.ambiguous {
+            let streams: Vec<String> = a.candidates.iter().map(|s| s.to_string()).collect();
+            let _ = writeln!(
+                o,
+                "  {} (event {}) matches tcp.stream {}",
+                escape_controls(&a.source),
+                a.id,
+                streams.join(", ")
+            );
+        }
+    }
     if let Some(j) = &r.iis_log {
         let _ = writeln!(
             o,
@@ -353,6 +375,17 @@ fn render_http(o: &mut String, c: &ConnectionReport) {
             l.time_taken_ms
                 .map(|t| format!(", {t} ms"))
                 .unwrap_or_default()
+        );
+    }
+    for e in &c.schannel_events {
+        let _ = writeln!(
+            o,
+            "  Schannel {} {} {}: {}{}",
+            e.id,
+            crate::model::utc(e.time_ns.div_euclid(1_000_000_000)),
+            escape_controls(&e.source),
+            e.meaning,
+            e.alert.map(|a| format!(" (alert {a})")).unwrap_or_default()
         );
     }
     let inside = if c.tls { " (decrypted)" } else { "" };
