@@ -444,3 +444,40 @@ fn garbage_on_port_88_is_counted_not_fatal() {
     assert_eq!(r.kerberos.skipped, 1);
     assert_eq!(krb_findings(&r), vec![]);
 }
+
+/// A legacy pcap without the given frames (1-based).
+fn without_frames(raw: &[u8], drop: &[usize]) -> Vec<u8> {
+    let mut out = raw[..24].to_vec();
+    let (mut at, mut frame) = (24, 1);
+    while at + 16 <= raw.len() {
+        let len = u32::from_le_bytes(raw[at + 8..at + 12].try_into().unwrap()) as usize;
+        if !drop.contains(&frame) {
+            out.extend_from_slice(&raw[at..at + 16 + len]);
+        }
+        at += 16 + len;
+        frame += 1;
+    }
+    out
+}
+
+#[test]
+fn spn_unknown_without_the_http_is_a_warning_said_once_per_file() {
+    // The GET (45) and its 401 (47) cut out of the capture: the KDC errors explain nothing seen.
+    // Frames after them move up by two (54 and 64 become 52 and 62).
+    let raw = std::fs::read(dir().join("krb-spn-unknown.pcap")).unwrap();
+    let r = analyze_bytes("cut", without_frames(&raw, &[45, 47]), Options::default()).unwrap();
+    assert_eq!(r.http_connections, 0);
+    assert_eq!(
+        krb_findings(&r),
+        vec![(
+            None,
+            "krb-spn-unknown".into(),
+            Severity::Warning,
+            vec![30, 40, 52, 62]
+        )]
+    );
+    let f = &r.kerberos.findings[0];
+    assert!(f.explanation.contains("4 times, frames 30, 40, 52, 62"));
+    assert_eq!(f.stream, 3);
+    assert_eq!(r.summary.by_severity.get("warning"), Some(&1));
+}

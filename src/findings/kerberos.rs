@@ -24,7 +24,7 @@ pub(super) const DOCS: &[CodeDoc] = &[
         title: "The KDC knows no account with the site's SPN",
         cause: "The client asked the KDC for a service ticket to HTTP/host and got KDC_ERR_S_PRINCIPAL_UNKNOWN (7): no account holds that service principal name, so the client cannot use Kerberos for the site. It sends the request without a Kerberos token (or falls back to NTLM) and gets 401.",
         evidence: "The TGS-REQ's KRB-ERROR 7 on port 88 with the SPN it names, and the HTTP requests of the same client to that host (Host header) that were answered 401.",
-        fix: "Register the SPN on the account that runs the site: `setspn -Q HTTP/host` finds who holds it, `setspn -S HTTP/host DOMAIN\\account` adds it. Check also that the client uses the host name the SPN is registered for (a CNAME or an alias needs its own SPN).",
+        fix: "(Without a 401 of the same client that it explains, for example when the HTTP is not in the capture, it is a warning.) Register the SPN on the account that runs the site: `setspn -Q HTTP/host` finds who holds it, `setspn -S HTTP/host DOMAIN\\account` adds it. Check also that the client uses the host name the SPN is registered for (a CNAME or an alias needs its own SPN).",
         refs: &[RFC4120_ERRORS, MS_SPN, RFC4559],
     },
     CodeDoc {
@@ -426,6 +426,16 @@ pub fn file_findings(kdc: &[KdcMessage], attached: &FxHashSet<u64>) -> Vec<Findi
         let Some(code) = kdc_code(&k.message) else {
             continue;
         };
+        // A missing SPN matters here only for a web site; clients ask for many others.
+        if code == "krb-spn-unknown"
+            && !k
+                .message
+                .sname
+                .as_deref()
+                .is_some_and(|s| s.to_ascii_lowercase().starts_with("http/"))
+        {
+            continue;
+        }
         let client = host_part(&k.client);
         let principal = match code {
             "krb-preauth-failed" => k.message.cname.clone(),
@@ -444,12 +454,20 @@ pub fn file_findings(kdc: &[KdcMessage], attached: &FxHashSet<u64>) -> Vec<Findi
         .map(|(code, _, _, frames, first)| {
             let (title, explanation) = describe_kdc(code, first, &frames);
             let d = doc(code).expect("finding code is in the catalog");
+            // No request is seen failing for a missing SPN: the client may have fallen back to
+            // NTLM or reached the site outside the capture. The logon and clock errors stop
+            // every Kerberos use of the client and stay errors.
+            let (severity, consequence) = if code == "krb-spn-unknown" {
+                (Severity::Warning, " Whether the site then failed is not in the capture (the client may have used NTLM instead).")
+            } else {
+                (d.severity, "")
+            };
             Finding {
                 code,
-                severity: d.severity,
+                severity,
                 title,
                 explanation: format!(
-                    "{explanation} The capture holds no HTTP request of this client that it explains."
+                    "{explanation} The capture holds no HTTP request of this client that it explains.{consequence}"
                 ),
                 stream: first.tcp_stream.unwrap_or_default(),
                 filter: format!(
