@@ -481,3 +481,58 @@ fn spn_unknown_without_the_http_is_a_warning_said_once_per_file() {
     assert_eq!(f.stream, 3);
     assert_eq!(r.summary.by_severity.get("warning"), Some(&1));
 }
+
+#[allow(dead_code)]
+mod common;
+
+#[test]
+fn a_real_ticket_refused_again_and_again_is_a_rejected_ticket() {
+    // The real AP-REQ token curl sent in krb-success.pcap, replayed to a server that answers
+    // a bare 401 each time (the IIS behaviour for a ticket it cannot decrypt): no KRB-ERROR
+    // says why, the loop does.
+    let raw = std::fs::read(dir().join("krb-success.pcap")).unwrap();
+    let marker = b"Authorization: Negotiate ";
+    let start = raw.windows(marker.len()).position(|w| w == marker).unwrap() + marker.len();
+    let end = start + raw[start..].iter().position(|&b| b == b'\r').unwrap();
+    let token = std::str::from_utf8(&raw[start..end]).unwrap();
+    assert!(token.starts_with("YII"));
+    let get = format!(
+        "GET /app HTTP/1.1\r\nHost: www.tlsdiag.test\r\nAuthorization: Negotiate {token}\r\n\r\n"
+    );
+    let deny = b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate\r\nWWW-Authenticate: NTLM\r\nContent-Length: 0\r\n\r\n";
+    let pieces: Vec<(bool, &[u8])> = (0..3)
+        .flat_map(|_| [(true, get.as_bytes()), (false, &deny[..])])
+        .collect();
+    let r = analyze_bytes("loop", common::synthetic_tcp(&pieces), Options::default()).unwrap();
+    let c = &r.connections[0];
+    let mut got: Vec<(&str, Severity)> = c.findings.iter().map(|f| (f.code, f.severity)).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("http-auth-loop", Severity::Warning),
+            ("krb-ticket-rejected", Severity::Error),
+        ]
+    );
+    let f = c
+        .findings
+        .iter()
+        .find(|f| f.code == "krb-ticket-rejected")
+        .unwrap();
+    assert_eq!(
+        f.title,
+        "The site refused the Kerberos ticket for HTTP/www.tlsdiag.test without saying why"
+    );
+    assert!(f.explanation.contains("(key version 2)"));
+    // Requests in frames 3, 5, 7 and refusals in 4, 6, 8 (after a two-packet handshake).
+    assert_eq!(f.frames, vec![3, 4, 5, 6, 7, 8]);
+    // The loop finding points to it.
+    let l = c
+        .findings
+        .iter()
+        .find(|f| f.code == "http-auth-loop")
+        .unwrap();
+    assert!(l
+        .explanation
+        .ends_with("Kerberos says why: krb-ticket-rejected."));
+}

@@ -260,16 +260,27 @@ fn site_errors(c: &ConnectionReport, kdc: &[KdcMessage], out: &mut Vec<Finding>)
                 .as_ref()
                 .is_none_or(|t| t.neg_result != Some("accept-incomplete"));
         if let (Some(_), true) = (ap_req, refused) {
-            out.push(finding(
-                "krb-ticket-rejected",
-                c,
-                format!("The site refused the Kerberos ticket for {spn} without saying why"),
-                format!(
-                    "The client sent a Kerberos ticket for {spn}{kvno}{req} and the site answered 401 in frame {resp} without a Kerberos error.{issued_sentence} The SPN is probably registered to another account than the one running the site, or duplicated: check with setspn -Q {spn} and setspn -X."
-                ),
-                frames,
-                filter_for(c.stream, "http.response.code == 401"),
-            ));
+            // A loop of refusals is one finding: the first refusal's words, every frame.
+            match out
+                .iter_mut()
+                .find(|f| f.code == "krb-ticket-rejected" && f.title.ends_with("without saying why"))
+            {
+                Some(f) => {
+                    f.frames.extend(frames);
+                    f.frames.sort_unstable();
+                    f.frames.dedup();
+                }
+                None => out.push(finding(
+                    "krb-ticket-rejected",
+                    c,
+                    format!("The site refused the Kerberos ticket for {spn} without saying why"),
+                    format!(
+                        "The client sent a Kerberos ticket for {spn}{kvno}{req} and the site answered 401 in frame {resp} without a Kerberos error (and again to every later ticket on this connection, frames listed).{issued_sentence} The SPN is probably registered to another account than the one running the site, or duplicated: check with setspn -Q {spn} and setspn -X."
+                    ),
+                    frames,
+                    filter_for(c.stream, "http.response.code == 401"),
+                )),
+            }
         }
     }
 }
