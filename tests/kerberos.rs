@@ -536,3 +536,104 @@ fn a_real_ticket_refused_again_and_again_is_a_rejected_ticket() {
         .explanation
         .ends_with("Kerberos says why: krb-ticket-rejected."));
 }
+
+/// The records of a little-endian microsecond Ethernet/IPv4 pcap: (header, data).
+fn records(raw: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at + 16 <= raw.len() {
+        let len = u32::from_le_bytes(raw[at + 8..at + 12].try_into().unwrap()) as usize;
+        out.push((
+            raw[at..at + 16].to_vec(),
+            raw[at + 16..at + 16 + len].to_vec(),
+        ));
+        at += 16 + len;
+    }
+    out
+}
+
+fn tcp_ports(data: &[u8]) -> Option<(u16, u16)> {
+    if data.len() < 34 || data[23] != 6 {
+        return None;
+    }
+    let l4 = 14 + (data[14] & 0x0f) as usize * 4;
+    Some((
+        u16::from_be_bytes([data[l4], data[l4 + 1]]),
+        u16::from_be_bytes([data[l4 + 2], data[l4 + 3]]),
+    ))
+}
+
+#[test]
+fn spn_unknown_then_ntlm_that_gets_through_is_a_warning() {
+    // The real KDC conversations of krb-spn-unknown.pcap (four KRB-ERROR 7), their client moved
+    // to 10.0.0.1, followed by a synthetic HTTP connection of that client in the same second:
+    // Negotiate with NTLM inside, the challenge 401, then 200. Kerberos failed, the site
+    // still answered: a warning, not an error.
+    let raw = std::fs::read(dir().join("krb-spn-unknown.pcap")).unwrap();
+    let mut out = raw[..24].to_vec();
+    let mut kept = 0;
+    let mut second = [0u8; 4];
+    for (head, mut data) in records(&raw) {
+        if tcp_ports(&data).is_some_and(|(a, b)| a == 80 || b == 80) {
+            continue;
+        }
+        second.copy_from_slice(&head[0..4]);
+        for at in [26, 30] {
+            if data[at..at + 4] == [127, 0, 0, 1] {
+                data[at..at + 4].copy_from_slice(&[10, 0, 0, 1]);
+            }
+        }
+        out.extend_from_slice(&head);
+        out.extend_from_slice(&data);
+        kept += 1;
+    }
+    let ntlm1 = b"GET /app HTTP/1.1\r\nHost: www.tlsdiag.test\r\nAuthorization: Negotiate TlRMTVNTUAABAAAAB4IIog==\r\n\r\n";
+    let challenge = b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate TlRMTVNTUAACAAAAAAAAAAAAAAA=\r\nContent-Length: 0\r\n\r\n";
+    let ntlm3 = b"GET /app HTTP/1.1\r\nHost: www.tlsdiag.test\r\nAuthorization: Negotiate TlRMTVNTUAADAAAAAAAAAAAAAAA=\r\n\r\n";
+    let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    let pieces: Vec<(bool, &[u8])> = vec![
+        (true, ntlm1),
+        (false, challenge),
+        (true, ntlm3),
+        (false, ok),
+    ];
+    for (mut head, data) in records(&common::synthetic_tcp(&pieces)) {
+        head[0..4].copy_from_slice(&second);
+        out.extend_from_slice(&head);
+        out.extend_from_slice(&data);
+    }
+    let r = analyze_bytes("ntlm", out, Options::default()).unwrap();
+    assert_eq!(r.connections.len(), 1);
+    let c = &r.connections[0];
+    assert_eq!(c.client, "10.0.0.1:50000");
+    let errors: Vec<u64> = r
+        .kerberos
+        .messages
+        .iter()
+        .filter(|m| m.message.error_code == Some(7))
+        .map(|m| m.frame)
+        .collect();
+    assert_eq!(errors.len(), 4);
+    let first_http = kept as u64 + 1;
+    // After the two-packet handshake: requests and answers in the next four frames.
+    let mut frames = errors.clone();
+    frames.extend([first_http + 2, first_http + 3]);
+    assert_eq!(
+        krb_findings(&r),
+        vec![(
+            Some(c.stream),
+            "krb-spn-unknown".into(),
+            Severity::Warning,
+            frames
+        )]
+    );
+    let f = c
+        .findings
+        .iter()
+        .find(|f| f.code == "krb-spn-unknown")
+        .unwrap();
+    assert!(f.explanation.contains("after the client fell back to NTLM"));
+    assert!(f.explanation.contains("A later request got past the 401"));
+    // The NTLM tokens are not taken for Kerberos.
+    assert!(c.http.iter().all(|x| x.negotiate_request.is_none()));
+}

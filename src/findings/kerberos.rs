@@ -24,7 +24,7 @@ pub(super) const DOCS: &[CodeDoc] = &[
         title: "The KDC knows no account with the site's SPN",
         cause: "The client asked the KDC for a service ticket to HTTP/host and got KDC_ERR_S_PRINCIPAL_UNKNOWN (7): no account holds that service principal name, so the client cannot use Kerberos for the site. It sends the request without a Kerberos token (or falls back to NTLM) and gets 401.",
         evidence: "The TGS-REQ's KRB-ERROR 7 on port 88 with the SPN it names, and the HTTP requests of the same client to that host (Host header) that were answered 401.",
-        fix: "(Without a 401 of the same client that it explains, for example when the HTTP is not in the capture, it is a warning.) Register the SPN on the account that runs the site: `setspn -Q HTTP/host` finds who holds it, `setspn -S HTTP/host DOMAIN\\account` adds it. Check also that the client uses the host name the SPN is registered for (a CNAME or an alias needs its own SPN).",
+        fix: "(Without a 401 of the same client that it explains, for example when the HTTP is not in the capture, or when the client got through with NTLM after the 401, it is a warning.) Register the SPN on the account that runs the site: `setspn -Q HTTP/host` finds who holds it, `setspn -S HTTP/host DOMAIN\\account` adds it. Check also that the client uses the host name the SPN is registered for (a CNAME or an alias needs its own SPN).",
         refs: &[RFC4120_ERRORS, MS_SPN, RFC4559],
     },
     CodeDoc {
@@ -358,7 +358,13 @@ fn kdc_errors(
         let mut frames = errors.clone();
         frames.extend(&http);
         let (title, explanation) = describe_kdc(code, first, &errors);
-        out.push(finding(
+        // The HTTP rules say whether the client ever got through (an NTLM fall-back that
+        // succeeded answers the 401): then Kerberos failed but nothing broke.
+        let never_through = c.findings.iter().any(|f| {
+            matches!(f.code, "http-401" | "http-auth-loop")
+                && f.frames.iter().any(|x| http.contains(x))
+        });
+        let mut f = finding(
             code,
             c,
             title,
@@ -369,7 +375,14 @@ fn kdc_errors(
                 first.message.error_code.unwrap_or_default(),
                 filter_for(c.stream, "http.response.code == 401")
             ),
-        ));
+        );
+        if !never_through {
+            f.severity = Severity::Warning;
+            f.explanation.push_str(
+                " A later request got past the 401 (without Kerberos), so the site still answered.",
+            );
+        }
+        out.push(f);
     }
 }
 
