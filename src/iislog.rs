@@ -196,7 +196,12 @@ fn date_time(date: &str, time: &str) -> Option<i64> {
     let (y, m, day) = (d.next()??, d.next()??, d.next()??);
     let mut t = time.split(':').map(|x| x.parse::<i64>().ok());
     let (h, min, s) = (t.next()??, t.next()??, t.next()??);
-    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+    // Years are bounded so the arithmetic below cannot overflow on a hostile line.
+    if d.next().is_some()
+        || !(1..=9999).contains(&y)
+        || !(1..=12).contains(&m)
+        || !(1..=31).contains(&day)
+    {
         return None;
     }
     if !(0..24).contains(&h) || !(0..60).contains(&min) || !(0..61).contains(&s) {
@@ -358,10 +363,12 @@ mod tests {
              23:42:57 10.0.0.5 2026-11-30 443 10.0.0.1 403 16 2148204809 /app\r\n\
              23:42:57 10.0.0.5 2026-11-30 443 10.0.0.1 403 16\r\n\
              25:00:00 10.0.0.5 2026-11-30 443 10.0.0.1 403 16 0 /x\r\n\
-             23:42:58 not-an-ip 2026-11-30 443 10.0.0.1 200 0 0 /\r\n",
+             23:42:58 not-an-ip 2026-11-30 443 10.0.0.1 200 0 0 /\r\n\
+             23:42:58 10.0.0.5 999999999999999-11-30 443 10.0.0.1 200 0 0 /\r\n\
+             23:42:58 10.0.0.5 2026-11-30 99999 10.0.0.1 200 0 0 /\r\n",
             "u_ex261130.log",
         );
-        assert_eq!(log.skipped, 3);
+        assert_eq!(log.skipped, 5);
         assert_eq!(log.lines.len(), 1);
         let l = &log.lines[0];
         assert_eq!(l.time, 1796082177);

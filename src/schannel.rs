@@ -278,7 +278,11 @@ pub fn parse_time(s: &str) -> Option<i64> {
 }
 
 fn civil(y: i64, m: i64, day: i64, h: i64, min: i64, s: i64) -> Option<i64> {
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || !(0..24).contains(&h) {
+    // Years are bounded so the arithmetic below cannot overflow on a hostile export.
+    if !(1..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    if !(0..24).contains(&h) {
         return None;
     }
     if !(0..60).contains(&min) || !(0..61).contains(&s) {
@@ -429,6 +433,11 @@ mod tests {
         );
         assert_eq!(parse_time("13/22/2026 5:55:28 AM"), None);
         assert_eq!(parse_time("garbage"), None);
+        assert_eq!(parse_time("999999999999999-01-01T00:00:00Z"), None);
+        assert_eq!(
+            parse_time("2026-01-01T00:00:00.99999999999999999999Z"),
+            Some(1_767_225_600_999_999_999)
+        );
     }
 
     #[test]
