@@ -637,3 +637,21 @@ fn spn_unknown_then_ntlm_that_gets_through_is_a_warning() {
     // The NTLM tokens are not taken for Kerberos.
     assert!(c.http.iter().all(|x| x.negotiate_request.is_none()));
 }
+
+#[test]
+fn json_lines_carry_the_file_level_kerberos_finding() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tlsdiag"))
+        .args(["-f", "jsonl"])
+        .arg(dir().join("krb-preauth-failed.pcap"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let findings: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["kind"] == "finding")
+        .collect();
+    assert_eq!(findings.len(), 1, "{text}");
+    assert_eq!(findings[0]["code"], "krb-preauth-failed");
+    assert_eq!(findings[0]["frames"], serde_json::json!([4]));
+}
