@@ -189,6 +189,14 @@ fn iis_log_from_the_command_line() {
         out.contains("u_ex261122.log:7 2026-11-22 05:55:46Z GET /secure/ -> 403.7, 8 ms"),
         "{out}"
     );
+    assert!(
+        out.contains("frames none (from the IIS log); Wireshark filter"),
+        "{out}"
+    );
+    assert!(
+        out.contains("HTTP (IIS log) GET /secure/ -> 403 (from the IIS log) (IIS 403.7"),
+        "{out}"
+    );
     let (code, _, err) = tlsdiag(&[
         captures().join("nginx-mtls-403.pcap").to_str().unwrap(),
         "--iis-log",

@@ -413,10 +413,15 @@ fn render_findings(o: &mut String, c: &ConnectionReport, said: &[&str]) {
         } else {
             render_explanation(o, &f.explanation);
         }
+        // A finding from IIS log lines alone has no frame.
+        let frames = if frames.is_empty() {
+            "none (from the IIS log)".to_string()
+        } else {
+            frames.join(",")
+        };
         let _ = writeln!(
             o,
-            "          frames {}; Wireshark filter: {}",
-            frames.join(","),
+            "          frames {frames}; Wireshark filter: {}",
             f.filter
         );
     }
