@@ -78,6 +78,9 @@ pub struct ConnectionReport {
     pub last_frame: u64,
     /// Capture time of the first packet, nanoseconds since the Unix epoch.
     pub start_ns: i64,
+    /// Capture time of the last packet.
+    #[serde(skip)]
+    pub end_ns: i64,
     /// TLS started after other application bytes (STARTTLS or a database upgrade).
     pub upgraded: bool,
     /// TLS was found on the connection.
@@ -112,6 +115,12 @@ pub struct ConnectionReport {
     pub handshakes: Vec<HandshakeOutcome>,
     /// Whether a client certificate was asked for and what the client answered.
     pub client_auth: ClientAuthSummary,
+    /// IIS log lines joined to this connection (`--iis-log`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iis_log: Vec<crate::iislog::IisLine>,
+    /// Schannel events joined to this connection (`--schannel-events`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub schannel_events: Vec<crate::schannel::SchannelEvent>,
     /// Explained problems, most severe first.
     pub findings: Vec<Finding>,
     /// Facts that hold for many connections of a file (HTTP or TLS 1.3 client authentication
@@ -210,7 +219,34 @@ pub struct FileReport {
     pub warnings: Vec<String>,
     /// Findings of all connections counted by code and severity.
     pub summary: Summary,
+    /// Kerberos seen on port 88, and the KDC errors no HTTP connection explains.
+    #[serde(skip_serializing_if = "KerberosReport::is_empty")]
+    pub kerberos: KerberosReport,
+    /// The join of `--iis-log` lines to the connections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iis_log: Option<crate::iislog::JoinSummary>,
+    /// The join of `--schannel-events` to the connections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schannel: Option<crate::schannel::JoinSummary>,
     pub connections: Vec<ConnectionReport>,
+}
+
+/// Kerberos on port 88 (TCP and UDP) in one capture.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct KerberosReport {
+    /// Every message decoded, in capture order.
+    pub messages: Vec<crate::kerberos::KdcMessage>,
+    /// Messages on port 88 that could not be decoded (or beyond the number kept).
+    pub skipped: u64,
+    /// Findings from KDC errors that no HTTP request of the capture explains (the others are
+    /// on the HTTP connection they explain). `stream` is the KDC's `tcp.stream`, 0 over UDP.
+    pub findings: Vec<Finding>,
+}
+
+impl KerberosReport {
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty() && self.skipped == 0 && self.findings.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Hash)]

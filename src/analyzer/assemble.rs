@@ -50,6 +50,9 @@ pub(crate) fn file_report(
         first_ns,
         last_ns,
         warnings,
+        kerberos: Default::default(),
+        iis_log: None,
+        schannel: None,
         connections,
     }
 }
@@ -217,6 +220,7 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
         first_frame: c.first_frame,
         last_frame: c.last_frame,
         start_ns: c.first_ts,
+        end_ns: c.last_ts,
         upgraded: tls.upgraded,
         tls: tls.detected,
         transcript: String::new(),
@@ -253,6 +257,8 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
             client_certificate: "not-visible",
             issuer_match: None,
         },
+        iis_log: Vec::new(),
+        schannel_events: Vec::new(),
         findings: Vec::new(),
         outcome: Outcome {
             status: OutcomeStatus::Unknown,

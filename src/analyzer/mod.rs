@@ -16,6 +16,7 @@ use rustc_hash::FxHashSet;
 use crate::capture::{self, CaptureError, CaptureEvent, Packet, ReadOutcome};
 use crate::findings::{self, FindingsContext, Thresholds};
 use crate::http::HttpSession;
+use crate::kerberos;
 use crate::model::{self, ConnectionReport, FileReport};
 use crate::packet::{flags, Endpoint, PacketDecoder, TcpSegment};
 use crate::tcp::{self, Delivery, FlowTable, HalfStream, Lookup};
@@ -45,6 +46,13 @@ pub struct Options {
     /// Analyse only the conversations of shard `.0` of `.1` (by a symmetric hash of the
     /// addresses); the others are tracked for numbering only. See [`analyze_path_sharded`].
     pub shard: Option<(u32, u32)>,
+    /// IIS W3C log lines to join to the connections (`--iis-log`), and how far (seconds) a
+    /// line's time may lie outside a connection's packets.
+    pub iis_log: Option<std::sync::Arc<crate::iislog::IisLog>>,
+    pub iis_tolerance_secs: i64,
+    /// Schannel events to join to the connections (`--schannel-events`); they use the same
+    /// tolerance.
+    pub schannel: Option<std::sync::Arc<crate::schannel::SchannelLog>>,
 }
 
 impl Default for Options {
@@ -60,6 +68,9 @@ impl Default for Options {
             max_connections: 100_000,
             progress: None,
             shard: None,
+            iis_log: None,
+            iis_tolerance_secs: 2,
+            schannel: None,
         }
     }
 }
@@ -110,6 +121,48 @@ struct State {
     pending_overflows: u64,
     /// Connections finalized early because too many were live.
     evicted: u64,
+    /// Kerberos messages seen on port 88, in capture order (at most [`MAX_KDC_MESSAGES`]).
+    kdc: Vec<kerberos::KdcMessage>,
+    /// Kerberos messages on port 88 that could not be decoded, or beyond the limit.
+    kdc_skipped: u64,
+}
+
+/// Kerberos messages on port 88 kept per capture.
+const MAX_KDC_MESSAGES: usize = 100_000;
+
+impl State {
+    /// Keeps one message seen on port 88 (or counts it when it is undecodable).
+    fn kdc_message(
+        &mut self,
+        (from, to): (&Endpoint, &Endpoint),
+        (transport, tcp_stream): (&'static str, Option<u64>),
+        frame: u64,
+        ts_ns: i64,
+        message: Result<kerberos::KrbMessage, kerberos::DecodeError>,
+    ) {
+        let Ok(message) = message else {
+            self.kdc_skipped += 1;
+            return;
+        };
+        if self.kdc.len() >= MAX_KDC_MESSAGES {
+            self.kdc_skipped += 1;
+            return;
+        }
+        let (client, kdc) = if to.port == kerberos::PORT {
+            (from, to)
+        } else {
+            (to, from)
+        };
+        self.kdc.push(kerberos::KdcMessage {
+            frame,
+            transport,
+            tcp_stream,
+            client: client.to_string(),
+            kdc: kdc.to_string(),
+            ts_ns,
+            message,
+        });
+    }
 }
 
 /// All connections together buffer at most this many out-of-order bytes (per direction the
@@ -144,6 +197,8 @@ pub struct Analyzer {
     /// All reports are kept to the end: link 401/403 to other connections then, both ways
     /// ([`findings::correlate_all`]), instead of to earlier ones as connections end.
     keeps_all_reports: bool,
+    /// Frames of KDC errors said on an HTTP connection (the rest are said once per file).
+    kdc_attached: FxHashSet<u64>,
 }
 
 /// Hands one delivery of direction `dir` to the TLS session.
@@ -156,6 +211,19 @@ fn deliver(
     d: Delivery<'_>,
 ) {
     if app.ignored {
+        return;
+    }
+    if let Some(krb) = app.krb.as_mut() {
+        // Kerberos on port 88: framed and decoded here, collected by `State::segment`.
+        match d {
+            Delivery::Data { bytes, frame, .. } => {
+                let (msgs, broke) = krb.framers[dir as usize].push(bytes, frame);
+                krb.undecodable += broke as u64;
+                krb.out
+                    .extend(msgs.into_iter().map(|(f, m)| (dir, f, ts_ns, m)));
+            }
+            Delivery::Gap { .. } => krb.framers[dir as usize].gap(),
+        }
         return;
     }
     let session = app.tls.get_or_insert_with(|| Box::new(TlsSession::new()));
@@ -203,6 +271,22 @@ pub(crate) struct App {
     pub ignored: bool,
     pub tls: Option<Box<TlsSession>>,
     pub http: Option<Box<HttpSession>>,
+    /// A conversation with port 88: Kerberos, not TLS or HTTP.
+    pub krb: Option<Box<KrbStream>>,
+}
+
+/// The Kerberos framing of a TCP conversation on port 88, per direction, and the messages
+/// decoded but not yet collected (direction, frame, time, message).
+#[derive(Default)]
+pub(crate) struct KrbStream {
+    framers: [kerberos::TcpFramer; 2],
+    out: Vec<(
+        u8,
+        u64,
+        i64,
+        Result<kerberos::KrbMessage, kerberos::DecodeError>,
+    )>,
+    undecodable: u64,
 }
 
 impl State {
@@ -217,16 +301,21 @@ impl State {
                 self.addresses.insert(host_of(&ep));
             }
         }
-        let ignored = self
-            .options
-            .shard
-            .is_some_and(|(index, count)| flow_shard(&seg.src, &seg.dst, count) != index);
+        let is_krb = seg.src.port == kerberos::PORT || seg.dst.port == kerberos::PORT;
+        // Every shard decodes the KDC conversations (they are small and give no connection
+        // report), so each can tie them to its HTTP connections.
+        let ignored = !is_krb
+            && self
+                .options
+                .shard
+                .is_some_and(|(index, count)| flow_shard(&seg.src, &seg.dst, count) != index);
         self.conns[slot] = Some(Box::new(Conn {
             stream,
             endpoints: [seg.src, seg.dst],
             tcp: [HalfStream::new(), HalfStream::new()],
             app: App {
                 ignored,
+                krb: is_krb.then(Default::default),
                 ..Default::default()
             },
             syn_dir: None,
@@ -354,6 +443,17 @@ impl State {
         if ended && conn.ended_at.is_none() {
             conn.ended_at = Some(ts_ns);
         }
+        if let Some(krb) = conn.app.krb.as_mut() {
+            let out = std::mem::take(&mut krb.out);
+            let skipped = std::mem::take(&mut krb.undecodable);
+            let (endpoints, stream) = (conn.endpoints, conn.stream);
+            self.kdc_skipped += skipped;
+            for (dir, frame, ts, m) in out {
+                let d = dir as usize;
+                let (from, to) = (&endpoints[d], &endpoints[1 - d]);
+                self.kdc_message((from, to), ("tcp", Some(stream)), frame, ts, m);
+            }
+        }
     }
 
     /// Flushes a conversation and builds its report (None when it carried neither TLS nor HTTP).
@@ -445,6 +545,13 @@ impl Analyzer {
         let ts = pkt.ts_ns;
         self.decoder
             .decode(pkt, |seg| state.segment(seg, frame, ts));
+        if !self.decoder.kerberos_udp.is_empty() {
+            for (src, dst, payload) in std::mem::take(&mut self.decoder.kerberos_udp) {
+                let m = kerberos::decode(&payload);
+                self.state
+                    .kdc_message((&src, &dst), ("udp", None), frame, ts, m);
+            }
+        }
         if !self.state.to_finalize.is_empty() {
             for slot in std::mem::take(&mut self.state.to_finalize) {
                 self.finalize(slot, frame);
@@ -502,6 +609,9 @@ impl Analyzer {
             self.refresh_contacted();
         }
         findings::evaluate_into(&mut report, &mut self.findings);
+        if !report.http.is_empty() {
+            findings::kerberos_rules(&mut report, &self.state.kdc, &mut self.kdc_attached);
+        }
         if !self.keeps_all_reports {
             findings::correlate_recent(&mut report, &mut self.recent);
         }
@@ -592,6 +702,14 @@ impl Analyzer {
                 self.state.pending_overflows
             ));
         }
+        let kerberos = model::KerberosReport {
+            findings: findings::kerberos_file_findings(&self.state.kdc, &self.kdc_attached),
+            messages: std::mem::take(&mut self.state.kdc),
+            skipped: self.state.kdc_skipped,
+        };
+        for f in &kerberos.findings {
+            self.summary.add(f);
+        }
         let rest = std::mem::take(&mut self.finished);
         let mut file_report = assemble::file_report(
             file,
@@ -606,6 +724,7 @@ impl Analyzer {
             warnings,
         );
         file_report.summary = self.summary;
+        file_report.kerberos = kerberos;
         file_report.tls_connections = self.tls_connections;
         file_report.http_connections = self.http_connections;
         file_report.handshakes = self.handshakes;
@@ -644,6 +763,51 @@ where
         sink(r);
     }
     Ok(report)
+}
+
+/// Joins IIS log lines to the connections and evaluates again the connections that got HTTP
+/// answers from it; says whether any did.
+fn join_iis_log(
+    report: &mut FileReport,
+    connections: &mut [ConnectionReport],
+    log: &crate::iislog::IisLog,
+    options: &Options,
+) -> bool {
+    let (changed, summary) = crate::iislog::join(log, connections, options.iis_tolerance_secs);
+    report.iis_log = Some(summary);
+    if changed.is_empty() {
+        return false;
+    }
+    let mut ctx = FindingsContext::new(options.thresholds.clone());
+    let mut attached = FxHashSet::default();
+    for c in connections
+        .iter_mut()
+        .filter(|c| changed.contains(&c.stream))
+    {
+        findings::evaluate_into(c, &mut ctx);
+        findings::kerberos_rules(c, &report.kerberos.messages, &mut attached);
+        if c.http_version.is_none() {
+            report.http_connections += 1;
+        }
+    }
+    true
+}
+
+/// Takes file-level findings back out of a summary's counts.
+fn uncount(summary: &mut model::Summary, findings: &[model::Finding]) {
+    for f in findings {
+        for (map, key) in [
+            (&mut summary.by_code, f.code),
+            (&mut summary.by_severity, f.severity.word()),
+        ] {
+            if let Some(n) = map.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(key);
+                }
+            }
+        }
+    }
 }
 
 /// Reads and analyses one capture file (`-` for standard input), keeping every connection's
@@ -700,8 +864,32 @@ fn collect_unsorted(
 }
 
 /// Puts the connections in `tcp.stream` order, links them, and hands them to the file report.
-fn complete(mut report: FileReport, mut connections: Vec<ConnectionReport>) -> FileReport {
+fn complete(
+    mut report: FileReport,
+    mut connections: Vec<ConnectionReport>,
+    options: &Options,
+) -> FileReport {
     connections.sort_by_key(|c| c.stream);
+    let mut changed = false;
+    if let Some(log) = &options.iis_log {
+        changed |= join_iis_log(&mut report, &mut connections, log, options);
+    }
+    if let Some(log) = &options.schannel {
+        let (c, summary) = crate::schannel::join(log, &mut connections, options.iis_tolerance_secs);
+        report.schannel = Some(summary);
+        changed |= c;
+    }
+    if changed {
+        // Findings changed after they were counted: count the file again.
+        let mut summary = model::Summary::default();
+        for c in connections.iter() {
+            summary.add_connection(c);
+        }
+        for f in &report.kerberos.findings {
+            summary.add(f);
+        }
+        report.summary = summary;
+    }
     findings::correlate_all(&mut connections);
     report.connections = connections;
     report
@@ -713,8 +901,9 @@ fn collect(
     name: String,
     options: Options,
 ) -> Result<FileReport, CaptureError> {
-    let (report, connections, _) = collect_unsorted(input, compression, name, options, true)?;
-    Ok(complete(report, connections))
+    let (report, connections, _) =
+        collect_unsorted(input, compression, name, options.clone(), true)?;
+    Ok(complete(report, connections, &options))
 }
 
 /// Like [`analyze_path`], on `shards` threads: each reads the whole file and decodes every
@@ -792,8 +981,19 @@ fn sharded(
     };
     let (mut report, mut connections, certificates) = first?;
     let mut distinct: FxHashSet<(usize, u64)> = certificates.into_iter().collect();
+    // Every shard sees all of Kerberos but ties it to its own connections only: a KDC error
+    // is said once per file when no shard tied it to a connection.
+    let mut krb_file = std::mem::take(&mut report.kerberos.findings);
+    uncount(&mut report.summary, &krb_file);
     for other in results {
-        let (other, more, certificates) = other?;
+        let (mut other, more, certificates) = other?;
+        let theirs = std::mem::take(&mut other.kerberos.findings);
+        uncount(&mut other.summary, &theirs);
+        krb_file.retain(|f| {
+            theirs
+                .iter()
+                .any(|g| g.code == f.code && g.frames == f.frames)
+        });
         // File-level facts (packets, conversations, decoder counters, warnings about the
         // file) are the same in every shard; what each shard analysed adds up.
         report.summary.merge(other.summary);
@@ -809,5 +1009,9 @@ fn sharded(
         distinct.extend(certificates);
     }
     report.distinct_certificates = distinct.len();
-    Ok(complete(report, connections))
+    for f in &krb_file {
+        report.summary.add(f);
+    }
+    report.kerberos.findings = krb_file;
+    Ok(complete(report, connections, &options))
 }

@@ -14,14 +14,56 @@ pub fn open_input(path: &Path) -> Result<(Box<dyn Read + Send>, Compression), Ca
     } else {
         Box::new(File::open(path).map_err(CaptureError::Open)?)
     };
-    decompress(raw)
+    let named_etl = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("etl"));
+    sniff(raw, named_etl)
 }
 
 /// Wraps a reader in the decompressor its magic bytes call for.
 pub fn decompress(
     raw: Box<dyn Read + Send>,
 ) -> Result<(Box<dyn Read + Send>, Compression), CaptureError> {
+    sniff(raw, false)
+}
+
+/// pcap and pcapng magic numbers (both byte orders, micro- and nanosecond, Kuznetzov).
+const CAPTURE_MAGICS: &[[u8; 4]] = &[
+    [0xd4, 0xc3, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0xc3, 0xd4],
+    [0x4d, 0x3c, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0x3c, 0x4d],
+    [0x34, 0xcd, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0xcd, 0x34],
+    [0x0a, 0x0d, 0x0d, 0x0a],
+];
+
+/// Is this the start of an ETW trace file? Its first buffer is a WMI_BUFFER_HEADER (0x48
+/// bytes) followed by the logfile-header event, whose SYSTEM_TRACE_HEADER starts with version 2,
+/// header type 1 or 2 (32/64-bit system header), marker flags 0xC0, and hook id 0x0000
+/// (EVENT_TRACE_GROUP_HEADER, EVENT_TRACE_TYPE_INFO).
+pub(super) fn is_etl(head: &[u8]) -> bool {
+    head.len() >= 0x4e
+        && head[0x48..0x4a] == [2, 0]
+        && matches!(head[0x4a], 1 | 2)
+        && head[0x4b] == 0xc0
+        && head[0x4c..0x4e] == [0, 0]
+}
+
+fn sniff(
+    raw: Box<dyn Read + Send>,
+    named_etl: bool,
+) -> Result<(Box<dyn Read + Send>, Compression), CaptureError> {
     let mut buffered = BufReader::with_capacity(64 * 1024, raw);
+    {
+        let head = buffered.fill_buf()?;
+        let is_capture = head.len() >= 4 && CAPTURE_MAGICS.iter().any(|m| head[..4] == *m);
+        let compressed =
+            head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+        if !is_capture && !compressed && (is_etl(head) || (named_etl && !head.is_empty())) {
+            return Err(CaptureError::EtwTrace);
+        }
+    }
     let mut magic = [0u8; 4];
     let n = peek_full(&mut buffered, &mut magic)?;
     let magic = &magic[..n];
@@ -103,5 +145,37 @@ impl<R: Read> Read for Counting<R> {
             shared.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first bytes of an ETL file as the documented layout has them: a WMI_BUFFER_HEADER
+    /// (buffer size 64 KiB) and the SYSTEM_TRACE_HEADER of the logfile-header event.
+    fn etl_head() -> Vec<u8> {
+        let mut b = vec![0u8; 0x100];
+        b[0..4].copy_from_slice(&0x10000u32.to_le_bytes());
+        b[0x48..0x4e].copy_from_slice(&[2, 0, 2, 0xc0, 0, 0]);
+        b
+    }
+
+    #[test]
+    fn etl_is_recognised_by_content_and_by_name() {
+        let r = decompress(Box::new(io::Cursor::new(etl_head())));
+        assert!(matches!(r, Err(CaptureError::EtwTrace)));
+        let mut other = etl_head();
+        other[0x4b] = 0x00;
+        assert!(decompress(Box::new(io::Cursor::new(other.clone()))).is_ok());
+        assert!(matches!(
+            sniff(Box::new(io::Cursor::new(other)), true),
+            Err(CaptureError::EtwTrace)
+        ));
+        // A real pcap named .etl is still read as a pcap.
+        let pcap = [0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+        assert!(sniff(Box::new(io::Cursor::new(pcap.to_vec())), true).is_ok());
+        let err = CaptureError::EtwTrace.to_string();
+        assert!(err.contains("pktmon etl2pcap") && err.contains("etl2pcapng"));
     }
 }

@@ -36,6 +36,9 @@ pub enum CaptureError {
     Empty,
     #[error("not a pcap or pcapng capture (starts with {0})")]
     NotACapture(String),
+    /// A Windows Event Tracing file (`netsh trace`, `pktmon`): convertible, not readable here.
+    #[error("a Windows ETW trace (.etl, from netsh trace or pktmon), not a pcap: convert it first with `pktmon etl2pcap FILE.etl --out FILE.pcapng` (Windows 10 2004 and later), or with etl2pcapng (github.com/microsoft/etl2pcapng) for netsh trace files, then analyse the .pcapng")]
+    EtwTrace,
     #[error("corrupt capture after {packets} packets (byte offset {offset}): {detail}")]
     Corrupt {
         packets: u64,

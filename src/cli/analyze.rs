@@ -233,7 +233,10 @@ pub(crate) fn process(
     let started = Instant::now();
     let name = path.display().to_string();
     let streamed = match format {
-        Format::Text => streams_text(path, stream),
+        // The IIS log is joined once every connection is known: held output only.
+        Format::Text => {
+            streams_text(path, stream) && options.iis_log.is_none() && options.schannel.is_none()
+        }
         Format::Jsonl => true,
         Format::Json | Format::Summary | Format::Sarif | Format::Parquet | Format::Html => false,
     };
@@ -389,6 +392,32 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
     let read = Arc::new(AtomicU64::new(0));
     let mut options = loaded;
     options.progress = Some(read.clone());
+    if !args.analysis.iis_log.is_empty() {
+        match tlsdiag::iislog::IisLog::read(&args.analysis.iis_log) {
+            Ok(log) => options.iis_log = Some(Arc::new(log)),
+            Err(e) => {
+                eprintln!("tlsdiag: --iis-log: {e}");
+                return ExitCode::from(EXIT_INPUT_ERROR);
+            }
+        }
+        if matches!(args.format, Format::Jsonl | Format::Summary) {
+            eprintln!("tlsdiag: warning: --iis-log is joined only with --format text or json");
+        }
+    }
+    if !args.analysis.schannel_events.is_empty() {
+        match tlsdiag::schannel::SchannelLog::read(&args.analysis.schannel_events) {
+            Ok(log) => options.schannel = Some(Arc::new(log)),
+            Err(e) => {
+                eprintln!("tlsdiag: --schannel-events: {e}");
+                return ExitCode::from(EXIT_INPUT_ERROR);
+            }
+        }
+        if matches!(args.format, Format::Jsonl | Format::Summary) {
+            eprintln!(
+                "tlsdiag: warning: --schannel-events are joined only with --format text or json"
+            );
+        }
+    }
     let show_progress = !args.quiet && !args.no_progress && std::io::stderr().is_terminal();
     let color = match args.color {
         ColorChoice::Always => true,

@@ -110,6 +110,19 @@ pub(crate) struct AnalysisOptions {
     /// uncompressed file out among N threads when its report is written at the end.
     #[arg(short = 'j', long, value_name = "N")]
     pub(crate) jobs: Option<usize>,
+    /// IIS W3C log file (u_ex*.log) or directory of them to join to the connections by client
+    /// and server address and time; may be given several times (text and JSON output).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) iis_log: Vec<PathBuf>,
+    /// Seconds an IIS log line's time may lie outside a connection's packets (clock drift
+    /// between the server and the capture; the log has whole seconds).
+    #[arg(long, default_value_t = 2, value_name = "SECONDS")]
+    pub(crate) iis_log_tolerance: i64,
+    /// Schannel events of the System log exported as XML (wevtutil qe ... /f:xml) or CSV
+    /// (Get-WinEvent | Export-Csv), joined to the connections by alert and time (the same
+    /// tolerance); may be given several times (text and JSON output).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) schannel_events: Vec<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -288,6 +301,9 @@ impl AnalysisOptions {
             max_connections: self.max_connections,
             progress: None,
             shard: None,
+            iis_log: None,
+            iis_tolerance_secs: self.iis_log_tolerance,
+            schannel: None,
         }
     }
 

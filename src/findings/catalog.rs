@@ -46,6 +46,7 @@ pub fn catalog() -> impl Iterator<Item = &'static CodeDoc> {
         super::sigalgs::DOCS,
         super::outcome::DOCS,
         super::http::DOCS,
+        super::kerberos::DOCS,
     ]
     .into_iter()
     .flatten()

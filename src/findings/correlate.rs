@@ -25,7 +25,11 @@ pub fn correlate_all(connections: &mut [ConnectionReport]) {
             let codes: Vec<&'static str> = c
                 .findings
                 .iter()
-                .filter(|f| f.severity == Severity::Error && !f.code.starts_with("http-"))
+                .filter(|f| {
+                    f.severity == Severity::Error
+                        && !f.code.starts_with("http-")
+                        && !f.code.starts_with("krb-")
+                })
                 .map(|f| f.code)
                 .collect();
             (
@@ -119,7 +123,11 @@ pub fn correlate_recent(report: &mut ConnectionReport, recent: &mut VecDeque<Rec
     let problems: Vec<&'static str> = report
         .findings
         .iter()
-        .filter(|f| f.severity == Severity::Error && !f.code.starts_with("http-"))
+        .filter(|f| {
+            f.severity == Severity::Error
+                && !f.code.starts_with("http-")
+                && !f.code.starts_with("krb-")
+        })
         .map(|f| f.code)
         .collect();
     recent.push_back(Recent {

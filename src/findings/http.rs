@@ -165,7 +165,8 @@ fn describe(x: &crate::http::Exchange) -> String {
         (Some(a), Some(b)) => format!("frames {a} and {b}"),
         (None, Some(b)) => format!("frame {b}"),
         (Some(a), None) => format!("frame {a}"),
-        _ => String::new(),
+        _ if x.substatus_source == Some("iis-log") => "in the IIS log".into(),
+        _ => return request,
     };
     format!("{request} ({frames})")
 }
@@ -340,6 +341,7 @@ fn forbidden(
     let body_sub = x.substatus.clone();
     if let Some((sub, code)) = cert_problem {
         let (shown, how) = match &body_sub {
+            Some(b) if x.substatus_source == Some("iis-log") => (b.clone(), "from the IIS log"),
             Some(b) => (b.clone(), "from the error page"),
             None => {
                 inferred.push((i, sub.to_string()));

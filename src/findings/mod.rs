@@ -10,6 +10,7 @@ mod chain;
 mod client_auth;
 mod correlate;
 mod http;
+mod kerberos;
 mod outcome;
 mod session;
 mod sigalgs;
@@ -20,6 +21,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 pub(crate) use catalog::wrap;
 pub use catalog::{catalog, catalog_markdown, doc, explain_text, CodeDoc};
 pub use correlate::{correlate_all, correlate_recent, Recent};
+pub use kerberos::{file_findings as kerberos_file_findings, kerberos_rules};
 
 use crate::model::*;
 use crate::tls::handshake::CertificateRequestInfo;

@@ -65,3 +65,12 @@ pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
     }
     Some(out)
 }
+
+/// The SPNEGO/Kerberos content of a Negotiate token; `None` for NTLM and undecodable tokens.
+/// Tokens are bounded by the header size httparse accepts, so decoding them is cheap.
+pub(crate) fn negotiate(token: &str) -> Option<crate::kerberos::NegotiateToken> {
+    if token.is_empty() || token.starts_with("TlRMTVNT") {
+        return None;
+    }
+    crate::kerberos::decode_negotiate(&base64_decode(token)?)
+}

@@ -14,7 +14,7 @@ mod iis;
 
 use std::collections::VecDeque;
 
-use auth::{basic_user, token_kind};
+use auth::{basic_user, negotiate, token_kind};
 use h2::H2Reader;
 pub use iis::{iis_substatus, substatus_meaning};
 
@@ -46,6 +46,9 @@ pub struct Exchange {
     /// What an NTLM/Negotiate token is: `kerberos`, `ntlm` (SPNEGO or raw NTLMSSP).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_token: Option<&'static str>,
+    /// The SPNEGO/Kerberos content of a Negotiate Authorization token (an AP-REQ).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub negotiate_request: Option<crate::kerberos::NegotiateToken>,
     /// User name of Basic credentials (the password is never kept).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub basic_user: Option<String>,
@@ -62,6 +65,10 @@ pub struct Exchange {
     /// Schemes offered in WWW-Authenticate headers.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub www_authenticate: Vec<String>,
+    /// The SPNEGO/Kerberos content of the response's `WWW-Authenticate: Negotiate` token (an
+    /// AP-REP, or the KRB-ERROR of a rejected ticket).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub negotiate_response: Option<crate::kerberos::NegotiateToken>,
     /// Why the request head could not be parsed (httparse's error), when it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub malformed_request: Option<String>,
@@ -410,7 +417,10 @@ impl HttpSession {
                     let token = token.trim();
                     match scheme.to_ascii_lowercase().as_str() {
                         "basic" => ex.basic_user = basic_user(token),
-                        "negotiate" | "ntlm" => ex.auth_token = token_kind(token),
+                        "negotiate" | "ntlm" => {
+                            ex.auth_token = token_kind(token);
+                            ex.negotiate_request = negotiate(token);
+                        }
                         _ => {}
                     }
                 }
@@ -451,12 +461,16 @@ impl HttpSession {
         let mut length: Option<u64> = None;
         let mut chunked = false;
         let mut www = Vec::new();
+        let mut negotiate_response = None;
         let mut upgrade: Option<String> = None;
         for h in resp.headers.iter() {
             let value = String::from_utf8_lossy(h.value);
             match h.name.to_ascii_lowercase().as_str() {
                 "www-authenticate" => {
                     let scheme = value.split([' ', ',']).next().unwrap_or("").to_string();
+                    if scheme.eq_ignore_ascii_case("negotiate") && negotiate_response.is_none() {
+                        negotiate_response = negotiate(value[scheme.len()..].trim());
+                    }
                     if !scheme.is_empty() && !www.contains(&scheme) {
                         www.push(scheme);
                     }
@@ -488,6 +502,7 @@ impl HttpSession {
         ex.status = Some(status);
         ex.reason = resp.reason.map(|r| truncate(r, 128));
         ex.www_authenticate = www;
+        ex.negotiate_response = negotiate_response;
         if ex.ts_ns == 0 {
             ex.ts_ns = ts_ns;
         }

@@ -103,6 +103,9 @@ pub struct PacketDecoder {
     /// Addresses learnt from DNS answers (name -> IPs), to tell whether the capture holds
     /// traffic to a host named in a certificate (CRL, OCSP).
     pub dns: FxHashMap<String, Vec<String>>,
+    /// UDP datagrams to or from port 88 (Kerberos) of the last packet: (source, destination,
+    /// payload). The analyzer takes them after each packet.
+    pub kerberos_udp: Vec<(Endpoint, Endpoint, Vec<u8>)>,
 }
 
 /// DNS names remembered at most.
@@ -314,6 +317,13 @@ impl PacketDecoder {
                 let sport = u16::from_be_bytes([payload[0], payload[1]]);
                 let dport = u16::from_be_bytes([payload[2], payload[3]]);
                 let udp = &payload[8..];
+                if (sport == 88 || dport == 88) && depth < ICMP_DEPTH {
+                    let ep = |ip, port| Endpoint { ip, v6, port };
+                    self.kerberos_udp
+                        .push((ep(src, sport), ep(dst, dport), udp.to_vec()));
+                    self.stats.not_tcp += 1;
+                    return;
+                }
                 if sport == 53 {
                     if self.dns.len() < MAX_DNS_NAMES {
                         dns_answers(udp, &mut self.dns);

@@ -34,6 +34,18 @@ pub fn jsonl_connection(file: &str, c: &ConnectionReport) -> String {
 /// JSON Lines: the file's summary object (`kind: file`), written after its connections.
 pub fn jsonl_file(r: &FileReport) -> String {
     let mut out = String::new();
+    // Findings of the file itself (KDC errors no connection explains) get their lines too.
+    for f in &r.kerberos.findings {
+        if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(f) {
+            let mut line = serde_json::Map::new();
+            line.insert("kind".into(), "finding".into());
+            line.insert("schema_version".into(), SCHEMA_VERSION.into());
+            line.insert("file".into(), r.file.clone().into());
+            line.extend(map);
+            out.push_str(&serde_json::Value::Object(line).to_string());
+            out.push('\n');
+        }
+    }
     if let Ok(serde_json::Value::Object(mut map)) = serde_json::to_value(r) {
         map.remove("connections");
         map.remove("schema_version");

@@ -104,7 +104,7 @@ pub fn render_diagnosis(r: &FileReport) -> String {
             outcomes.join(", ")
         );
     }
-    if entries.is_empty() {
+    if entries.is_empty() && r.kerberos.findings.is_empty() {
         let _ = writeln!(o, "{}no findings.", if tls > 0 { "; " } else { " " });
     } else {
         let sev: Vec<String> = ["error", "warning", "info"]
@@ -164,15 +164,127 @@ pub fn render_diagnosis(r: &FileReport) -> String {
             );
         }
     }
+    render_kerberos(&mut o, r);
+    if let Some(j) = &r.schannel {
+        let _ = writeln!(
+            o,
+            "Schannel events: {} in {} file(s): {} joined to a connection, {} ambiguous, {} matching no connection, {} unreadable or not Schannel",
+            j.events,
+            j.files.len(),
+            j.joined,
+            j.ambiguous.len(),
+            j.unmatched,
+            j.skipped
+        );
+        for a in &j.ambiguous {
+            let streams: Vec<String> = a.candidates.iter().map(|s| s.to_string()).collect();
+            let _ = writeln!(
+                o,
+                "  {} (event {}) matches tcp.stream {}",
+                escape_controls(&a.source),
+                a.id,
+                streams.join(", ")
+            );
+        }
+    }
+    if let Some(j) = &r.iis_log {
+        let _ = writeln!(
+            o,
+            "IIS log: {} line(s) in {} file(s): {} joined to a connection, {} ambiguous, {} matching no connection, {} unreadable",
+            j.lines,
+            j.files.len(),
+            j.joined,
+            j.ambiguous.len(),
+            j.unmatched,
+            j.skipped
+        );
+        for a in &j.ambiguous {
+            let streams: Vec<String> = a.candidates.iter().map(|s| s.to_string()).collect();
+            let _ = writeln!(
+                o,
+                "  {}:{} matches tcp.stream {} (add c-port to the log fields to tell them apart)",
+                escape_controls(&a.file),
+                a.line,
+                streams.join(", ")
+            );
+        }
+    }
     for (code, n) in &r.summary.notes {
         let _ = writeln!(o, "note: {}", crate::findings::file_note_text(code, *n));
     }
     o
 }
 
+/// Kerberos on port 88: the errors the KDC answered, and the findings no HTTP request explains.
+fn render_kerberos(o: &mut String, r: &FileReport) {
+    let k = &r.kerberos;
+    if k.messages.is_empty() && k.skipped == 0 {
+        return;
+    }
+    let mut errors: Vec<(i32, String, usize)> = Vec::new();
+    for m in k.messages.iter().filter(|m| m.message.is_error()) {
+        let code = m.message.error_code.unwrap_or_default();
+        match errors.iter_mut().find(|e| e.0 == code) {
+            Some(e) => e.2 += 1,
+            None => errors.push((code, m.message.error_name.clone().unwrap_or_default(), 1)),
+        }
+    }
+    let errors: Vec<String> = errors
+        .iter()
+        .map(|(code, name, n)| {
+            let normal = if *code == 25 {
+                ", normal pre-authentication"
+            } else {
+                ""
+            };
+            format!("{name} ({code}) x{n}{normal}")
+        })
+        .collect();
+    let _ = writeln!(
+        o,
+        "Kerberos on port 88: {} message(s){}{}",
+        k.messages.len(),
+        if errors.is_empty() {
+            String::new()
+        } else {
+            format!("; KDC errors: {}", errors.join(", "))
+        },
+        if k.skipped > 0 {
+            format!("; {} undecodable", k.skipped)
+        } else {
+            String::new()
+        }
+    );
+    for f in &k.findings {
+        let frames: Vec<String> = f.frames.iter().map(|x| x.to_string()).collect();
+        let _ = writeln!(
+            o,
+            "  {:<7} {}  {}",
+            f.severity.word().to_uppercase(),
+            f.code,
+            escape_controls(&f.title)
+        );
+        render_explanation(o, &escape_controls(&f.explanation));
+        let _ = writeln!(
+            o,
+            "          frames {}; Wireshark filter: {}",
+            frames.join(","),
+            f.filter
+        );
+    }
+}
+
 fn render_http(o: &mut String, c: &ConnectionReport) {
-    let inside = if c.tls { " (decrypted)" } else { "" };
     for x in &c.http {
+        let from_log =
+            x.request_frame.is_none() && x.reason.as_deref() == Some(crate::iislog::FROM_LOG);
+        let inside = if from_log {
+            " (IIS log)"
+        } else if c.tls {
+            " (decrypted)"
+        } else {
+            ""
+        };
         let request = match (&x.malformed_request, &x.method, &x.target) {
             (Some(problem), Some(m), Some(t)) => format!(
                 "{} {} (malformed request: {problem})",
@@ -193,9 +305,22 @@ fn render_http(o: &mut String, c: &ConnectionReport) {
         if let Some(user) = &x.basic_user {
             let _ = write!(o, " [Basic user {user}]");
         } else if let Some(scheme) = &x.authorization {
+            let krb = x
+                .negotiate_request
+                .as_ref()
+                .and_then(|t| t.kerberos.as_ref())
+                .map(|m| {
+                    format!(
+                        " {} {}{}",
+                        m.kind,
+                        escape_controls(m.sname.as_deref().unwrap_or("?")),
+                        m.kvno.map(|k| format!(" kvno {k}")).unwrap_or_default()
+                    )
+                })
+                .unwrap_or_default();
             let _ = write!(
                 o,
-                " [{scheme}{}]",
+                " [{scheme}{}{krb}]",
                 x.auth_token.map(|t| format!(" {t}")).unwrap_or_default()
             );
         }
@@ -208,11 +333,59 @@ fn render_http(o: &mut String, c: &ConnectionReport) {
                 if !x.www_authenticate.is_empty() {
                     let _ = write!(o, ", WWW-Authenticate: {}", x.www_authenticate.join(", "));
                 }
+                if let Some(t) = &x.negotiate_response {
+                    let krb = t.kerberos.as_ref().map(|m| match m.error_code {
+                        Some(code) => format!(
+                            " {} {}",
+                            m.error_name.as_deref().unwrap_or("KRB-ERROR"),
+                            code
+                        ),
+                        None => format!(" {}", m.kind),
+                    });
+                    let _ = write!(
+                        o,
+                        " [SPNEGO {}{}]",
+                        t.neg_result.unwrap_or("token"),
+                        krb.unwrap_or_default()
+                    );
+                }
                 o.push('\n');
             }
             None => o.push_str(" -> no response in the capture\n"),
         }
     }
+    for l in &c.iis_log {
+        let _ = writeln!(
+            o,
+            "  IIS log {}:{} {} {} {} -> {}{}{}",
+            escape_controls(&l.file),
+            l.line,
+            crate::model::utc(l.time),
+            escape_controls(l.method.as_deref().unwrap_or("-")),
+            escape_controls(l.uri.as_deref().unwrap_or("-")),
+            l.status_text(),
+            match (l.win32_status, l.win32_name) {
+                (0, _) => String::new(),
+                (n, Some(name)) => format!(", win32 {n} {name}"),
+                (n, None) => format!(", win32 {n}"),
+            },
+            l.time_taken_ms
+                .map(|t| format!(", {t} ms"))
+                .unwrap_or_default()
+        );
+    }
+    for e in &c.schannel_events {
+        let _ = writeln!(
+            o,
+            "  Schannel {} {} {}: {}{}",
+            e.id,
+            crate::model::utc(e.time_ns.div_euclid(1_000_000_000)),
+            escape_controls(&e.source),
+            e.meaning,
+            e.alert.map(|a| format!(" (alert {a})")).unwrap_or_default()
+        );
+    }
+    let inside = if c.tls { " (decrypted)" } else { "" };
     for h in &c.http2_status {
         let _ = writeln!(
             o,
@@ -237,10 +410,15 @@ fn render_findings(o: &mut String, c: &ConnectionReport, said: &[&str]) {
         } else {
             render_explanation(o, &f.explanation);
         }
+        // A finding from IIS log lines alone has no frame.
+        let frames = if frames.is_empty() {
+            "none (from the IIS log)".to_string()
+        } else {
+            frames.join(",")
+        };
         let _ = writeln!(
             o,
-            "          frames {}; Wireshark filter: {}",
-            frames.join(","),
+            "          frames {frames}; Wireshark filter: {}",
             f.filter
         );
     }
