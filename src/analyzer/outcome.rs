@@ -116,7 +116,42 @@ fn starts(r: &ConnectionReport, msgs: &[&HandshakeMessage]) -> Vec<Start> {
             });
         }
     }
+    // TLS 1.3 post-handshake authentication told from record sizes (all records look alike).
+    for a in r
+        .inferred
+        .iter()
+        .filter(|a| a.handshake == "post-handshake-auth")
+    {
+        if !out.is_empty() && !out.iter().any(|s| s.frame >= a.first_frame) {
+            out.push(Start {
+                kind: "post-handshake-auth",
+                initiated_by: Direction::Server,
+                frame: a.first_frame,
+                encrypted: true,
+            });
+        }
+    }
     out
+}
+
+/// The end of an encrypted handshake as told from record sizes (`tls::inference`).
+fn inferred_outcome(r: &ConnectionReport, start: &Start, until: u64) -> Option<Outcome> {
+    let a = r.inferred.iter().find(|a| {
+        a.handshake == start.kind && a.first_frame >= start.frame && a.first_frame < until
+    })?;
+    let status = match a.end? {
+        "completed" => OutcomeStatus::Completed,
+        _ => OutcomeStatus::Failed,
+    };
+    let how = a.evidence.last().cloned().unwrap_or_default();
+    Some(Outcome {
+        status,
+        cause: (status == OutcomeStatus::Failed)
+            .then(|| format!("inferred from encrypted record sizes: {how}")),
+        by: a.end_by,
+        alert: None,
+        frame: a.end_frame,
+    })
 }
 
 /// "after the client's empty Certificate (frame 8)": the client's Certificate when it sent one
@@ -145,6 +180,11 @@ fn step(msgs: &[&HandshakeMessage], from: u64, until: u64) -> String {
 fn judge(r: &ConnectionReport, msgs: &[&HandshakeMessage], start: &Start, until: u64) -> Outcome {
     let inside = |f: u64| f >= start.frame && f < until;
     let tls13 = r.tls_version.as_deref() == Some("TLS 1.3");
+    if start.encrypted || (tls13 && r.decryption.status == "not-decrypted") {
+        if let Some(o) = inferred_outcome(r, start, until) {
+            return o;
+        }
+    }
     let finished = |d: Direction| {
         let clear = msgs
             .iter()

@@ -5,6 +5,7 @@ use super::catalog::*;
 use super::*;
 use crate::model::*;
 use crate::tls::handshake::CertificateRequestInfo;
+use crate::tls::inference::InferredAuth;
 use crate::tls::{Direction, HandshakeMessage};
 
 pub(super) const DOCS: &[CodeDoc] = &[
@@ -219,4 +220,50 @@ pub(super) fn message_size(
         m.frames.clone(),
         filter_for(c.stream, &format!("tls.handshake.type == {}", m.type_id)),
     ));
+}
+
+/// The 16 KB and warning checks on a CA list whose size was told from encrypted record sizes:
+/// they fire when the list is over the limit even at its smallest possible size. Returns true
+/// when a size finding fired.
+pub(super) fn inferred_size(
+    c: &ConnectionReport,
+    a: &InferredAuth,
+    ctx: &FindingsContext,
+    out: &mut Vec<Finding>,
+) -> bool {
+    let (Some(d), Some(frame)) = (a.ca_list_bytes, a.certificate_request_frame) else {
+        return false;
+    };
+    let code = if d.min >= SCHANNEL_CA_LIST_LIMIT {
+        "ca-list-over-limit"
+    } else if d.min >= ctx.thresholds.ca_list_warn_bytes {
+        "ca-list-large"
+    } else {
+        return false;
+    };
+    let arithmetic: Vec<String> = a.evidence.iter().map(|e| format!("    {e}")).collect();
+    out.push(finding(
+        code,
+        c,
+        format!(
+            "CA list of {} to {} bytes (inferred from encrypted record sizes) is {} Schannel's 16 KB limit",
+            fmt_bytes(d.min),
+            fmt_bytes(d.max),
+            if code == "ca-list-over-limit" { "at or above" } else { "close to" }
+        ),
+        format!(
+            "Inferred from encrypted record sizes (no keys needed): the CertificateRequest completed in frame {frame} carries a CA list of {} to {} bytes, {} the 16,384 bytes Windows Schannel handles even at its smallest possible size. Schannel cuts the list it sends at 16,384 bytes (event 36885, KB 933430); clients match their certificates' issuers against this list, so a cut list makes them find no suitable certificate and send none (IIS 403.7) or a wrong one (403.16). The names themselves need a key log.\n  The arithmetic:\n{}",
+            fmt_bytes(d.min),
+            fmt_bytes(d.max),
+            if code == "ca-list-over-limit" {
+                "at or above"
+            } else {
+                "close to (at least the warning threshold) if not above"
+            },
+            arithmetic.join("\n")
+        ),
+        vec![frame],
+        filter_for(c.stream, &format!("frame.number == {frame}")),
+    ));
+    true
 }
