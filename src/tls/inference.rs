@@ -432,6 +432,9 @@ fn tls12(
         if client_ccs && !cflight.is_empty() {
             let shown = list(cflight);
             match cflight.len() {
+                1 if !cke_sizes(suite).iter().any(|&n| cflight[0].is(n)) => a.ambiguous(format!(
+                    "the client's one record before its ChangeCipherSpec ({shown}) is not the size of a ClientKeyExchange alone"
+                )),
                 1 => {
                     client_says = Some(false);
                     a.evidence.push(format!(
@@ -464,6 +467,8 @@ fn tls12(
                             if cflight.len() == 3 { ", CertificateVerify" } else { "" }
                         ));
                     } else {
+                        a.client_certificate_length = None;
+                        a.certificate_verify = None;
                         a.ambiguous(format!(
                             "the client's first record ({}) is too small for a certificate and too large for an empty Certificate",
                             cert.show()
@@ -482,10 +487,10 @@ fn tls12(
                 );
                 None
             }
-            (s, c) => s.or(c),
+            // The client's flight decides where the server's records are shared.
+            (s, c) => c.or(s),
         };
-        if a.ambiguous.is_some() {
-            a.requested = None;
+        if a.requested.is_none() {
             a.client_certificate = None;
             a.client_certificate_length = None;
             a.certificate_verify = None;
@@ -512,7 +517,9 @@ fn tls12(
         // ChangeCipherSpec and Finished; or an alert.
         let mut j = i;
         let mut server_ccs = false;
-        while j < units.len() {
+        // An alert right after the ClientHello is a refusal (warning no_renegotiation) or a
+        // failure: which one is inside the alert.
+        while j < units.len() && !flight.is_empty() {
             let x = &units[j];
             if x.kind == 22 && x.direction == Direction::Server && server_ccs {
                 a.end = Some("completed");
@@ -551,6 +558,19 @@ fn tls12(
         out.push(a);
     }
     out
+}
+
+/// Plaintext sizes of a ClientKeyExchange alone: an ECDHE point (X25519, X448, P-256, P-384,
+/// P-521) or an RSA-encrypted secret / DHE value of 512 to 4096 bits.
+fn cke_sizes(suite: &str) -> Vec<usize> {
+    if suite.contains("_ECDHE_") {
+        [32, 56, 65, 97, 133].iter().map(|p| 4 + 1 + p).collect()
+    } else {
+        [64, 128, 192, 256, 384, 512]
+            .iter()
+            .map(|p| 4 + 2 + p)
+            .collect()
+    }
 }
 
 fn side(d: Direction) -> &'static str {
@@ -753,11 +773,10 @@ fn tls13(
             );
             None
         }
-        (s, c) => s.or(c),
+        // A lone Finished (or Certificate, Finished) from the client decides even where the
+        // server's messages share records.
+        (s, c) => c.or(s),
     };
-    if a.ambiguous.is_some() {
-        a.requested = None;
-    }
     if a.requested != Some(true) {
         a.client_certificate = None;
         a.client_certificate_frame = None;
