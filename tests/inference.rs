@@ -170,7 +170,17 @@ fn compare(name: &str, plain: &ConnectionReport, keyed: &ConnectionReport, t: &m
         );
     }
     let (cert_len, cv) = truth_answer(keyed);
+    let truth_list = keyed.messages.iter().rev().find_map(|m| match &m.detail {
+        Some(tlsdiag::tls::Detail::CertificateRequest(cr)) => Some(cr.ca_list_bytes),
+        _ => None,
+    });
     if let Some(inf) = &a.inference {
+        if let Some(d) = inf.ca_list_bytes {
+            t.check(
+                format!("{at}: CA list {d}, truth {truth_list:?}"),
+                truth_list.is_some_and(|n| d.min <= n && n <= d.max),
+            );
+        }
         if let Some(len) = inf.client_certificate_length {
             t.check(
                 format!("{at}: client Certificate body {len}, truth {cert_len:?}"),

@@ -102,7 +102,8 @@ pub struct InferredAuth {
     /// The side whose alert ended it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub end_by: Option<Direction>,
-    /// The records and the arithmetic, one line each.
+    /// The records and the arithmetic, one line each (in JSON as `client_auth.evidence`).
+    #[serde(skip)]
     pub evidence: Vec<String>,
     /// Why facts were left unknown: several message sequences fit the sizes.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -853,13 +854,13 @@ fn tls13(
         ));
         b.evidence.push(match cert {
             Some("empty") => format!(
-                "client: {} = 8 + {} B, an empty Certificate echoing the context, then Finished {} ({fin} B)",
+                "client: {} = 8 + {} B, an empty Certificate echoing the context, then Finished {}",
                 burst[0].show(),
                 ctx_range,
                 burst[1].show()
             ),
             _ => format!(
-                "client: Certificate {}, CertificateVerify {}, Finished {} ({fin} B)",
+                "client: Certificate {}, CertificateVerify {}, Finished {}",
                 burst[0].show(),
                 burst[1].show(),
                 burst[2].show()
@@ -903,26 +904,41 @@ mod tests {
         assert_eq!(e.plaintext(65), None);
     }
 
-    #[test]
-    fn flight_that_shares_records_is_left_unknown() {
-        // TLS 1.2 GCM: HelloRequest, ClientHello, then the whole server flight in one record.
-        let r = recs(&[
+    /// TLS 1.2 GCM renegotiation where the server's flight is one record.
+    fn shared_server_flight(client: &[(u8, u8, usize)]) -> InferredAuth {
+        let mut r = vec![
             (0, 22, 40),
             (1, 22, 40),
             (1, 22, 28),
             (0, 22, 200),
             (1, 22, 1800),
-            (0, 22, 31),
-            (0, 22, 61),
-            (0, 20, 25),
-            (0, 22, 40),
-            (1, 21, 26),
-        ]);
-        let out = infer(Some(0x0303), Some(0xc02b), None, &r);
+        ];
+        r.extend_from_slice(client);
+        r.push((1, 21, 26));
+        let out = infer(Some(0x0303), Some(0xc02b), None, &recs(&r));
         assert_eq!(out.len(), 1);
-        // The server flight is ambiguous, and with it the whole exchange.
-        assert!(out[0].ambiguous.is_some());
-        assert_eq!(out[0].requested, None);
-        assert_eq!(out[0].client_certificate, None);
+        out.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn shared_server_flight_told_by_the_client() {
+        // Client: empty Certificate (31 = 7 + 24), ClientKeyExchange (61), CCS, Finished.
+        let a = shared_server_flight(&[(0, 22, 31), (0, 22, 61), (0, 20, 25), (0, 22, 40)]);
+        assert!(a.ambiguous.is_some());
+        assert_eq!(a.requested, Some(true));
+        assert_eq!(a.client_certificate, Some("empty"));
+        // The CertificateRequest is inside the shared record: its size is not known.
+        assert_eq!(a.ca_list_bytes, None);
+        assert_eq!(a.end, Some("failed"));
+    }
+
+    #[test]
+    fn shared_flights_on_both_sides_are_left_unknown() {
+        // The client's flight in one record too: 1200 B is no ClientKeyExchange alone.
+        let a = shared_server_flight(&[(0, 22, 1200), (0, 20, 25), (0, 22, 40)]);
+        assert!(a.ambiguous.is_some());
+        assert_eq!(a.requested, None);
+        assert_eq!(a.client_certificate, None);
+        assert_eq!(a.certificate_verify, None);
     }
 }
