@@ -197,8 +197,7 @@ fn compare(name: &str, plain: &ConnectionReport, keyed: &ConnectionReport, t: &m
         let truth = keyed
             .handshakes
             .iter()
-            .filter(|h| h.kind == inf.handshake && h.first_frame <= inf.first_frame)
-            .next_back()
+            .rfind(|h| h.kind == inf.handshake && h.first_frame <= inf.first_frame)
             .map(|h| h.outcome.status);
         t.check(
             format!("{at}: {} ended {end}, truth {truth:?}", inf.handshake),
