@@ -15,7 +15,7 @@ pub(super) const DOCS: &[CodeDoc] = &[
         severity: Severity::Error,
         title: "Client answered the CertificateRequest without a certificate",
         cause: "The server asked for a client certificate and the client sent a Certificate message holding none. It is an error where the handshake then failed or the server answered 403/401; where the server went on without a certificate (the handshake completed), client certificates are optional there and the finding is informational. Clients do this when no certificate in their store is issued by a CA named in the CertificateRequest (a truncated or wrong CA list is a common reason), when the certificate's private key is missing or not usable, or when the application was not given a certificate. IIS answers such a request with 403.7.",
-        evidence: "The CertificateRequest (CA names, list size) and the empty client Certificate.",
+        evidence: "The CertificateRequest (CA names, list size) and the empty client Certificate. Without keys (TLS 1.2 renegotiation, TLS 1.3) the same finding is inferred from encrypted record sizes: the client's Certificate record holds exactly an empty Certificate (TLS 1.2: 7 bytes; TLS 1.3: 8 plus the request context) after a flight that holds a CertificateRequest; the text says so and gives the records and the arithmetic.",
         fix: "Check on the client that a certificate issued by one of the listed CAs is installed with its private key and is selected by the application; if the CA list was cut (see ca-list-*), shrink it on the server.",
         refs: &[RFC5246_CERT, IIS_403],
     },
