@@ -143,11 +143,20 @@ fn inferred_outcome(r: &ConnectionReport, start: &Start, until: u64) -> Option<O
         "completed" => OutcomeStatus::Completed,
         _ => OutcomeStatus::Failed,
     };
-    let how = a.evidence.last().cloned().unwrap_or_default();
+    let after = match (a.client_certificate, a.client_certificate_frame) {
+        (Some("empty"), Some(f)) => format!(" after the client's empty Certificate (frame {f})"),
+        (Some(_), Some(f)) => format!(" after the client's Certificate (frame {f})"),
+        _ => String::new(),
+    };
+    let cause = a.end_frame.map(|f| {
+        format!(
+            "the {} sent an encrypted alert in frame {f}{after} and the handshake did not complete (inferred from encrypted record sizes; its reason needs keys)",
+            side(a.end_by.unwrap_or(Direction::Unknown))
+        )
+    });
     Some(Outcome {
         status,
-        cause: (status == OutcomeStatus::Failed)
-            .then(|| format!("inferred from encrypted record sizes: {how}")),
+        cause: cause.filter(|_| status == OutcomeStatus::Failed),
         by: a.end_by,
         alert: None,
         frame: a.end_frame,

@@ -341,7 +341,7 @@ fn tls12(
             // HelloRequest; the client's ClientHello follows (or it ignored the request).
             a = InferredAuth::new("renegotiation", u.frame);
             a.evidence
-                .push(format!("server: HelloRequest {} (4 B)", u.show()));
+                .push(format!("server: HelloRequest {}", u.show()));
             i += 1;
             match units[i..]
                 .iter()
@@ -453,7 +453,7 @@ fn tls12(
                         a.client_certificate = Some("empty");
                         a.client_certificate_length = Some(Range::exact(3));
                         a.evidence.push(format!(
-                            "client: {} records ({shown}): Certificate, ClientKeyExchange{}; the Certificate is {} B = 7 B, an empty Certificate (4-byte header + 3-byte empty list)",
+                            "client: {} records ({shown}): Certificate, ClientKeyExchange{}; a {} B Certificate is an empty one (4-byte header + 3-byte empty list = 7 B)",
                             cflight.len(),
                             if cflight.len() == 3 { ", CertificateVerify" } else { "" },
                             cert.plain
