@@ -362,3 +362,33 @@ fn post_handshake_auth_without_keys() {
         .iter()
         .any(|f| f.code == "client-cert-empty" && f.severity == Severity::Error));
 }
+
+/// nginx answers a TLS 1.3 connection without a client certificate with HTTP 400 after a
+/// completed handshake: the inferred empty Certificate is no error without keys (the HTTP is
+/// hidden); Apache's TLS 1.1 CBC renegotiation without one fails, and says so.
+#[test]
+fn nginx_and_tls11_cbc_without_keys() {
+    let c = clientauth("inf2-nginx-tls13-empty");
+    assert_eq!(c.client_auth.client_certificate, "empty");
+    assert_eq!(c.outcome.status, OutcomeStatus::Completed);
+    assert!(c.findings.iter().all(|f| f.severity < Severity::Error));
+    assert!(c
+        .findings
+        .iter()
+        .any(|f| f.code == "client-cert-empty" && f.severity == Severity::Warning));
+
+    let c = clientauth("inf2-apache-tls11-cbc-empty");
+    assert_eq!(c.tls_version.as_deref(), Some("TLS 1.1"));
+    assert_eq!(c.client_auth.client_certificate, "empty");
+    assert_eq!(c.outcome.status, OutcomeStatus::Failed);
+    assert!(c
+        .findings
+        .iter()
+        .any(|f| f.code == "client-cert-empty" && f.severity == Severity::Error));
+    // CBC: the certificate's size is a range (padding), the CA list's too.
+    let c = clientauth("inf2-apache-tls11-cbc-valid");
+    let inf = c.client_auth.inference.as_ref().unwrap();
+    let len = inf.client_certificate_length.unwrap();
+    assert!(len.max - len.min == 255, "{len:?}");
+    assert_eq!(inf.end, Some("completed"));
+}

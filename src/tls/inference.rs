@@ -290,7 +290,7 @@ pub fn infer(
     let mut out = if version == 0x0304 {
         tls13(&sorted, &exp, hello, cipher)
     } else {
-        tls12(&sorted, &exp, hello, &suite)
+        tls12(&sorted, &exp, hello, &suite, version)
     };
     for a in &mut out {
         a.evidence.insert(0, arithmetic.clone());
@@ -304,6 +304,7 @@ fn tls12(
     exp: &Expansion,
     hello: Option<&ClientHelloInfo>,
     suite: &str,
+    version: u16,
 ) -> Vec<InferredAuth> {
     // The first encrypted handshake record of each direction is its initial Finished.
     let mut seen = [false; 2];
@@ -498,13 +499,19 @@ fn tls12(
         }
         if a.requested == Some(true) {
             if let Some(cr) = cr_unit {
-                // body: types (1 + 1..16), signature algorithms (2 + 2..128), CA list (2 + D).
+                // body: types (1 + 1..16), signature algorithms (TLS 1.2: 2 + 2..128),
+                // CA list (2 + D).
                 let body = cr.plain.minus(4, 4);
-                let d = body.minus(1 + 1 + 2 + 2 + 2, 1 + 16 + 2 + 128 + 2);
+                let (sig_min, sig_max, sig_text) = if version >= 0x0303 {
+                    (4, 130, " + 2+2..128 B signature algorithms")
+                } else {
+                    (0, 0, "")
+                };
+                let d = body.minus(1 + 1 + sig_min + 2, 1 + 16 + sig_max + 2);
                 a.certificate_request_frame = Some(cr.frame);
                 a.ca_list_bytes = Some(d);
                 a.evidence.push(format!(
-                    "server: CertificateRequest {} = 4-byte header + 1+1..16 B certificate types + 2+2..128 B signature algorithms + 2 + CA list of {d} B",
+                    "server: CertificateRequest {} = 4-byte header + 1+1..16 B certificate types{sig_text} + 2 + CA list of {d} B",
                     cr.show()
                 ));
             }
