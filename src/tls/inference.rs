@@ -948,4 +948,38 @@ mod tests {
         assert_eq!(a.client_certificate, None);
         assert_eq!(a.certificate_verify, None);
     }
+
+    #[test]
+    fn random_record_sequences_never_panic() {
+        let mut seed = 11u32;
+        let mut next = |m: u32| {
+            seed = seed.wrapping_mul(1103515245).wrapping_add(12345);
+            (seed >> 16) % m
+        };
+        let hello = ClientHelloInfo {
+            post_handshake_auth: true,
+            ..Default::default()
+        };
+        for _ in 0..2000 {
+            let n = next(24) as usize;
+            let r: Vec<(u8, u8, usize)> = (0..n)
+                .map(|_| {
+                    let kind = [20, 21, 22, 23][next(4) as usize];
+                    let len = [0, 4, 19, 25, 26, 28, 31, 40, 53, 64, 69, 16401, 16408]
+                        [next(13) as usize]
+                        + next(3) as usize;
+                    (next(2) as u8, kind, len)
+                })
+                .collect();
+            for (version, cipher) in [
+                (0x0303, 0xc02b),
+                (0x0303, 0xc023),
+                (0x0302, 0xc013),
+                (0x0304, 0x1301),
+                (0x0304, 0x1302),
+            ] {
+                let _ = infer(Some(version), Some(cipher), Some(&hello), &recs(&r));
+            }
+        }
+    }
 }
