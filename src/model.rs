@@ -53,6 +53,11 @@ pub struct TcpSummary {
     /// Who sent the first reset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reset_by: Option<Direction>,
+    /// The first FIN, and who sent it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fin_frame: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed_by: Option<Direction>,
     pub client: HalfStats,
     pub server: HalfStats,
 }
@@ -161,6 +166,9 @@ pub struct Outcome {
     /// Alert description code, when an alert ended it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alert: Option<u8>,
+    /// How a failure ended it: `alert`, `encrypted-alert`, `reset` or `close` (FIN).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_by: Option<&'static str>,
     /// Frame of the alert, reset or completion.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frame: Option<u64>,
@@ -269,6 +277,69 @@ pub struct Summary {
     pub outcomes: BTreeMap<&'static str, usize>,
     /// File-level notes: code -> number of connections it holds for (said once per file).
     pub notes: BTreeMap<&'static str, usize>,
+    /// The verdict: per finding code and severity, the connections, servers and first streams.
+    #[serde(serialize_with = "diagnosis_worst_first")]
+    pub diagnosis: BTreeMap<(Severity, &'static str), DiagnosisEntry>,
+}
+
+/// Servers named per diagnosis entry at most (the rest are counted as "more").
+pub const DIAGNOSIS_SERVERS: usize = 16;
+/// Streams shown per diagnosis entry (the lowest numbers, whatever the order of analysis).
+pub const DIAGNOSIS_EXAMPLES: usize = 3;
+
+/// One finding code (at one severity) over a whole file: how many connections, which servers,
+/// and the first streams with their evidence filter. Memory is bounded whatever the file size.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiagnosisEntry {
+    pub code: &'static str,
+    pub severity: Severity,
+    /// Connections with at least one finding of this code and severity.
+    pub connections: usize,
+    /// Distinct servers (`address`, or `SNI (address)` when the name is known), at most
+    /// [`DIAGNOSIS_SERVERS`].
+    pub servers: std::collections::BTreeSet<String>,
+    /// More distinct servers than `servers` lists.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub more_servers: bool,
+    /// The connections with the lowest stream numbers.
+    pub examples: Vec<DiagnosisExample>,
+}
+
+/// A connection that shows a diagnosis entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiagnosisExample {
+    pub stream: u64,
+    pub title: String,
+    pub explanation: String,
+    pub filter: String,
+}
+
+impl DiagnosisEntry {
+    fn absorb(&mut self, other: DiagnosisEntry) {
+        self.connections += other.connections;
+        self.more_servers |= other.more_servers;
+        for s in other.servers {
+            self.add_server(s);
+        }
+        self.examples.extend(other.examples);
+        self.examples.sort_by_key(|e| e.stream);
+        self.examples.truncate(DIAGNOSIS_EXAMPLES);
+    }
+
+    fn add_server(&mut self, server: String) {
+        self.servers.insert(server);
+        if self.servers.len() > DIAGNOSIS_SERVERS {
+            self.servers.pop_last();
+            self.more_servers = true;
+        }
+    }
+}
+
+fn diagnosis_worst_first<S: serde::Serializer>(
+    map: &BTreeMap<(Severity, &'static str), DiagnosisEntry>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(Summary::diagnosis_in_order(map))
 }
 
 impl Summary {
@@ -288,6 +359,53 @@ impl Summary {
         for n in &c.file_notes {
             *self.notes.entry(n).or_default() += 1;
         }
+        let mut seen: Vec<(Severity, &'static str)> = Vec::new();
+        for f in &c.findings {
+            let key = (f.severity, f.code);
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            let server = match &c.sni {
+                Some(sni) => format!("{sni} ({})", c.server),
+                None => c.server.clone(),
+            };
+            let mut one = DiagnosisEntry {
+                code: f.code,
+                severity: f.severity,
+                connections: 1,
+                servers: Default::default(),
+                more_servers: false,
+                examples: vec![DiagnosisExample {
+                    stream: c.stream,
+                    title: f.title.clone(),
+                    explanation: f.explanation.clone(),
+                    filter: f.filter.clone(),
+                }],
+            };
+            one.add_server(server);
+            match self.diagnosis.entry(key) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(one);
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => o.get_mut().absorb(one),
+            }
+        }
+    }
+
+    /// Diagnosis entries worst first: errors, then warnings, then info; within a severity the
+    /// code on most connections first.
+    pub fn diagnosis_in_order<'a>(
+        map: &'a BTreeMap<(Severity, &'static str), DiagnosisEntry>,
+    ) -> Vec<&'a DiagnosisEntry> {
+        let mut v: Vec<&DiagnosisEntry> = map.values().collect();
+        v.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(b.connections.cmp(&a.connections))
+                .then(a.code.cmp(b.code))
+        });
+        v
     }
 
     /// Adds the counts of another part of the same file (sharded analysis).
@@ -300,6 +418,14 @@ impl Summary {
         ] {
             for (k, n) in more {
                 *map.entry(k).or_default() += n;
+            }
+        }
+        for (key, entry) in other.diagnosis {
+            match self.diagnosis.entry(key) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(entry);
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => o.get_mut().absorb(entry),
             }
         }
     }

@@ -440,3 +440,49 @@ fn missing_syn_with_client_hello_is_not_midstream() {
     let not_seen = conn["not_seen"].to_string();
     assert!(not_seen.contains(MIDSTREAM), "{not_seen}");
 }
+
+/// Stream numbers of the connection blocks of a text report, in the order they are written.
+fn stream_order(text: &str) -> Vec<u64> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("tcp.stream "))
+        .filter_map(|l| l.split(':').next()?.parse().ok())
+        .collect()
+}
+
+/// Verdict first: the diagnosis opens the text report, then every connection in tcp.stream
+/// order; `--stream` writes connections as they end and the diagnosis after them. cisco's
+/// tls_sgt.pcap (71 TLS connections, 58 mutual-TLS) ends streams 3 and 4 only at the end of the
+/// capture, so the two orders differ.
+#[test]
+fn text_report_opens_with_the_verdict_and_keeps_stream_order() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/captures-public/dev/cisco+mercury/unit_tests/pcaps/tls_sgt.pcap");
+    if !path.exists() {
+        println!("SKIPPED: {} is absent", path.display());
+        return;
+    }
+    let held = tlsdiag(&[path.to_str().unwrap()]);
+    let text = String::from_utf8(held.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[1].starts_with(
+        "Diagnosis: 71 TLS connections (13 unknown, 58 completed); findings: 58 warnings"
+    ));
+    assert_eq!(
+        lines[2],
+        "  WARNING client-cert-issuer-not-requested  on 58 connections to wsstet-pov-rtp1.cpoc.co (64.100.1.197:443)"
+    );
+    assert!(text.contains("          tcp.stream 0: tcp.stream eq 0 && "));
+    assert!(text.contains("          ... and 55 more connection(s)\n"));
+    let order = stream_order(&text);
+    assert_eq!(order.len(), 71);
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+    let first_connection = text.find("\ntcp.stream ").unwrap();
+    assert!(text.find("Diagnosis:").unwrap() < first_connection);
+
+    let streamed = tlsdiag(&["--stream", path.to_str().unwrap()]);
+    let streamed = String::from_utf8(streamed.stdout).unwrap();
+    let order = stream_order(&streamed);
+    assert_eq!(order.len(), 71);
+    assert_eq!(&order[..3], &[0, 2, 5]);
+    assert!(streamed.find("Diagnosis:").unwrap() > streamed.rfind("\ntcp.stream ").unwrap());
+}

@@ -360,3 +360,42 @@ fn switching_protocols_to_websocket_is_final() {
         c.not_seen
     );
 }
+
+/// nginx answers a request whose header line has no colon with 400 (captures/
+/// make-http-malformed.sh). The request is in the capture: it must be called malformed, with its
+/// frame and the parser's reason, not "not in the capture"; the next connection parses normally.
+#[test]
+fn malformed_request_is_named_with_its_frame() {
+    let r = run("http-malformed-request.pcap", None);
+    assert_eq!(r.connections.len(), 2);
+    let bad = &r.connections[0].http;
+    assert_eq!(bad.len(), 1);
+    assert_eq!(
+        (bad[0].request_frame, bad[0].response_frame, bad[0].status),
+        (Some(4), Some(6), Some(400))
+    );
+    assert_eq!(
+        bad[0].malformed_request.as_deref(),
+        Some("invalid header name")
+    );
+    assert_eq!(
+        (bad[0].method.as_deref(), bad[0].target.as_deref()),
+        (Some("GET"), Some("/index.html"))
+    );
+    let good = &r.connections[1].http;
+    assert_eq!(
+        (
+            good[0].request_frame,
+            good[0].response_frame,
+            good[0].status
+        ),
+        (Some(14), Some(16), Some(200))
+    );
+    assert_eq!(good[0].malformed_request, None);
+    let text = tlsdiag::render::render_text(&r);
+    assert!(
+        text.contains("frame 4/6    HTTP GET /index.html (malformed request: invalid header name) -> 400 Bad Request"),
+        "{text}"
+    );
+    assert!(!text.contains("not in the capture"), "{text}");
+}

@@ -208,3 +208,181 @@ fn public_corpus_has_no_false_alarms_and_little_noise() {
     assert_eq!(false_alarms, Vec::<String>::new());
     assert!(ratio <= 0.15, "{ratio:.2} info findings per TLS connection");
 }
+
+/// One line per TLS connection (and per other connection with a finding) of a public capture:
+/// outcome, each handshake's outcome, and every finding with its severity and frames.
+fn verdict_rows(dev: &Path, files: &[PathBuf]) -> Vec<String> {
+    let mut rows = Vec::new();
+    for p in files {
+        let name = p.strip_prefix(dev).unwrap_or(p).display().to_string();
+        let r = match analyze_path(p, Options::default()) {
+            Ok(r) => r,
+            Err(e) => {
+                rows.push(format!("{name}\t-\terror: {e}"));
+                continue;
+            }
+        };
+        for c in r
+            .connections
+            .iter()
+            .filter(|c| c.tls || !c.findings.is_empty())
+        {
+            let handshakes: Vec<String> = c
+                .handshakes
+                .iter()
+                .map(|h| format!("{}@{}:{}", h.kind, h.first_frame, h.outcome.status.word()))
+                .collect();
+            let mut findings: Vec<String> = c
+                .findings
+                .iter()
+                .map(|f| {
+                    let frames: Vec<String> = f.frames.iter().map(u64::to_string).collect();
+                    format!("{}:{}@{}", f.code, f.severity.word(), frames.join("+"))
+                })
+                .collect();
+            findings.sort();
+            rows.push(format!(
+                "{name}\t{}\t{}{}\t{}\t{}",
+                c.stream,
+                c.outcome.status.word(),
+                c.outcome.frame.map(|f| format!("@{f}")).unwrap_or_default(),
+                if handshakes.is_empty() {
+                    "-".into()
+                } else {
+                    handshakes.join(" ")
+                },
+                if findings.is_empty() {
+                    "-".into()
+                } else {
+                    findings.join(" ")
+                },
+            ));
+        }
+    }
+    rows
+}
+
+/// The regression corpus: every connection's verdict over the public dev captures, pinned in
+/// tests/verdicts/public-dev.tsv (cases reviewed against the packets are listed in
+/// tests/verdicts/README.md). A changed verdict fails here; after checking the change against the
+/// packets, `TLSDIAG_BLESS=1 cargo test --test verdicts` rewrites the file.
+#[test]
+fn public_corpus_verdicts_are_pinned() {
+    let dev = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/captures-public/dev");
+    if !dev.exists() {
+        println!("SKIPPED: {} is absent", dev.display());
+        return;
+    }
+    let mut files = Vec::new();
+    public_captures(&dev, &mut files);
+    files.sort();
+    let header = "# capture\ttcp.stream\toutcome@frame\thandshakes (kind@first frame:outcome)\tfindings (code:severity@frames)";
+    let mut got = vec![header.to_string()];
+    got.extend(verdict_rows(&dev, &files));
+    let pinned_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/verdicts/public-dev.tsv");
+    if std::env::var_os("TLSDIAG_BLESS").is_some() {
+        std::fs::write(&pinned_path, got.join("\n") + "\n").unwrap();
+        return;
+    }
+    let pinned = std::fs::read_to_string(&pinned_path).unwrap();
+    let pinned: Vec<&str> = pinned.lines().collect();
+    let changed: Vec<String> = got
+        .iter()
+        .map(String::as_str)
+        .zip(pinned.iter().copied())
+        .filter(|(a, b)| a != b)
+        .take(10)
+        .map(|(a, b)| format!("pinned: {b}\n   now: {a}"))
+        .collect();
+    assert!(
+        changed.is_empty() && got.len() == pinned.len(),
+        "{} verdict rows now, {} pinned; first differences:\n{}",
+        got.len(),
+        pinned.len(),
+        changed.join("\n")
+    );
+}
+
+fn public(rel: &str) -> Option<FileReport> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/captures-public/dev")
+        .join(rel);
+    if !path.exists() {
+        println!("SKIPPED: {} is absent", path.display());
+        return None;
+    }
+    Some(analyze_path(&path, Options::default()).unwrap())
+}
+
+/// zeek's ssl-v2.pcap: CLIENT-HELLO (frame 4), SERVER-HELLO (6), CLIENT-MASTER-KEY (8), then
+/// SSLv2 records with 3-byte headers. Message 2 is CLIENT-MASTER-KEY in SSLv2, not ServerHello,
+/// and the encrypted records after it are SSLv2 framing, not lost TLS framing.
+#[test]
+fn sslv2_client_master_key_is_named_and_its_records_framed() {
+    let Some(r) = public("zeek+zeek/testing/btest/Traces/tls/ssl-v2.pcap") else {
+        return;
+    };
+    let c = &r.connections[0];
+    let titles: Vec<(u64, &str)> = c.messages.iter().map(|m| (m.frame, m.title())).collect();
+    assert_eq!(
+        titles,
+        vec![
+            (4, "ClientHello"),
+            (6, "SSLv2 ServerHello"),
+            (8, "SSLv2 ClientMasterKey")
+        ]
+    );
+    assert!(c.not_seen.is_empty(), "{:?}", c.not_seen);
+    assert_eq!(c.outcome.status, OutcomeStatus::Unknown);
+    assert!(c
+        .outcome
+        .cause
+        .as_deref()
+        .unwrap()
+        .contains("ClientMasterKey (frame 8)"));
+    let text = tlsdiag::render::render_text(&r);
+    // No keys given: no decryption line at all.
+    assert!(!text.contains("decryption:"), "{text}");
+}
+
+/// nDPI's tls_certificate_too_long.pcap, stream 2: the client closes (FIN, frame 94) after the
+/// server's ServerHelloDone (frame 55); the server's reset (frame 100) answers the FIN and is not
+/// the reason the handshake failed.
+#[test]
+fn a_close_before_the_reset_ended_the_handshake() {
+    let Some(r) = public("ntop+nDPI/tests/cfgs/default/pcap/tls_certificate_too_long.pcap") else {
+        return;
+    };
+    let c = r.connections.iter().find(|c| c.stream == 2).unwrap();
+    assert_eq!(c.outcome.status, OutcomeStatus::Failed);
+    assert_eq!(c.outcome.ended_by, Some("close"));
+    assert_eq!(c.outcome.by, Some(Direction::Client));
+    assert_eq!(c.outcome.frame, Some(94));
+    assert_eq!(
+        c.outcome.cause.as_deref(),
+        Some("the client closed the connection (FIN) in frame 94 after the server's ServerHelloDone (frame 55), before the handshake completed; the server then reset it in frame 100")
+    );
+    let f: Vec<_> = c
+        .findings
+        .iter()
+        .map(|f| (f.code, f.severity, f.frames.clone()))
+        .collect();
+    assert_eq!(f, vec![("handshake-failed", Severity::Error, vec![94])]);
+    assert!(c.findings[0].filter.ends_with("tcp.flags.fin == 1"));
+}
+
+/// zeek's tls1.2-protocol-violation.pcap: the server's first handshake record holds bytes that
+/// are no handshake message; its ChangeCipherSpec (frame 11) comes later and application data
+/// flows both ways. The connection completed: no renegotiation, no failure.
+#[test]
+fn malformed_handshake_bytes_before_change_cipher_spec_are_not_a_renegotiation() {
+    let Some(r) = public("zeek+zeek/testing/btest/Traces/tls/tls1.2-protocol-violation.pcap")
+    else {
+        return;
+    };
+    let c = &r.connections[0];
+    assert_eq!(c.outcome.status, OutcomeStatus::Completed);
+    assert_eq!(c.handshakes.len(), 1);
+    assert!(c.encrypted_handshake.iter().all(|e| !e.after_finished));
+    assert_eq!(codes(c), vec![]);
+}

@@ -8,7 +8,7 @@ use super::Conn;
 use crate::capture::ReadOutcome;
 use crate::model::*;
 use crate::packet::PacketStats;
-use crate::tls::handshake::{cipher_name, handshake_title, version_name};
+use crate::tls::handshake::{cipher_name, version_name};
 use crate::tls::{AlertEvent, Detail, Direction, HandshakeMessage};
 
 #[allow(clippy::too_many_arguments)]
@@ -205,6 +205,12 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
         (None, Some(_)) => Some(Direction::Server),
         (None, None) => None,
     };
+    let (fin_frame, closed_by) = match (tcp_c.fin_frame, tcp_s.fin_frame) {
+        (Some(a), Some(b)) if b < a => (Some(b), Some(Direction::Server)),
+        (Some(a), _) => (Some(a), Some(Direction::Client)),
+        (None, Some(b)) => (Some(b), Some(Direction::Server)),
+        (None, None) => (None, None),
+    };
     let _ = capture_last_frame;
     let application_data = PerDirection {
         client: tls.app_data_stats(client_dir as u8).clone(),
@@ -234,6 +240,8 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
             ended_by,
             rst_frame,
             reset_by,
+            fin_frame,
+            closed_by,
             client: tcp_c.stats.clone(),
             server: tcp_s.stats.clone(),
         },
@@ -263,6 +271,7 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
             cause: None,
             by: None,
             alert: None,
+            ended_by: None,
             frame: None,
         },
         handshakes: Vec::new(),
@@ -277,11 +286,7 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
 /// Short label of a message for the transcript.
 /// Writes the short label of a message for the transcript.
 fn write_message_label(out: &mut String, m: &HandshakeMessage) {
-    let title = if m.kind == "sslv2_server_hello" {
-        "SSLv2ServerHello"
-    } else {
-        handshake_title(m.type_id)
-    };
+    let title = m.title();
     match &m.detail {
         Some(Detail::ClientHello(ch)) if ch.sslv2_format => out.push_str("ClientHello(SSLv2)"),
         Some(Detail::ServerHello(sh)) if sh.hello_retry_request => {
@@ -299,7 +304,8 @@ fn write_message_label(out: &mut String, m: &HandshakeMessage) {
                 cr.ca_list_bytes
             );
         }
-        _ => out.push_str(title),
+        // Transcript labels have no spaces ("SSLv2ServerHello").
+        _ => title.split(' ').for_each(|w| out.push_str(w)),
     }
 }
 

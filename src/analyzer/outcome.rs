@@ -4,7 +4,6 @@
 //! or `unknown`, with the side, alert and frame that decided it. Reads the model only.
 
 use crate::model::{ConnectionReport, HandshakeOutcome, Outcome, OutcomeStatus};
-use crate::tls::handshake::handshake_title;
 use crate::tls::{Detail, Direction, HandshakeMessage};
 
 /// RFC 5246 7.2.2: the warning a peer sends to decline a renegotiation.
@@ -31,6 +30,7 @@ fn outcome(status: OutcomeStatus, cause: Option<String>, frame: Option<u64>) -> 
         cause,
         by: None,
         alert: None,
+        ended_by: None,
         frame,
     }
 }
@@ -159,6 +159,7 @@ fn inferred_outcome(r: &ConnectionReport, start: &Start, until: u64) -> Option<O
         cause: cause.filter(|_| status == OutcomeStatus::Failed),
         by: a.end_by,
         alert: None,
+        ended_by: (status == OutcomeStatus::Failed).then_some("encrypted-alert"),
         frame: a.end_frame,
     })
 }
@@ -177,7 +178,7 @@ fn step(msgs: &[&HandshakeMessage], from: u64, until: u64) -> String {
                 " after the {}'s {}{} (frame {})",
                 side(m.direction),
                 if empty { "empty " } else { "" },
-                handshake_title(m.type_id),
+                m.title(),
                 m.frame
             )
         }
@@ -222,6 +223,40 @@ fn judge(r: &ConnectionReport, msgs: &[&HandshakeMessage], start: &Start, until:
             _ => None,
         }
     };
+    // TLS <= 1.2 sends application data only under the new keys, after Finished: data both ways
+    // means the initial handshake completed even where its messages could not be followed (a
+    // protocol violation, a message lost in a capture gap).
+    let completed_at = completed_at.or_else(|| {
+        let up_to_tls12 = matches!(
+            r.tls_version.as_deref(),
+            Some("SSLv3" | "TLS 1.0" | "TLS 1.1" | "TLS 1.2")
+        );
+        (start.kind == "initial" && up_to_tls12)
+            .then_some(())
+            .and_then(|_| {
+                match (
+                    r.application_data.client.first_frame,
+                    r.application_data.server.first_frame,
+                ) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    _ => None,
+                }
+            })
+            .filter(|&f| inside(f))
+    });
+    if let Some(cmk) = msgs
+        .iter()
+        .find(|m| m.kind == "sslv2_client_master_key" && inside(m.frame))
+    {
+        return outcome(
+            OutcomeStatus::Unknown,
+            Some(format!(
+                "SSLv2 encrypts the rest of its handshake after the client's ClientMasterKey (frame {}), and tlsdiag does not decrypt SSLv2",
+                cmk.frame
+            )),
+            None,
+        );
+    }
     if completed_at.is_none() && tls13 && r.decryption.status == "not-decrypted" {
         // Everything after ServerHello is encrypted, alerts included, and looks like
         // application data: whether the handshake completed cannot be told without keys.
@@ -308,73 +343,79 @@ fn judge(r: &ConnectionReport, msgs: &[&HandshakeMessage], start: &Start, until:
                 )),
                 by: Some(a.direction),
                 alert: Some(NO_RENEGOTIATION),
+                ended_by: Some("alert"),
                 frame: Some(a.frame),
             };
         }
     }
+    let failed = |cause: String, by: Direction, alert: Option<u8>, frame: u64, how| Outcome {
+        status: OutcomeStatus::Failed,
+        cause: Some(cause),
+        by: Some(by),
+        alert,
+        ended_by: Some(how),
+        frame: Some(frame),
+    };
     if let Some(a) = alerts.iter().find(|a| a.level == Some(2)) {
-        let code = a.description.unwrap_or(0);
-        return Outcome {
-            status: OutcomeStatus::Failed,
-            cause: Some(format!(
-                "the {} sent a fatal {} alert ({}) in frame {}{}",
-                side(a.direction),
-                a.name.unwrap_or("unknown"),
-                code,
-                a.frame,
-                step(msgs, start.frame, a.frame)
-            )),
-            by: Some(a.direction),
-            alert: a.description,
-            frame: Some(a.frame),
-        };
+        let cause = format!(
+            "the {} sent a fatal {} alert ({}) in frame {}{}",
+            side(a.direction),
+            a.name.unwrap_or("unknown"),
+            a.description.unwrap_or(0),
+            a.frame,
+            step(msgs, start.frame, a.frame)
+        );
+        return failed(cause, a.direction, a.description, a.frame, "alert");
     }
     if let Some(a) = alerts.iter().find(|a| a.name.is_none()) {
-        return Outcome {
-            status: OutcomeStatus::Failed,
-            cause: Some(format!(
-                "the {} sent an encrypted alert in frame {}{} and the handshake did not complete (its reason needs keys)",
-                side(a.direction),
-                a.frame,
-                step(msgs, start.frame, a.frame)
-            )),
-            by: Some(a.direction),
-            alert: None,
-            frame: Some(a.frame),
-        };
+        let cause = format!(
+            "the {} sent an encrypted alert in frame {}{} and the handshake did not complete (its reason needs keys)",
+            side(a.direction),
+            a.frame,
+            step(msgs, start.frame, a.frame)
+        );
+        return failed(cause, a.direction, None, a.frame, "encrypted-alert");
     }
-    if let Some(rst) = r.tcp.rst_frame.filter(|&f| f >= start.frame) {
-        let by = r.tcp.reset_by.unwrap_or(Direction::Unknown);
-        return Outcome {
-            status: OutcomeStatus::Failed,
-            cause: Some(format!(
+    // Whichever came first ended it: a peer that closes (FIN) is often answered with a reset,
+    // and the reset is then not the reason.
+    let rst = r.tcp.rst_frame.filter(|&f| f >= start.frame);
+    let fin = r.tcp.fin_frame.filter(|&f| f >= start.frame);
+    match (rst, fin) {
+        (Some(rst), fin) if fin.is_none_or(|f| rst <= f) => {
+            let by = r.tcp.reset_by.unwrap_or(Direction::Unknown);
+            let cause = format!(
                 "the {} reset the connection in frame {rst}{}",
                 side(by),
                 step(msgs, start.frame, rst)
-            )),
-            by: Some(by),
-            alert: None,
-            frame: Some(rst),
-        };
-    }
-    if r.tcp.ended_by == "fin" {
-        return outcome(
-            OutcomeStatus::Failed,
+            );
+            failed(cause, by, None, rst, "reset")
+        }
+        (rst, Some(fin)) => {
+            let by = r.tcp.closed_by.unwrap_or(Direction::Unknown);
+            let then = rst
+                .map(|rst| {
+                    format!(
+                        "; the {} then reset it in frame {rst}",
+                        side(r.tcp.reset_by.unwrap_or(Direction::Unknown))
+                    )
+                })
+                .unwrap_or_default();
+            let cause = format!(
+                "the {} closed the connection (FIN) in frame {fin}{}, before the handshake completed{then}",
+                side(by),
+                step(msgs, start.frame, fin)
+            );
+            failed(cause, by, None, fin, "close")
+        }
+        _ => outcome(
+            OutcomeStatus::Incomplete,
             Some(format!(
-                "the connection was closed before the handshake completed{}",
+                "the capture ends before the handshake completed{}",
                 step(msgs, start.frame, u64::MAX)
             )),
             None,
-        );
+        ),
     }
-    outcome(
-        OutcomeStatus::Incomplete,
-        Some(format!(
-            "the capture ends before the handshake completed{}",
-            step(msgs, start.frame, u64::MAX)
-        )),
-        None,
-    )
 }
 
 /// Every handshake of the connection with its outcome, and the connection's outcome: the first

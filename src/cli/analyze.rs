@@ -61,14 +61,68 @@ pub(crate) struct FileOutput {
 /// Files at least this large are worth sharding (see `shards_for`).
 pub(crate) const SHARD_MIN_BYTES: u64 = 32 << 20;
 
+/// With `-f parquet`, the directory given with -o (created if needed); an error when the build
+/// has no Parquet support or no directory was given.
+fn parquet_dir(args: &AnalyzeArgs) -> Result<Option<PathBuf>, String> {
+    if args.format != Format::Parquet {
+        return Ok(None);
+    }
+    if !cfg!(feature = "parquet") {
+        return Err("this tlsdiag was built without Parquet support: build it with `cargo build --release --features parquet`".into());
+    }
+    let dir = args
+        .output
+        .clone()
+        .ok_or("-f parquet writes tables into a directory: give it with -o DIR")?;
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(Some(dir))
+}
+
+/// Writes a capture's tables; says how many rows went where.
+#[cfg(feature = "parquet")]
+fn write_parquet(r: &tlsdiag::FileReport, dir: &Path) -> Result<String, String> {
+    render::parquet::write_parquet(r, dir)?;
+    let findings: usize = r.connections.iter().map(|c| c.findings.len()).sum();
+    Ok(format!(
+        "{} connection(s), {findings} finding(s) -> {}/{{{}}}/{}",
+        r.connections.len(),
+        dir.display(),
+        render::parquet::TABLES.join(","),
+        render::parquet::part_name(&r.file)
+    ))
+}
+
+#[cfg(not(feature = "parquet"))]
+fn write_parquet(_: &tlsdiag::FileReport, _: &Path) -> Result<String, String> {
+    Err("built without Parquet support".into())
+}
+
+/// Text reports of inputs at least this large are streamed (connections as they end, the
+/// diagnosis after them) instead of held for a verdict-first report.
+pub(crate) const STREAM_TEXT_BYTES: u64 = 256 << 20;
+
+/// Whether the text report of `path` is streamed: asked for, standard input (its size is not
+/// known), or a file of [`STREAM_TEXT_BYTES`] or more.
+pub(crate) fn streams_text(path: &Path, asked: bool) -> bool {
+    asked
+        || path == Path::new("-")
+        || std::fs::metadata(path).map_or(true, |m| !m.is_file() || m.len() >= STREAM_TEXT_BYTES)
+}
+
 /// Threads to analyse one file on: several only when the output waits for the end of the file
-/// anyway (json, summary), the file can be read once per thread (a regular, uncompressed file:
-/// every shard reads all of it) and is large enough for the threads to pay.
-pub(crate) fn shards_for(path: &Path, format: Format, jobs: Option<usize>) -> u32 {
+/// anyway (json, summary, text that is not streamed), the file can be read once per thread (a
+/// regular, uncompressed file: every shard reads all of it) and is large enough for the
+/// threads to pay.
+pub(crate) fn shards_for(path: &Path, format: Format, stream: bool, jobs: Option<usize>) -> u32 {
     let threads = jobs
         .filter(|&j| j > 0)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let wanted = threads > 1 && matches!(format, Format::Json | Format::Summary);
+    let held = match format {
+        Format::Json | Format::Summary | Format::Sarif | Format::Parquet | Format::Html => true,
+        Format::Text => !streams_text(path, stream),
+        Format::Jsonl => false,
+    };
+    let wanted = threads > 1 && held;
     // Standard input is never a regular file here, so it is not opened (that would consume it).
     let large = std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() >= SHARD_MIN_BYTES);
     if wanted
@@ -84,34 +138,49 @@ pub(crate) fn shards_for(path: &Path, format: Format, jobs: Option<usize>) -> u3
     }
 }
 
-/// Analyses one file, writing each connection to `out` as soon as it ends (text and JSON Lines),
-/// then the file's own lines. JSON is written by the caller from the returned report.
+/// Analyses one file and writes its part of the report: text verdict first (header,
+/// diagnosis, connections by tcp.stream), or streamed (each connection as it ends, then header
+/// and diagnosis) for standard input, large files and `--stream`; JSON Lines always streamed.
+/// JSON is written by the caller from the returned report.
 pub(crate) fn process(
     index: usize,
     path: &Path,
     options: Options,
     format: Format,
-    shards: u32,
+    (shards, stream): (u32, bool),
     out: &mut dyn Write,
 ) -> FileOutput {
     let started = Instant::now();
     let name = path.display().to_string();
+    let streamed = match format {
+        Format::Text => streams_text(path, stream),
+        Format::Jsonl => true,
+        Format::Json | Format::Summary | Format::Sarif | Format::Parquet | Format::Html => false,
+    };
     let result = match format {
+        _ if streamed => stream_file(path, &name, options, format, out),
         // The whole report is written at the end: analyse on `shards` threads.
-        Format::Json => tlsdiag::analyze_path_sharded(path, options, shards),
-        Format::Summary => tlsdiag::analyzer::summarize_path_sharded(path, options, shards),
-        Format::Text | Format::Jsonl => stream_file(path, &name, options, format, out),
+        Format::Json | Format::Text | Format::Sarif | Format::Parquet | Format::Html => {
+            tlsdiag::analyze_path_sharded(path, options, shards)
+        }
+        Format::Summary | Format::Jsonl => {
+            tlsdiag::analyzer::summarize_path_sharded(path, options, shards)
+        }
     };
     let elapsed = started.elapsed();
     match result {
         Ok(r) => {
             let _ = match format {
-                // Connections came first, as they ended; the file's counts close its part.
+                Format::Text if !streamed => out.write_all(render::render_text(&r).as_bytes()),
+                // Connections came first, as they ended; the file's header and verdict close
+                // its part.
                 Format::Text | Format::Summary => out
                     .write_all(render::render_file_header(&r).as_bytes())
-                    .and_then(|_| out.write_all(render::render_findings_summary(&r).as_bytes())),
+                    .and_then(|_| out.write_all(render::render_diagnosis(&r).as_bytes())),
                 Format::Jsonl => out.write_all(render::jsonl_file(&r).as_bytes()),
-                Format::Json => Ok(()),
+                // Written by the caller, which knows what came before.
+                Format::Html => out.write_all(render::html::html_file(&r).as_bytes()),
+                Format::Json | Format::Sarif | Format::Parquet => Ok(()),
             };
             FileOutput {
                 index,
@@ -144,7 +213,9 @@ pub(crate) fn stream_file(
                 .write_all(render::render_connection_text(&c).as_bytes())
                 .and_then(|_| out.write_all(b"\n")),
             Format::Jsonl => out.write_all(render::jsonl_connection(name, &c).as_bytes()),
-            Format::Json | Format::Summary => Ok(()),
+            Format::Json | Format::Summary | Format::Sarif | Format::Parquet | Format::Html => {
+                Ok(())
+            }
         };
     })
 }
@@ -192,7 +263,18 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
         eprintln!("tlsdiag: no input: give capture files, directories or --files-from");
         return ExitCode::from(EXIT_INPUT_ERROR);
     }
+    let parquet_dir = match parquet_dir(&args) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("tlsdiag: {e}");
+            return ExitCode::from(EXIT_INPUT_ERROR);
+        }
+    };
     let mut out: Box<dyn Write> = match &args.output {
+        // -f parquet: -o names the tables' directory; standard output lists what was written.
+        Some(_) if parquet_dir.is_some() => {
+            Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
+        }
         Some(path) => match std::fs::File::create(path) {
             Ok(f) => Box::new(std::io::BufWriter::new(f)),
             Err(e) => {
@@ -225,11 +307,24 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
     if format == Format::Json && many {
         let _ = out.write_all(b"[\n");
     }
+    let mut sarif_parts = 0usize;
+    let mut unreadable: Vec<String> = Vec::new();
+    if format == Format::Sarif {
+        let _ = out.write_all(render::sarif::sarif_head().as_bytes());
+    }
+    if format == Format::Html {
+        let title = match inputs.len() {
+            1 => format!("tlsdiag: {}", inputs[0].display()),
+            n => format!("tlsdiag: {} captures", n),
+        };
+        let _ = out.write_all(render::html::html_head(&title).as_bytes());
+    }
     let mut finish_file =
         |r: FileOutput, rendered: &[u8], out: &mut dyn Write, totals: &mut Totals| {
             totals.add(&r);
             if let Some(e) = &r.error {
                 eprintln!("tlsdiag: {e}");
+                unreadable.push(e.clone());
                 if format == Format::Jsonl {
                     let line = serde_json::json!({
                         "kind": "error", "schema_version": model::SCHEMA_VERSION,
@@ -254,6 +349,29 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
                     }
                     json_written += 1;
                 }
+            } else if format == Format::Sarif {
+                let part = r
+                    .report
+                    .as_ref()
+                    .map(render::sarif::sarif_results)
+                    .unwrap_or_default();
+                if !part.is_empty() {
+                    if sarif_parts > 0 {
+                        let _ = out.write_all(b",\n");
+                    }
+                    let _ = out.write_all(part.as_bytes());
+                    sarif_parts += 1;
+                }
+            } else if let (Some(dir), Some(rep)) = (&parquet_dir, &r.report) {
+                match write_parquet(rep, dir) {
+                    Ok(n) => {
+                        let _ = writeln!(out, "{}: {n}", rep.file);
+                    }
+                    Err(e) => {
+                        eprintln!("tlsdiag: {}: {e}", rep.file);
+                        unreadable.push(e);
+                    }
+                }
             } else if format == Format::Text && many {
                 let _ = out.write_all(b"\n");
             }
@@ -264,9 +382,16 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
             let shards = if many {
                 1
             } else {
-                shards_for(path, format, args.analysis.jobs)
+                shards_for(path, format, args.stream, args.analysis.jobs)
             };
-            let r = process(i, path, options.clone(), format, shards, &mut out);
+            let r = process(
+                i,
+                path,
+                options.clone(),
+                format,
+                (shards, args.stream),
+                &mut out,
+            );
             finish_file(r, &[], &mut out, &mut totals);
         }
     } else {
@@ -275,6 +400,7 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
         std::thread::scope(|scope| {
             let inputs = &inputs;
             let options = &options;
+            let stream = args.stream;
             scope.spawn(move || {
                 pool.scope(|s| {
                     for (i, path) in inputs.iter().enumerate() {
@@ -282,7 +408,7 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
                         let options = options.clone();
                         s.spawn(move |_| {
                             let mut rendered = Vec::new();
-                            let r = process(i, path, options, format, 1, &mut rendered);
+                            let r = process(i, path, options, format, (1, stream), &mut rendered);
                             let _ = tx.send((r, rendered));
                         });
                     }
@@ -302,6 +428,12 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
     }
     if format == Format::Json && many {
         let _ = out.write_all(b"\n]\n");
+    }
+    if format == Format::Sarif {
+        let _ = out.write_all(render::sarif::sarif_tail(&unreadable).as_bytes());
+    }
+    if format == Format::Html {
+        let _ = out.write_all(render::html::html_tail().as_bytes());
     }
     done.store(true, Ordering::Relaxed);
     if let Some(b) = bar {

@@ -70,7 +70,8 @@ pub(crate) struct AnalyzeArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,
-    /// Write the report to FILE instead of standard output.
+    /// Write the report to FILE instead of standard output (with -f parquet: the directory
+    /// that receives the tables).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
     /// Exit with code 1 when a finding of this severity or worse exists.
@@ -79,6 +80,11 @@ pub(crate) struct AnalyzeArgs {
     /// No progress bar and no summary on standard error.
     #[arg(long, short = 'q')]
     pub(crate) quiet: bool,
+    /// Text: write each connection as soon as it ends (in order of end time) and the diagnosis
+    /// after them, holding nothing back. The default for standard input and for files of
+    /// 256 MiB or more; smaller files get the diagnosis first and connections in tcp.stream order.
+    #[arg(long)]
+    pub(crate) stream: bool,
     #[command(flatten)]
     pub(crate) analysis: AnalysisOptions,
 }
@@ -117,6 +123,12 @@ pub(crate) enum Format {
     Jsonl,
     /// Only each file's counts and findings summary (for large archives).
     Summary,
+    /// SARIF 2.1.0 (one run; a result per finding), for CI systems and code scanning.
+    Sarif,
+    /// Parquet tables under the directory given with -o (builds with the `parquet` feature).
+    Parquet,
+    /// One self-contained HTML page (verdict, handshake ladders, CA lists, chains).
+    Html,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

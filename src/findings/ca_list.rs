@@ -201,7 +201,7 @@ pub(super) fn message_size(
     if size <= limit {
         return;
     }
-    let title = crate::tls::handshake::handshake_title(m.type_id);
+    let title = m.title();
     out.push(finding(
         "handshake-message-large",
         c,

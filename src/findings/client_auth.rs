@@ -120,9 +120,9 @@ pub(super) fn client_auth(
         fmt_bytes(cr.ca_list_bytes)
     );
     let Some(answer) = answer else {
-        if c.tcp.client.segments > 0 || c.tcp.client.bytes > 0 {
+        let client_spoke = c.tcp.client.segments > 0 || c.tcp.client.bytes > 0;
+        if client_spoke && missing_certificate(c, cr_msg, &list_desc, out) {
             summary.client_certificate = "missing";
-            missing_certificate(c, cr_msg, &list_desc, out);
         }
         return summary;
     };
@@ -309,13 +309,14 @@ fn inferred_answer(
     ));
 }
 
-/// The server asked and no client Certificate followed: says what ended the handshake.
+/// The server asked and no client Certificate followed: says what ended the handshake. False
+/// when the capture ends before the client could answer (nothing is known missing).
 fn missing_certificate(
     c: &ConnectionReport,
     cr_msg: &HandshakeMessage,
     list_desc: &str,
     out: &mut Vec<Finding>,
-) {
+) -> bool {
     let client_later = c
         .messages
         .iter()
@@ -356,7 +357,9 @@ fn missing_certificate(
     } else if c.tcp.ended_by == "fin" {
         "the connection was closed without an answer".into()
     } else {
-        "the capture ends before the client answered".into()
+        // The capture ends before the client answered: nothing went wrong that the capture
+        // shows, and the connection's outcome (incomplete) already says where it ends.
+        return false;
     };
     let mut frames = vec![cr_msg.frame];
     frames.extend(no_cert_alert.map(|a| a.frame));
@@ -372,6 +375,7 @@ fn missing_certificate(
             "(tls.handshake.type == 13 || tls.alert_message || tcp.flags.reset == 1)",
         ),
     ));
+    true
 }
 
 /// The CRL, OCSP and CA-issuer URLs the server must reach to accept the client's chain, and

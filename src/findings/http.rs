@@ -153,8 +153,10 @@ fn filter_status(c: &ConnectionReport, status: u16) -> String {
 
 /// "GET /x (frames 4 and 6)".
 fn describe(x: &crate::http::Exchange) -> String {
-    let request = match (&x.method, &x.target) {
-        (Some(m), Some(t)) => format!("{m} {t}"),
+    let request = match (&x.malformed_request, &x.method, &x.target) {
+        (Some(problem), Some(m), Some(t)) => format!("a malformed request {m} {t} ({problem})"),
+        (Some(problem), ..) => format!("a malformed request ({problem})"),
+        (None, Some(m), Some(t)) => format!("{m} {t}"),
         _ => "a request not in the capture".into(),
     };
     let frames = match (x.request_frame, x.response_frame) {

@@ -11,7 +11,7 @@ pub(super) const DOCS: &[CodeDoc] = &[
         code: "handshake-failed",
         severity: Severity::Error,
         title: "The handshake failed",
-        cause: "A fatal alert or a TCP reset ended the connection before the handshake completed. The alert names the reason as seen by its sender: 40 handshake_failure, 42 bad_certificate, 45 certificate_expired, 46 certificate_unknown, 48 unknown_ca, 116 certificate_required...",
+        cause: "A fatal alert, a TCP reset or a close (FIN) ended the connection before the handshake completed. The alert names the reason as seen by its sender: 40 handshake_failure, 42 bad_certificate, 45 certificate_expired, 46 certificate_unknown, 48 unknown_ca, 116 certificate_required...",
         evidence: "The alert (level, description, sender) or the reset, and the finding that explains it when there is one.",
         fix: "Follow the linked finding; otherwise the alert's sender logs the detailed reason.",
         refs: &[RFC8446_ALERTS, "RFC 5246 section 7.2 (alerts)"],
@@ -122,123 +122,90 @@ fn later_handshakes(c: &ConnectionReport, out: &mut Vec<Finding>) {
 
 pub(super) fn outcome(c: &ConnectionReport, out: &mut Vec<Finding>) {
     later_handshakes(c, out);
-    // The handshake completed when both sides sent Finished (TLS <= 1.2: the first encrypted
-    // handshake record after each ChangeCipherSpec) or application data flowed both ways.
-    // The first Finished of a direction: encrypted (the first handshake record after its
-    // ChangeCipherSpec) or decrypted.
-    let first_finished = |d: Direction| {
-        let encrypted = c
-            .encrypted_handshake
-            .iter()
-            .filter(|e| e.direction == d && !e.after_finished)
-            .map(|e| e.frame)
-            .min();
-        let clear = c
-            .messages
-            .iter()
-            .filter(|m| m.direction == d && m.kind == "finished")
-            .map(|m| m.frame)
-            .min();
-        encrypted.into_iter().chain(clear).min()
-    };
-    let tls13 = c.tls_version.as_deref() == Some("TLS 1.3");
-    let completed_at: Option<u64> = if tls13 {
-        match (
-            c.application_data.client.first_frame,
-            c.application_data.server.first_frame,
-        ) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            _ => None,
-        }
-    } else if let (Some(a), Some(b)) = (
-        first_finished(Direction::Client),
-        first_finished(Direction::Server),
-    ) {
-        Some(a.max(b))
-    } else {
-        None
-    };
-    let started = c
-        .messages
-        .iter()
-        .any(|m| m.kind == "client_hello" || m.kind == "server_hello");
-    if !started {
-        return;
+    initial_handshake_failed(c, out);
+    renegotiation_encrypted(c, out);
+    if c.tls_version.as_deref() == Some("TLS 1.3") && c.decryption.status == "not-decrypted" {
+        tls13_hidden(c, out);
     }
-    let before_completion = |frame: u64| completed_at.is_none_or(|done| frame <= done);
-    let fatal = c
-        .alerts
-        .iter()
-        .find(|a| a.level == Some(2) && before_completion(a.frame));
+}
+
+/// `handshake-failed` for the initial handshake, from its outcome (analyzer/outcome.rs decides
+/// how each handshake ended; this rule only words it).
+fn initial_handshake_failed(c: &ConnectionReport, out: &mut Vec<Finding>) {
+    let Some(h) = c.handshakes.first().filter(|h| h.kind == "initial") else {
+        return;
+    };
+    let o = &h.outcome;
+    let (OutcomeStatus::Failed, Some(frame)) = (o.status, o.frame) else {
+        return;
+    };
     let explained_by: Vec<&str> = out
         .iter()
         .filter(|f| f.severity == Severity::Error)
         .map(|f| f.code)
         .collect();
-    let link = if explained_by.is_empty() {
+    let mut link = if explained_by.is_empty() {
         String::new()
     } else {
         format!(" Explained by: {}.", explained_by.join(", "))
     };
-    let keys_would_show = if tls13 && c.decryption.status == "not-decrypted" {
-        " TLS 1.3 encrypts the CertificateRequest and the client's Certificate: a key log would show whether a certificate was asked for and sent."
-    } else {
-        ""
+    if c.tls_version.as_deref() == Some("TLS 1.3") && c.decryption.status == "not-decrypted" {
+        link.push_str(" TLS 1.3 encrypts the CertificateRequest and the client's Certificate: a key log would show whether a certificate was asked for and sent.");
+    }
+    let who = match o.by {
+        Some(Direction::Client) => "client",
+        Some(Direction::Server) => "server",
+        _ => "peer",
     };
-    let link = format!("{link}{keys_would_show}");
-    if let Some(a) = fatal {
-        let who = match a.direction {
-            Direction::Client => "client",
-            Direction::Server => "server",
-            Direction::Unknown => "peer",
-        };
-        let name = a.name.unwrap_or("unknown");
-        let code = a.description.unwrap_or(0);
-        out.push(finding(
-            "handshake-failed",
-            c,
-            format!("The {who} aborted the handshake with alert {name} ({code})"),
-            format!(
-                "In frame {} the {who} sent a fatal {name} alert ({code}) before the handshake completed: {}.{link}",
-                a.frame,
-                alert_meaning(code)
-            ),
-            vec![a.frame],
-            filter_for(c.stream, "tls.alert_message"),
-        ));
-        return;
-    }
-    let first_hello = c
-        .messages
-        .iter()
-        .filter(|m| m.kind == "client_hello" || m.kind == "server_hello")
-        .map(|m| m.frame)
-        .min()
-        .unwrap_or(0);
-    if let Some(rst) = c.tcp.rst_frame.filter(|&f| f >= first_hello) {
-        if completed_at.is_none() && !tls13 {
-            let who = match c.tcp.reset_by {
-                Some(Direction::Client) => "the client",
-                Some(Direction::Server) => "the server",
-                _ => "a peer",
-            };
-            out.push(finding(
-                "handshake-failed",
-                c,
-                format!("The connection was reset by {who} during the handshake"),
+    let cause = o.cause.as_deref().unwrap_or("it did not complete");
+    let (title, detail, filter) = match (o.ended_by, o.alert) {
+        (Some("alert"), Some(code)) => {
+            let name = c
+                .alerts
+                .iter()
+                .find(|a| a.frame == frame)
+                .and_then(|a| a.name)
+                .unwrap_or("unknown");
+            (
+                format!("The {who} aborted the handshake with alert {name} ({code})"),
                 format!(
-                    "{} sent a TCP reset in frame {rst}, before the handshake completed, with no alert in clear (an alert may be encrypted, or it gave up without one).{link}",
-                    capitalize(who)
+                    "In frame {frame} the {who} sent a fatal {name} alert ({code}) before the handshake completed: {}.",
+                    alert_meaning(code)
                 ),
-                vec![rst],
-                filter_for(c.stream, "tcp.flags.reset == 1"),
-            ));
+                "tls.alert_message",
+            )
         }
-    }
-    renegotiation_encrypted(c, out);
-    if tls13 && c.decryption.status == "not-decrypted" {
-        tls13_hidden(c, out);
-    }
+        (Some("encrypted-alert"), _) => (
+            format!("The {who} aborted the handshake with an encrypted alert"),
+            format!("{}.", capitalize(cause)),
+            "tls.alert_message",
+        ),
+        (Some("reset"), _) => (
+            format!("The connection was reset by the {who} during the handshake"),
+            format!(
+                "{}, with no alert in clear (an alert may be encrypted, or it gave up without one).",
+                capitalize(cause)
+            ),
+            "tcp.flags.reset == 1",
+        ),
+        (Some("close"), _) => (
+            format!("The connection was closed by the {who} during the handshake"),
+            format!(
+                "{}, with no alert in clear (it gave up without one, or its alert is encrypted).",
+                capitalize(cause)
+            ),
+            "tcp.flags.fin == 1",
+        ),
+        _ => return,
+    };
+    out.push(finding(
+        "handshake-failed",
+        c,
+        title,
+        format!("{detail}{link}"),
+        vec![frame],
+        filter_for(c.stream, filter),
+    ));
 }
 
 /// Handshake records after both Finished messages: a renegotiation under encryption.

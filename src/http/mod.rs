@@ -62,6 +62,9 @@ pub struct Exchange {
     /// Schemes offered in WWW-Authenticate headers.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub www_authenticate: Vec<String>,
+    /// Why the request head could not be parsed (httparse's error), when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub malformed_request: Option<String>,
     /// Part of the response body was not in the capture.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub body_incomplete: bool,
@@ -360,7 +363,31 @@ impl HttpSession {
     fn request(&mut self, d: usize, head: &[u8], frame: u64, ts_ns: i64) {
         let mut headers = [httparse::EMPTY_HEADER; 96];
         let mut req = httparse::Request::new(&mut headers);
-        if !matches!(req.parse(head), Ok(httparse::Status::Complete(_))) {
+        let problem = match req.parse(head) {
+            Ok(httparse::Status::Complete(_)) => None,
+            Ok(httparse::Status::Partial) => Some("the head ends early".to_string()),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(problem) = problem {
+            // The server answers it (often 400): keep it so the answer pairs with it, and stop
+            // reading this direction, whose framing can no longer be trusted.
+            if self.exchanges.len() < MAX_EXCHANGES {
+                let line_end = head
+                    .iter()
+                    .position(|&b| b == b'\r' || b == b'\n')
+                    .unwrap_or(head.len());
+                let line = String::from_utf8_lossy(&head[..line_end]);
+                let mut parts = line.splitn(3, ' ');
+                self.exchanges.push(Exchange {
+                    request_frame: Some(frame),
+                    method: parts.next().map(|m| truncate(m, 32)),
+                    target: parts.next().map(|t| truncate(t, 512)),
+                    malformed_request: Some(problem),
+                    ts_ns,
+                    ..Default::default()
+                });
+                self.unanswered.push_back(self.exchanges.len() - 1);
+            }
             self.dirs[d].state = State::Off;
             return;
         }

@@ -1,8 +1,12 @@
 //! Output formats, one file each, all reading the plain-data model only: `text` for people,
-//! `jsonl` for pipelines; JSON is the model serialised as it stands (`docs/json-schema.md`).
+//! `jsonl` for pipelines, `sarif` for CI systems, `html` to look at; JSON is the model serialised as it stands (`docs/json-schema.md`).
 
+pub mod html;
 pub mod jsonl;
+#[cfg(feature = "parquet")]
+pub mod parquet;
+pub mod sarif;
 pub mod text;
 
 pub use jsonl::{jsonl_connection, jsonl_file};
-pub use text::{render_connection_text, render_file_header, render_findings_summary, render_text};
+pub use text::{render_connection_text, render_diagnosis, render_file_header, render_text};

@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 
 use crate::model::*;
-use crate::tls::handshake::handshake_title;
 use crate::tls::{Detail, Direction};
 
 fn dir_word(d: Direction) -> &'static str {
@@ -15,15 +14,25 @@ fn dir_word(d: Direction) -> &'static str {
     }
 }
 
-/// Renders the text report of one file.
+/// Renders the text report of one file, verdict first: the file's header, the diagnosis, then
+/// every connection in `tcp.stream` order.
 pub fn render_text(r: &FileReport) -> String {
     let mut o = render_file_header(r);
-    for c in &r.connections {
+    o.push_str(&render_diagnosis(r));
+    let mut order: Vec<&ConnectionReport> = r.connections.iter().collect();
+    order.sort_by_key(|c| c.stream);
+    // An explanation the diagnosis printed is not repeated on its connection.
+    let said: Vec<&str> = r
+        .summary
+        .diagnosis
+        .values()
+        .filter_map(|e| e.examples.first())
+        .map(|x| x.explanation.as_str())
+        .collect();
+    for c in order {
         o.push('\n');
-        o.push_str(&render_connection_text(c));
+        render_connection(&mut o, c, &said);
     }
-    o.push('\n');
-    o.push_str(&render_findings_summary(r));
     o
 }
 
@@ -62,7 +71,7 @@ pub fn render_file_header(r: &FileReport) -> String {
 /// One connection's block of the text report.
 pub fn render_connection_text(c: &ConnectionReport) -> String {
     let mut o = String::new();
-    render_connection(&mut o, c);
+    render_connection(&mut o, c, &[]);
     o
 }
 
@@ -75,31 +84,90 @@ pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(s.chars().flat_map(char::escape_debug).collect())
 }
 
-/// Counts of a file's connections by outcome, its file-level notes, and its findings by
-/// severity and code.
-pub fn render_findings_summary(r: &FileReport) -> String {
+/// The verdict of a file: its TLS connections by outcome, then per finding code (errors
+/// first) how many connections and which servers it concerns, its explanation once, and the
+/// first streams with their Wireshark filters; then the facts said once per file.
+pub fn render_diagnosis(r: &FileReport) -> String {
     let mut o = String::new();
-    if !r.summary.outcomes.is_empty() {
-        let parts: Vec<String> = ["failed", "refused", "incomplete", "unknown", "completed"]
+    let entries = Summary::diagnosis_in_order(&r.summary.diagnosis);
+    let tls: usize = r.summary.outcomes.values().sum();
+    let outcomes: Vec<String> = ["failed", "refused", "incomplete", "unknown", "completed"]
+        .iter()
+        .filter_map(|s| r.summary.outcomes.get(s).map(|n| format!("{n} {s}")))
+        .collect();
+    let _ = write!(o, "Diagnosis:");
+    if tls > 0 {
+        let _ = write!(
+            o,
+            " {tls} TLS connection{} ({})",
+            if tls == 1 { "" } else { "s" },
+            outcomes.join(", ")
+        );
+    }
+    if entries.is_empty() {
+        let _ = writeln!(o, "{}no findings.", if tls > 0 { "; " } else { " " });
+    } else {
+        let sev: Vec<String> = ["error", "warning", "info"]
             .iter()
-            .filter_map(|s| r.summary.outcomes.get(s).map(|n| format!("{n} {s}")))
+            .filter_map(|s| {
+                r.summary.by_severity.get(s).map(|&n| {
+                    let plural = if n != 1 && *s != "info" { "s" } else { "" };
+                    format!("{n} {s}{plural}")
+                })
+            })
             .collect();
-        let _ = writeln!(o, "TLS connections: {}", parts.join(", "));
+        let _ = writeln!(
+            o,
+            "{}findings: {}",
+            if tls > 0 { "; " } else { " " },
+            sev.join(", ")
+        );
+    }
+    for e in &entries {
+        let servers: Vec<String> = e
+            .servers
+            .iter()
+            .take(3)
+            .map(|s| escape_controls(s).into_owned())
+            .collect();
+        let more = e.servers.len().saturating_sub(3);
+        let _ = writeln!(
+            o,
+            "  {:<7} {}  on {} connection{} to {}{}",
+            e.severity.word().to_uppercase(),
+            e.code,
+            e.connections,
+            if e.connections == 1 { "" } else { "s" },
+            servers.join(", "),
+            match (more, e.more_servers) {
+                (0, false) => String::new(),
+                (n, false) => format!(" and {n} more server{}", if n == 1 { "" } else { "s" }),
+                (_, true) => " and more servers".into(),
+            }
+        );
+        if let Some(first) = e.examples.first() {
+            let _ = writeln!(
+                o,
+                "{}",
+                crate::findings::wrap(&escape_controls(&first.title), 100, "          ")
+            );
+            render_explanation(&mut o, &first.explanation);
+        }
+        for x in &e.examples {
+            let _ = writeln!(o, "          tcp.stream {}: {}", x.stream, x.filter);
+        }
+        if e.connections > e.examples.len() {
+            let _ = writeln!(
+                o,
+                "          ... and {} more connection(s)",
+                e.connections - e.examples.len()
+            );
+        }
     }
     for (code, n) in &r.summary.notes {
         let _ = writeln!(o, "note: {}", crate::findings::file_note_text(code, *n));
     }
-    if r.summary.by_code.is_empty() {
-        let _ = writeln!(o, "No findings.");
-    } else {
-        let sev: Vec<String> = ["error", "warning", "info"]
-            .iter()
-            .filter_map(|s| r.summary.by_severity.get(s).map(|n| format!("{n} {s}")))
-            .collect();
-        let _ = writeln!(o, "Findings: {}", sev.join(", "));
-        for (code, n) in &r.summary.by_code {
-            let _ = writeln!(o, "  {n:>4}  {code}");
-        }
+    if !entries.is_empty() {
         let _ = writeln!(o, "`tlsdiag explain CODE` tells more about a code.");
     }
     o
@@ -108,8 +176,14 @@ pub fn render_findings_summary(r: &FileReport) -> String {
 fn render_http(o: &mut String, c: &ConnectionReport) {
     let inside = if c.tls { " (decrypted)" } else { "" };
     for x in &c.http {
-        let request = match (&x.method, &x.target) {
-            (Some(m), Some(t)) => format!("{m} {t}"),
+        let request = match (&x.malformed_request, &x.method, &x.target) {
+            (Some(problem), Some(m), Some(t)) => format!(
+                "{} {} (malformed request: {problem})",
+                escape_controls(m),
+                escape_controls(t)
+            ),
+            (Some(problem), ..) => format!("(malformed request: {problem})"),
+            (None, Some(m), Some(t)) => format!("{m} {t}"),
             _ => "(request not in the capture)".to_string(),
         };
         let frames = match (x.request_frame, x.response_frame) {
@@ -151,7 +225,7 @@ fn render_http(o: &mut String, c: &ConnectionReport) {
     }
 }
 
-fn render_findings(o: &mut String, c: &ConnectionReport) {
+fn render_findings(o: &mut String, c: &ConnectionReport, said: &[&str]) {
     for f in &c.findings {
         let frames: Vec<String> = f.frames.iter().map(|x| x.to_string()).collect();
         let _ = writeln!(
@@ -161,13 +235,10 @@ fn render_findings(o: &mut String, c: &ConnectionReport) {
             f.code,
             escape_controls(&f.title)
         );
-        for line in f.explanation.lines() {
-            if line.starts_with("    ") {
-                // Pre-formatted evidence lines (lists of names, URLs) stay as they are.
-                let _ = writeln!(o, "      {line}");
-            } else {
-                let _ = writeln!(o, "{}", crate::findings::wrap(line, 100, "          "));
-            }
+        if said.contains(&f.explanation.as_str()) {
+            let _ = writeln!(o, "          (explained in the diagnosis above)");
+        } else {
+            render_explanation(o, &f.explanation);
         }
         let _ = writeln!(
             o,
@@ -178,7 +249,19 @@ fn render_findings(o: &mut String, c: &ConnectionReport) {
     }
 }
 
-fn render_connection(o: &mut String, c: &ConnectionReport) {
+/// A finding's explanation, wrapped; pre-formatted evidence lines (lists of names, URLs)
+/// stay as they are.
+fn render_explanation(o: &mut String, explanation: &str) {
+    for line in explanation.lines() {
+        if line.starts_with("    ") {
+            let _ = writeln!(o, "      {line}");
+        } else {
+            let _ = writeln!(o, "{}", crate::findings::wrap(line, 100, "          "));
+        }
+    }
+}
+
+fn render_connection(o: &mut String, c: &ConnectionReport, said: &[&str]) {
     let _ = write!(o, "tcp.stream {}: {} -> {}", c.stream, c.client, c.server);
     if let Some(v) = &c.tls_version {
         let _ = write!(o, "  {v}");
@@ -241,7 +324,7 @@ fn render_connection(o: &mut String, c: &ConnectionReport) {
     let keys_given = d
         .reason
         .as_deref()
-        .is_none_or(|r| !r.starts_with("no key log given"));
+        .is_some_and(|r| !r.starts_with("no key log given"));
     if c.tls && (d.status != "not-decrypted" || keys_given) {
         let _ = writeln!(
             o,
@@ -255,18 +338,14 @@ fn render_connection(o: &mut String, c: &ConnectionReport) {
                 .unwrap_or_default()
         );
     }
-    render_findings(o, c);
+    render_findings(o, c, said);
     for m in &c.messages {
         let _ = write!(
             o,
             "  frame {:<6} {:<6} {}",
             m.frame,
             dir_word(m.direction),
-            if m.kind == "sslv2_server_hello" {
-                "SSLv2 ServerHello"
-            } else {
-                handshake_title(m.type_id)
-            }
+            m.title()
         );
         match &m.detail {
             Some(Detail::ClientHello(ch)) => {

@@ -53,6 +53,20 @@ pub enum Direction {
     Unknown,
 }
 
+impl Direction {
+    /// The name JSON uses: `client`, `server` or `unknown`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Direction::Client => "client",
+            Direction::Server => "server",
+            Direction::Unknown => "unknown",
+        }
+    }
+}
+
+/// The version number an SSLv2 SERVER-HELLO carries.
+pub const SSLV2: u16 = 0x0002;
+
 /// One handshake message as seen on the wire.
 #[derive(Debug, Clone, Serialize)]
 pub struct HandshakeMessage {
@@ -81,6 +95,18 @@ pub struct HandshakeMessage {
     pub seq: u32,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub detail: Option<Detail>,
+}
+
+impl HandshakeMessage {
+    /// The name Wireshark gives the message ("ServerHello", "SSLv2 ClientMasterKey"). SSLv2 type
+    /// numbers mean other messages than TLS ones (2 is CLIENT-MASTER-KEY, not ServerHello).
+    pub fn title(&self) -> &'static str {
+        match self.kind {
+            "sslv2_server_hello" => "SSLv2 ServerHello",
+            "sslv2_client_master_key" => "SSLv2 ClientMasterKey",
+            _ => handshake::handshake_title(self.type_id),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

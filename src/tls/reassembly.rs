@@ -9,6 +9,14 @@ use super::*;
 impl TlsSession {
     pub(super) fn sslv2_record(&mut self, d: usize, content: &[u8], at_frame: u64, ts_ns: i64) {
         self.sslv2_records += 1;
+        // After CLIENT-MASTER-KEY both sides encrypt (SSLv2 section 2.6): nothing more to read.
+        if self
+            .messages
+            .iter()
+            .any(|m| m.kind == "sslv2_client_master_key")
+        {
+            return;
+        }
         let Some(&kind) = content.first() else { return };
         let (name, detail): (&'static str, Option<Detail>) = match kind {
             1 if self.client_dir.is_none() => {
@@ -47,7 +55,7 @@ impl TlsSession {
                 ("client_hello", Some(Detail::ClientHello(info)))
             }
             4 if self.messages.iter().all(|m| m.kind != "sslv2_server_hello") => {
-                self.version.get_or_insert(0x0002);
+                self.version.get_or_insert(SSLV2);
                 ("sslv2_server_hello", None)
             }
             // The last message in clear: everything after it is encrypted.
@@ -199,6 +207,7 @@ impl TlsSession {
             // Without a ChangeCipherSpec seen, the first such record is taken for Finished.
             let after_finished = layer.finished_seen;
             layer.finished_seen = true;
+            layer.finished_guessed |= !layer.ccs_seen;
             layer.hs_buf.clear();
             layer.hs_pieces.clear();
             if self.encrypted_handshake.len() < MAX_EVENTS {

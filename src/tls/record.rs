@@ -51,6 +51,11 @@ pub(super) struct RecordLayer {
     /// After ChangeCipherSpec (TLS <= 1.2): handshake records are encrypted.
     pub(super) encrypted: bool,
     pub(super) finished_seen: bool,
+    /// A ChangeCipherSpec was seen in this direction.
+    pub(super) ccs_seen: bool,
+    /// Handshake bytes were taken for encrypted (and the first for Finished) before any
+    /// ChangeCipherSpec of this direction: a guess a later ChangeCipherSpec proves wrong.
+    pub(super) finished_guessed: bool,
     /// SSLv2 records may appear (the direction started with one).
     pub(super) sslv2: bool,
     pub(super) scanned: u64,
@@ -75,6 +80,8 @@ impl RecordLayer {
             hs_skip: 0,
             encrypted: false,
             finished_seen: false,
+            ccs_seen: false,
+            finished_guessed: false,
             sslv2: false,
             scanned: 0,
             scan_tail: Vec::new(),
@@ -283,14 +290,20 @@ impl TlsSession {
                     layer.rec_frames.push(frame);
                 }
                 let rest = &bytes[pos..];
-                let sslv2_now = layer.sslv2
-                    && (if layer.hdr_len > 0 {
-                        layer.hdr[0]
-                    } else {
-                        rest[0]
-                    }) & 0x80
-                        != 0;
-                let hdr_size = if sslv2_now { 2 } else { 5 };
+                let first = if layer.hdr_len > 0 {
+                    layer.hdr[0]
+                } else {
+                    rest[0]
+                };
+                // Once the server answered in SSLv2, every record is SSLv2: a 2-byte header
+                // (high bit set) or, with block-cipher padding, a 3-byte one (high bit clear).
+                let sslv2_session = layer.sslv2 && self.version == Some(SSLV2);
+                let sslv2_now = layer.sslv2 && (first & 0x80 != 0 || sslv2_session);
+                let hdr_size = match (sslv2_now, first & 0x80 != 0) {
+                    (true, true) => 2,
+                    (true, false) => 3,
+                    (false, _) => 5,
+                };
                 let header: [u8; 5];
                 let from_buffer = layer.hdr_len > 0 || rest.len() < hdr_size;
                 if !from_buffer {
@@ -310,7 +323,11 @@ impl TlsSession {
                     layer.hdr_len = 0;
                 }
                 let record = if sslv2_now {
-                    let len = (((header[0] & 0x7f) as usize) << 8) | header[1] as usize;
+                    let len = if hdr_size == 2 {
+                        (((header[0] & 0x7f) as usize) << 8) | header[1] as usize
+                    } else {
+                        (((header[0] & 0x3f) as usize) << 8) | header[1] as usize
+                    };
                     Record {
                         kind: 0,
                         len,
@@ -499,6 +516,18 @@ impl TlsSession {
                     }
                     // TLS 1.3 sends CCS only for middlebox compatibility; it changes nothing.
                     if self.version != Some(TLS13) {
+                        let layer = &mut self.layers[d];
+                        if layer.finished_guessed && !layer.ccs_seen {
+                            // The handshake bytes before it were malformed, not encrypted:
+                            // the Finished is the next handshake record, and they belong to the
+                            // initial handshake, not to a renegotiation.
+                            layer.finished_seen = false;
+                            layer.finished_guessed = false;
+                            for e in self.encrypted_handshake.iter_mut().filter(|e| e.dir == dir) {
+                                e.after_finished = false;
+                            }
+                        }
+                        self.layers[d].ccs_seen = true;
                         self.layers[d].encrypted = true;
                         // The keys negotiated by the last hellos take over in this direction.
                         if let Some(ds) = self.decrypt.as_mut() {
