@@ -12,12 +12,13 @@ use crate::capture::ReadOutcome;
 use crate::http::Exchange;
 use crate::packet::PacketStats;
 use crate::tcp::HalfStats;
+use crate::tls::inference::InferredAuth;
 use crate::tls::{
     AlertEvent, AppDataStats, DecryptionStatus, Direction, EncryptedHandshake, HandshakeMessage,
 };
 
 /// Version of the JSON layout; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CcsEvent {
@@ -127,6 +128,9 @@ pub struct ConnectionReport {
     /// hidden without keys): counted once per file in `Summary::notes`, not repeated here.
     #[serde(skip)]
     pub file_notes: Vec<&'static str>,
+    /// The client-certificate exchanges told from encrypted record sizes (no keys needed).
+    #[serde(skip)]
+    pub inferred: Vec<InferredAuth>,
 }
 
 /// How a handshake (or a whole connection) ended.
@@ -284,14 +288,24 @@ pub struct Finding {
 /// What the client-authentication part of a connection amounts to.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ClientAuthSummary {
-    /// A CertificateRequest was seen (in clear).
-    pub requested: bool,
+    /// A CertificateRequest was sent (seen, decrypted or inferred): `null` when the capture
+    /// cannot tell (encrypted without keys and not inferable).
+    pub requested: Option<bool>,
     /// "sent", "empty", "missing", "not-visible" (encrypted or not captured).
     pub client_certificate: &'static str,
     /// How the client chain matched the requested CA names: "exact", "canonical", "none",
     /// or "any" when the list was empty.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer_match: Option<&'static str>,
+    /// The facts were inferred from encrypted record sizes, not read from the messages.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub inferred: bool,
+    /// The records and the arithmetic behind an inference.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+    /// The inferred facts in full (sizes as ranges, CertificateVerify, how the handshake ended).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inference: Option<InferredAuth>,
 }
 
 /// Counts findings of one file by code and by severity.

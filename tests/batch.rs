@@ -89,7 +89,7 @@ fn json_lines_carry_kind_version_file_and_stream() {
         ]
     );
     for l in &lines {
-        assert_eq!(l["schema_version"], 2);
+        assert_eq!(l["schema_version"], 3);
         assert!(l["file"].as_str().unwrap().ends_with(".pcap"));
         if l["kind"] != "file" {
             assert_eq!(l["stream"], 0);

@@ -42,7 +42,7 @@ fn messages<'a>(conn: &'a Value, kind: &str) -> Vec<&'a Value> {
 #[test]
 fn large_ca_list_spanning_two_records() {
     let v = json_of(&capture("tls12-ca-list-17k.pcap"));
-    assert_eq!(v["schema_version"], 2);
+    assert_eq!(v["schema_version"], 3);
     assert_eq!(v["tls_connections"], 1);
     let conn = &v["connections"][0];
     assert_eq!(conn["stream"], 0);

@@ -105,10 +105,18 @@ fn every_cipher_family_decrypts_from_key_log_and_from_dsb() {
 
 #[test]
 fn renegotiated_certificate_request_with_a_17k_ca_list() {
-    // Without keys: only the renegotiation's encrypted records.
+    // Without keys: the renegotiation's encrypted records, and from their sizes a CA list
+    // over Schannel's limit even at its smallest possible size.
     let r = run("dec-tls12-reneg-ca-17k.pcap", None);
     let codes: Vec<&str> = only(&r).findings.iter().map(|f| f.code).collect();
-    assert_eq!(codes, vec!["renegotiation-encrypted"]);
+    assert_eq!(codes, vec!["ca-list-over-limit", "renegotiation-encrypted"]);
+    let d = only(&r)
+        .client_auth
+        .inference
+        .as_ref()
+        .unwrap()
+        .ca_list_bytes;
+    assert_eq!(d.map(|d| (d.min, d.max)), Some((16905, 17046)));
     // With keys: the renegotiated CertificateRequest and its CA list, as in clear.
     let r = run(
         "dec-tls12-reneg-ca-17k.pcap",

@@ -65,7 +65,7 @@ fn tables_match_the_json_report() {
         assert_eq!(connections.len(), r.connections.len(), "{name}");
         for (row, c) in connections.iter().zip(&r.connections) {
             assert_eq!(get(row, "file"), name);
-            assert_eq!(get(row, "schema_version"), "2");
+            assert_eq!(get(row, "schema_version"), "3");
             assert_eq!(get(row, "stream"), c.stream.to_string());
             assert_eq!(get(row, "server"), c.server);
             assert_eq!(get(row, "findings"), c.findings.len().to_string());

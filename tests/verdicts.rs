@@ -81,10 +81,20 @@ fn renegotiation_aborted_after_an_empty_certificate() {
     assert!(failed
         .explanation
         .contains("Explained by: client-cert-empty"));
-    // Without keys the renegotiation's end is not visible: unknown, never "completed".
+    // Without keys the renegotiation's end is told from record sizes: the server's encrypted
+    // alert after the client's 31-byte empty Certificate (7 + 24 bytes of GCM overhead).
     let r = clientauth("reneg-aborted-empty-cert", false);
-    assert_eq!(r.connections[0].outcome.status, OutcomeStatus::Unknown);
-    assert!(r.connections[0].handshakes[1].encrypted);
+    let c = &r.connections[0];
+    assert_eq!(c.outcome.status, OutcomeStatus::Failed);
+    assert!(c.handshakes[1].encrypted);
+    assert_eq!(c.handshakes[1].outcome.frame, Some(15));
+    assert!(c
+        .outcome
+        .cause
+        .as_deref()
+        .unwrap()
+        .contains("inferred from encrypted record sizes"));
+    assert_eq!(c.client_auth.client_certificate, "empty");
 }
 
 #[test]

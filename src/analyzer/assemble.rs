@@ -66,13 +66,14 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
         .map(|h| std::mem::take(&mut h.exchanges))
         .unwrap_or_default();
     // The session ends here: its evidence moves into the report instead of being copied.
-    let (mut messages, mut alerts, mut encrypted_handshake, notes) = {
+    let (mut messages, mut alerts, mut encrypted_handshake, notes, mut sealed) = {
         let t = c.app.tls.as_mut()?;
         (
             std::mem::take(&mut t.messages),
             std::mem::take(&mut t.alerts),
             std::mem::take(&mut t.encrypted_handshake),
             std::mem::take(&mut t.notes),
+            std::mem::take(&mut t.sealed),
         )
     };
     let c = &*c;
@@ -115,6 +116,14 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
     for e in &mut encrypted_handshake {
         e.direction = dir_of(e.dir);
     }
+    for r in &mut sealed {
+        r.direction = dir_of(r.dir);
+    }
+    let hello = messages.iter().find_map(|m| match &m.detail {
+        Some(Detail::ClientHello(ch)) if m.direction == Direction::Client => Some(ch),
+        _ => None,
+    });
+    let inferred = crate::tls::inference::infer(tls.version, tls.cipher, hello, &sealed);
     let change_cipher_spec: Vec<CcsEvent> = tls
         .ccs
         .iter()
@@ -253,9 +262,12 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
             .unwrap_or_default(),
         not_seen,
         client_auth: ClientAuthSummary {
-            requested: false,
+            requested: None,
             client_certificate: "not-visible",
             issuer_match: None,
+            inferred: false,
+            evidence: Vec::new(),
+            inference: None,
         },
         iis_log: Vec::new(),
         schannel_events: Vec::new(),
@@ -270,6 +282,7 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
         },
         handshakes: Vec::new(),
         file_notes: Vec::new(),
+        inferred,
     };
     report.transcript = transcript(&report);
     (report.handshakes, report.outcome) = super::outcome::handshake_outcomes(&report);

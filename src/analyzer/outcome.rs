@@ -116,7 +116,52 @@ fn starts(r: &ConnectionReport, msgs: &[&HandshakeMessage]) -> Vec<Start> {
             });
         }
     }
+    // TLS 1.3 post-handshake authentication told from record sizes (all records look alike).
+    for a in r
+        .inferred
+        .iter()
+        .filter(|a| a.handshake == "post-handshake-auth")
+    {
+        if !out.is_empty() && !out.iter().any(|s| s.frame >= a.first_frame) {
+            out.push(Start {
+                kind: "post-handshake-auth",
+                initiated_by: Direction::Server,
+                frame: a.first_frame,
+                encrypted: true,
+            });
+        }
+    }
     out
+}
+
+/// The end of an encrypted handshake as told from record sizes (`tls::inference`).
+fn inferred_outcome(r: &ConnectionReport, start: &Start, until: u64) -> Option<Outcome> {
+    let a = r.inferred.iter().find(|a| {
+        a.handshake == start.kind && a.first_frame >= start.frame && a.first_frame < until
+    })?;
+    let status = match a.end? {
+        "completed" => OutcomeStatus::Completed,
+        _ => OutcomeStatus::Failed,
+    };
+    let after = match (a.client_certificate, a.client_certificate_frame) {
+        (Some("empty"), Some(f)) => format!(" after the client's empty Certificate (frame {f})"),
+        (Some(_), Some(f)) => format!(" after the client's Certificate (frame {f})"),
+        _ => String::new(),
+    };
+    let cause = a.end_frame.map(|f| {
+        format!(
+            "the {} sent an encrypted alert in frame {f}{after} and the handshake did not complete (inferred from encrypted record sizes; its reason needs keys)",
+            side(a.end_by.unwrap_or(Direction::Unknown))
+        )
+    });
+    Some(Outcome {
+        status,
+        cause: cause.filter(|_| status == OutcomeStatus::Failed),
+        by: a.end_by,
+        alert: None,
+        ended_by: (status == OutcomeStatus::Failed).then_some("encrypted-alert"),
+        frame: a.end_frame,
+    })
 }
 
 /// "after the client's empty Certificate (frame 8)": the client's Certificate when it sent one
@@ -145,6 +190,11 @@ fn step(msgs: &[&HandshakeMessage], from: u64, until: u64) -> String {
 fn judge(r: &ConnectionReport, msgs: &[&HandshakeMessage], start: &Start, until: u64) -> Outcome {
     let inside = |f: u64| f >= start.frame && f < until;
     let tls13 = r.tls_version.as_deref() == Some("TLS 1.3");
+    if start.encrypted || (tls13 && r.decryption.status == "not-decrypted") {
+        if let Some(o) = inferred_outcome(r, start, until) {
+            return o;
+        }
+    }
     let finished = |d: Direction| {
         let clear = msgs
             .iter()

@@ -5,6 +5,7 @@ use super::catalog::*;
 use super::*;
 use crate::model::*;
 use crate::tls::handshake::CertificateRequestInfo;
+use crate::tls::inference::InferredAuth;
 use crate::tls::{Direction, HandshakeMessage};
 
 pub(super) const DOCS: &[CodeDoc] = &[
@@ -13,7 +14,7 @@ pub(super) const DOCS: &[CodeDoc] = &[
         severity: Severity::Error,
         title: "CertificateRequest CA list at or above Schannel's 16 KB limit",
         cause: "The server sends the names of the CAs it trusts for client certificates in its CertificateRequest. Windows Schannel truncates this list at 16,384 bytes (logging event 36885); a connection that completed here does not clear it: the clients that break are those whose certificate's issuer lies past the cut, or that refuse an over-long list, and clients choose a certificate by matching its issuer against the list: CAs cut off the end of the list, or a list a client refuses as too long, leave the client with no matching certificate, so it sends none (IIS answers 403.7) or the wrong one (403.16).",
-        evidence: "The CertificateRequest's CA list byte size as on the wire (tshark's tls.handshake.dnames_len), the number of names, the ten largest names, the names that lie past byte 16,384 (those a Schannel server would not send), the number of TLS records the message spanned, and whether the list looks cut short.",
+        evidence: "The CertificateRequest's CA list byte size as on the wire (tshark's tls.handshake.dnames_len), the number of names, the ten largest names, the names that lie past byte 16,384 (those a Schannel server would not send), the number of TLS records the message spanned, and whether the list looks cut short. Without keys (encrypted renegotiation, TLS 1.3) the list's size range is inferred from the encrypted CertificateRequest record(s), and the finding fires when even the smallest size that fits is at or above the limit.",
         fix: "Trust fewer CAs for client authentication on the server: on Windows move unneeded roots out of the Trusted Root store, or use a Client Authentication Issuers store (ClientAuthTrustMode / SendTrustedIssuerList=0 makes Schannel send no list at all); on other servers point the client-CA setting (nginx ssl_client_certificate, Apache SSLCADNRequestFile) at only the issuing CAs.",
         refs: &[KB933430, EVENT36885, RFC5246_CR],
     },
@@ -219,4 +220,50 @@ pub(super) fn message_size(
         m.frames.clone(),
         filter_for(c.stream, &format!("tls.handshake.type == {}", m.type_id)),
     ));
+}
+
+/// The 16 KB and warning checks on a CA list whose size was told from encrypted record sizes:
+/// they fire when the list is over the limit even at its smallest possible size. Returns true
+/// when a size finding fired.
+pub(super) fn inferred_size(
+    c: &ConnectionReport,
+    a: &InferredAuth,
+    ctx: &FindingsContext,
+    out: &mut Vec<Finding>,
+) -> bool {
+    let (Some(d), Some(frame)) = (a.ca_list_bytes, a.certificate_request_frame) else {
+        return false;
+    };
+    let code = if d.min >= SCHANNEL_CA_LIST_LIMIT {
+        "ca-list-over-limit"
+    } else if d.min >= ctx.thresholds.ca_list_warn_bytes {
+        "ca-list-large"
+    } else {
+        return false;
+    };
+    let arithmetic: Vec<String> = a.evidence.iter().map(|e| format!("    {e}")).collect();
+    out.push(finding(
+        code,
+        c,
+        format!(
+            "CA list of {} to {} bytes (inferred from encrypted record sizes) is {} Schannel's 16 KB limit",
+            fmt_bytes(d.min),
+            fmt_bytes(d.max),
+            if code == "ca-list-over-limit" { "at or above" } else { "close to" }
+        ),
+        format!(
+            "Inferred from encrypted record sizes (no keys needed): the CertificateRequest completed in frame {frame} carries a CA list of {} to {} bytes, {} the 16,384 bytes Windows Schannel handles even at its smallest possible size. Schannel cuts the list it sends at 16,384 bytes (event 36885, KB 933430); clients match their certificates' issuers against this list, so a cut list makes them find no suitable certificate and send none (IIS 403.7) or a wrong one (403.16). The names themselves need a key log.\n  The arithmetic:\n{}",
+            fmt_bytes(d.min),
+            fmt_bytes(d.max),
+            if code == "ca-list-over-limit" {
+                "at or above"
+            } else {
+                "close to (at least the warning threshold) if not above"
+            },
+            arithmetic.join("\n")
+        ),
+        vec![frame],
+        filter_for(c.stream, &format!("frame.number == {frame}")),
+    ));
+    true
 }

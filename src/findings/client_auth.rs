@@ -6,6 +6,7 @@ use super::chain::{endpoint_ip, validity_rules, weak_key};
 use super::*;
 use crate::model::*;
 use crate::tls::handshake::CertificateRequestInfo;
+use crate::tls::inference::InferredAuth;
 use crate::tls::{Detail, Direction, HandshakeMessage};
 
 pub(super) const DOCS: &[CodeDoc] = &[
@@ -14,7 +15,7 @@ pub(super) const DOCS: &[CodeDoc] = &[
         severity: Severity::Error,
         title: "Client answered the CertificateRequest without a certificate",
         cause: "The server asked for a client certificate and the client sent a Certificate message holding none. It is an error where the handshake then failed or the server answered 403/401; where the server went on without a certificate (the handshake completed), client certificates are optional there and the finding is informational. Clients do this when no certificate in their store is issued by a CA named in the CertificateRequest (a truncated or wrong CA list is a common reason), when the certificate's private key is missing or not usable, or when the application was not given a certificate. IIS answers such a request with 403.7.",
-        evidence: "The CertificateRequest (CA names, list size) and the empty client Certificate.",
+        evidence: "The CertificateRequest (CA names, list size) and the empty client Certificate. Without keys (TLS 1.2 renegotiation, TLS 1.3) the same finding is inferred from encrypted record sizes: the client's Certificate record holds exactly an empty Certificate (TLS 1.2: 7 bytes; TLS 1.3: 8 plus the request context) after a flight that holds a CertificateRequest; the text says so and gives the records and the arithmetic.",
         fix: "Check on the client that a certificate issued by one of the listed CAs is installed with its private key and is selected by the application; if the CA list was cut (see ca-list-*), shrink it on the server.",
         refs: &[RFC5246_CERT, IIS_403],
     },
@@ -82,11 +83,27 @@ pub(super) fn client_auth(
     out: &mut Vec<Finding>,
 ) -> ClientAuthSummary {
     let mut summary = ClientAuthSummary {
-        requested: !crs.is_empty(),
+        requested: (!crs.is_empty()).then_some(true),
         client_certificate: "not-visible",
         issuer_match: None,
+        inferred: false,
+        evidence: Vec::new(),
+        inference: None,
     };
+    // A request told from encrypted record sizes, later than any request seen in clear, is
+    // the exchange the connection ended with.
+    let last_seen = crs.last().map(|(m, _)| m.frame);
+    if let Some(a) = c
+        .inferred
+        .iter()
+        .rev()
+        .find(|a| a.requested == Some(true) && last_seen.is_none_or(|f| a.first_frame > f))
+    {
+        inferred_answer(c, a, ca_list_flagged, &mut summary, out);
+        return summary;
+    }
     let Some(&(cr_msg, cr)) = crs.last() else {
+        summary.requested = not_requested(c, &mut summary);
         return summary;
     };
     // The client's answer: its first Certificate after this CertificateRequest.
@@ -198,6 +215,98 @@ pub(super) fn client_auth(
         revocation_info(c, answer, leaf, chain, &cert_filter, ctx, out);
     }
     summary
+}
+
+/// Whether the capture shows that no client certificate was asked for: `Some(false)` only
+/// where every handshake is visible (in clear, decrypted, or told from record sizes);
+/// `None` where one is hidden.
+fn not_requested(c: &ConnectionReport, summary: &mut ClientAuthSummary) -> Option<bool> {
+    let tls13 = c.tls_version.as_deref() == Some("TLS 1.3");
+    let server_done = c.messages.iter().any(|m| {
+        m.direction == Direction::Server
+            && (m.kind == "server_hello_done" || (tls13 && m.kind == "finished"))
+    });
+    let inferred_no = |kind: &str| {
+        let of_kind: Vec<_> = c.inferred.iter().filter(|a| a.handshake == kind).collect();
+        !of_kind.is_empty() && of_kind.iter().all(|a| a.requested == Some(false))
+    };
+    let mut used = None;
+    let main_known = if server_done {
+        true
+    } else if tls13 && inferred_no("initial") {
+        used = c.inferred.iter().find(|a| a.handshake == "initial");
+        true
+    } else {
+        false
+    };
+    // Encrypted renegotiations not decrypted must all be told to hold no request.
+    let reneg_hidden = c.encrypted_handshake.iter().any(|e| e.after_finished);
+    let reneg_known = !reneg_hidden || inferred_no("renegotiation");
+    if reneg_hidden && reneg_known {
+        used = used.or(c.inferred.iter().find(|a| a.handshake == "renegotiation"));
+    }
+    // TLS 1.3 post-handshake authentication hides among application data: where the client
+    // offered it and the records were not decrypted, a request cannot be ruled out.
+    let pha_possible = tls13
+        && c.decryption.status != "decrypted"
+        && c.messages
+            .iter()
+            .any(|m| matches!(&m.detail, Some(Detail::ClientHello(ch)) if ch.post_handshake_auth));
+    if !(main_known && reneg_known) || pha_possible {
+        return None;
+    }
+    if let Some(a) = used {
+        summary.inferred = true;
+        summary.evidence = a.evidence.clone();
+        summary.inference = Some(a.clone());
+    }
+    Some(false)
+}
+
+/// The client-certificate exchange told from encrypted record sizes: the summary and the
+/// findings a decrypted exchange would give (same codes), saying they were inferred.
+fn inferred_answer(
+    c: &ConnectionReport,
+    a: &InferredAuth,
+    ca_list_flagged: bool,
+    summary: &mut ClientAuthSummary,
+    out: &mut Vec<Finding>,
+) {
+    summary.requested = Some(true);
+    summary.inferred = true;
+    summary.evidence = a.evidence.clone();
+    summary.inference = Some(a.clone());
+    summary.client_certificate = a.client_certificate.unwrap_or("not-visible");
+    if a.client_certificate != Some("empty") {
+        return;
+    }
+    let cr_frame = a.certificate_request_frame.unwrap_or(a.first_frame);
+    let cert_frame = a.client_certificate_frame.unwrap_or(cr_frame);
+    let list = a
+        .ca_list_bytes
+        .map(|d| format!(" with a CA list of {d} bytes"))
+        .unwrap_or_default();
+    let truncation = if ca_list_flagged {
+        " The CA list is large enough to be cut by Schannel (see the ca-list finding): truncation of the list is the likely cause."
+    } else {
+        ""
+    };
+    out.push(finding(
+        "client-cert-empty",
+        c,
+        "The client sent no certificate (inferred from encrypted record sizes)".into(),
+        format!(
+            "Inferred from encrypted record sizes (no keys needed): the server sent a CertificateRequest (frame {cr_frame}){list} in the {}, and the client answered with an empty Certificate in frame {cert_frame}. Usual causes: no certificate in the client's store is issued by one of the listed CAs, its private key is missing or not usable, or the application was not configured with one. IIS answers such a request with 403.7.{truncation}\n  The arithmetic:\n{}",
+            a.handshake.replace('-', " "),
+            a.evidence
+                .iter()
+                .map(|e| format!("    {e}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        vec![cr_frame, cert_frame],
+        filter_for(c.stream, &format!("frame.number in {{{cr_frame} {cert_frame}}}")),
+    ));
 }
 
 /// The server asked and no client Certificate followed: says what ended the handshake. False

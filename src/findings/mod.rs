@@ -195,6 +195,14 @@ pub fn evaluate(
     for (m, cr) in &crs {
         ca_list_flagged |= ca_list::ca_list(c, m, cr, ctx, &mut out);
     }
+    let last_seen = crs.last().map(|(m, _)| m.frame);
+    for a in c
+        .inferred
+        .iter()
+        .filter(|a| a.requested == Some(true) && last_seen.is_none_or(|f| a.first_frame > f))
+    {
+        ca_list_flagged |= ca_list::inferred_size(c, a, ctx, &mut out);
+    }
     for m in &c.messages {
         ca_list::message_size(c, m, !crs.is_empty(), &mut out);
     }

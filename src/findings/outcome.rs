@@ -260,6 +260,14 @@ fn tls13_hidden(c: &ConnectionReport, out: &mut Vec<Finding>) {
         .messages
         .iter()
         .any(|m| matches!(&m.detail, Some(Detail::ClientHello(ch)) if ch.post_handshake_auth));
+    // Told from record sizes instead (tls::inference): a request seen, or none where no
+    // post-handshake request can hide.
+    let told = |a: &crate::tls::inference::InferredAuth| {
+        a.requested == Some(true) || (a.requested == Some(false) && !pha)
+    };
+    if c.inferred.iter().any(told) {
+        return;
+    }
     let frames: Vec<u64> = c
         .messages
         .iter()

@@ -283,7 +283,7 @@ pub fn write_parquet(r: &FileReport, dir: &Path) -> Result<Vec<PathBuf>, String>
         connections.text("outcome_cause", c.outcome.cause.as_deref());
         connections.int("outcome_frame", c.outcome.frame.map(|f| f as i64));
         connections.int("handshakes", Some(c.handshakes.len() as i64));
-        connections.boolean("client_cert_requested", Some(c.client_auth.requested));
+        connections.boolean("client_cert_requested", c.client_auth.requested);
         connections.text("client_certificate", Some(c.client_auth.client_certificate));
         connections.text("decryption", c.tls.then_some(c.decryption.status));
         connections.int("findings", Some(c.findings.len() as i64));

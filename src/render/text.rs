@@ -491,6 +491,7 @@ fn render_connection(o: &mut String, c: &ConnectionReport, said: &[&str]) {
             }
         }
     }
+    inferred_client_auth(o, c);
     if !c.transcript.is_empty() {
         let _ = writeln!(o, "  transcript: {}", c.transcript);
     }
@@ -647,6 +648,44 @@ fn render_connection(o: &mut String, c: &ConnectionReport, said: &[&str]) {
     }
     for n in &c.not_seen {
         let _ = writeln!(o, "  not seen: {n}");
+    }
+}
+
+/// One line on the client-certificate exchange told from encrypted record sizes (the
+/// arithmetic is in the findings and in JSON `client_auth.evidence`), or why it could not be.
+fn inferred_client_auth(o: &mut String, c: &ConnectionReport) {
+    let a = &c.client_auth;
+    if let Some(inf) = a.inference.as_ref().filter(|_| a.inferred) {
+        let mut facts = vec![match a.requested {
+            Some(true) => "certificate requested".to_string(),
+            _ => "no certificate requested".to_string(),
+        }];
+        match (inf.client_certificate, inf.client_certificate_length) {
+            (Some("empty"), _) => facts.push("client sent an empty Certificate".into()),
+            (Some(_), Some(len)) => facts.push(format!("client sent a Certificate of {len} bytes")),
+            _ => {}
+        }
+        if let Some(cv) = inf.certificate_verify {
+            facts.push(format!(
+                "CertificateVerify {}",
+                if cv { "sent" } else { "not sent" }
+            ));
+        }
+        if let Some(d) = inf.ca_list_bytes {
+            facts.push(format!("CA list of {d} bytes"));
+        }
+        let _ = writeln!(
+            o,
+            "  client auth ({}, inferred from encrypted record sizes): {}",
+            inf.handshake.replace('-', " "),
+            facts.join(", ")
+        );
+    } else if let Some(why) = c.inferred.iter().find_map(|i| i.ambiguous.as_deref()) {
+        let _ = writeln!(
+            o,
+            "  client auth: not told from encrypted record sizes: {}",
+            escape_controls(why)
+        );
     }
 }
 

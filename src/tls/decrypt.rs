@@ -56,7 +56,7 @@ pub enum MacHash {
 }
 
 impl MacHash {
-    fn len(self) -> usize {
+    pub(crate) fn len(self) -> usize {
         match self {
             MacHash::None => 0,
             MacHash::Md5 => 16,

@@ -10,6 +10,7 @@
 
 pub mod decrypt;
 pub mod handshake;
+pub mod inference;
 mod keys;
 mod reassembly;
 mod record;
@@ -90,6 +91,9 @@ const MAX_HANDSHAKE_MESSAGE: usize = 4 << 20;
 const SCAN_LIMIT: u64 = 256 * 1024;
 /// Bounds on per-connection evidence lists.
 const MAX_EVENTS: usize = 512;
+/// Ciphertext records kept for the size inference: enough for the handshakes and a
+/// post-handshake authentication after the first requests.
+const MAX_SEALED: usize = 256;
 
 /// Which side sent something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -254,6 +258,8 @@ pub struct TlsSession {
     pub messages: Vec<HandshakeMessage>,
     pub alerts: Vec<AlertEvent>,
     pub encrypted_handshake: Vec<EncryptedHandshake>,
+    /// Records seen only as ciphertext (type and length), for the size inference.
+    pub sealed: Vec<inference::SealedRecord>,
     /// (dir, frame, seq) of each ChangeCipherSpec.
     pub ccs: Vec<(u8, u64, u32)>,
     /// Counter giving events their order.
@@ -336,6 +342,7 @@ impl TlsSession {
             messages: Vec::new(),
             alerts: Vec::new(),
             encrypted_handshake: Vec::new(),
+            sealed: Vec::new(),
             ccs: Vec::new(),
             next_seq: 0,
             version: None,

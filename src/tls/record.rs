@@ -459,6 +459,21 @@ impl TlsSession {
             }
             let decrypted = plaintext.is_some();
             self.decrypting_now = decrypted;
+            let sealed = if self.version == Some(TLS13) {
+                rec.kind == 23
+            } else {
+                self.layers[d].encrypted && self.null_cipher_mac.is_none()
+            };
+            if sealed && !decrypted && self.sealed.len() < MAX_SEALED {
+                self.sealed.push(super::inference::SealedRecord {
+                    dir,
+                    direction: Direction::Unknown,
+                    frame: at_frame,
+                    kind: rec.kind,
+                    length: rec.len,
+                    seq: self.next_seq,
+                });
+            }
             let content: &[u8] = plaintext
                 .as_ref()
                 .map(|(_, p)| p.as_slice())
