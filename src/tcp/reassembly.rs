@@ -12,7 +12,10 @@ pub enum Delivery<'a> {
         bytes: &'a [u8],
         /// Frame that carried these bytes.
         frame: u64,
-        /// Frame being processed when they became contiguous (differs after reordering).
+        /// The frame at which these bytes count as received, as Wireshark places a reassembled
+        /// PDU: the frame that made them contiguous when a segment filled a hole before them,
+        /// otherwise (a hole given up on at a peer's ACK, a reset, the end) the latest frame
+        /// among those delivered in the same go, never a frame that carried none of them.
         at_frame: u64,
     },
     /// Bytes the capture does not hold.
@@ -250,7 +253,7 @@ impl HalfStream {
             if missing > 0 {
                 self.deliver_gap(missing as u64, frame, out);
             }
-            self.drain(frame, out);
+            self.drain(Some(frame), out);
             return;
         }
         // Out of order: keep the parts not already buffered.
@@ -311,7 +314,7 @@ impl HalfStream {
                     if skip < bytes.len() {
                         self.deliver_data(&bytes[skip..], frame, frame, out);
                     }
-                    self.drain(frame, out);
+                    self.drain(Some(frame), out);
                     continue;
                 }
                 if self.pending_bytes + len > max_pending {
@@ -367,11 +370,15 @@ impl HalfStream {
         out(Delivery::Gap { len, at_frame });
     }
 
-    /// Delivers buffered segments that have become contiguous.
-    fn drain<F>(&mut self, at_frame: u64, out: &mut F)
+    /// Delivers buffered segments that have become contiguous. `filler` is the frame whose
+    /// data made them contiguous; without one (a hole given up on), each piece counts as
+    /// received at the latest frame delivered so far in this go: a frame of the other
+    /// direction (the ACK that told the hole) carried none of these bytes.
+    fn drain<F>(&mut self, filler: Option<u64>, out: &mut F)
     where
         F: FnMut(Delivery<'_>),
     {
+        let mut at_frame = filler.unwrap_or(0);
         while let Some(entry) = self.pending.first_entry() {
             let start = *entry.key();
             if start > self.delivered {
@@ -381,6 +388,7 @@ impl HalfStream {
             self.pending_bytes -= p.data.len();
             let skip = (self.delivered - start) as usize;
             if skip < p.data.len() {
+                at_frame = at_frame.max(p.frame);
                 self.deliver_data(&p.data[skip..], p.frame, at_frame, out);
             }
         }
@@ -395,7 +403,7 @@ impl HalfStream {
             if start > self.delivered {
                 self.deliver_gap(start - self.delivered, at_frame, out);
             }
-            self.drain(at_frame, out);
+            self.drain(None, out);
         }
     }
 

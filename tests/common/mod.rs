@@ -2,6 +2,7 @@
 
 /// Builds a pcap of one TCP connection (Ethernet, IPv4) from (from_client, payload) pieces,
 /// with a SYN handshake first. For rules no captured server of ours shows (auth loops).
+#[allow(dead_code)] // not every test binary uses every helper
 pub fn synthetic_tcp(pieces: &[(bool, &[u8])]) -> Vec<u8> {
     let mut pcap = Vec::new();
     pcap.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
@@ -63,4 +64,27 @@ pub fn synthetic_tcp(pieces: &[(bool, &[u8])]) -> Vec<u8> {
         }
     }
     pcap
+}
+
+/// A classic little-endian pcap with some frames (numbered from 1) left out: captures that
+/// lost packets, made from real ones.
+pub fn pcap_without_frames(pcap: &[u8], drop: &[u64]) -> Vec<u8> {
+    assert_eq!(
+        &pcap[..4],
+        &[0xd4, 0xc3, 0xb2, 0xa1],
+        "little-endian pcap only"
+    );
+    let mut out = pcap[..24].to_vec();
+    let mut at = 24;
+    let mut frame = 0u64;
+    while at + 16 <= pcap.len() {
+        let caplen = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
+        let end = at + 16 + caplen;
+        frame += 1;
+        if !drop.contains(&frame) {
+            out.extend_from_slice(&pcap[at..end]);
+        }
+        at = end;
+    }
+    out
 }
