@@ -54,6 +54,10 @@ pub struct TcpSummary {
     pub reset_by: Option<Direction>,
     pub client: HalfStats,
     pub server: HalfStats,
+    /// What TCP did that changes how to read the connection: a SYN retried after a failed
+    /// attempt, SYN-ACKs with different sequence numbers and which one counts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Everything about one TCP connection that carried TLS.

@@ -6,6 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use tlsdiag::model::OutcomeStatus;
 use tlsdiag::{analyze_bytes, analyze_path, ConnectionReport, FileReport, Options};
 
 fn path(name: &str) -> PathBuf {
@@ -16,6 +17,47 @@ fn path(name: &str) -> PathBuf {
 
 fn run(name: &str) -> FileReport {
     analyze_path(&path(name), Options::default()).unwrap()
+}
+
+/// With `messy.keys`, so HTTP inside TLS shows.
+fn with_keys() -> Options {
+    Options {
+        keylog_files: vec![path("messy.keys")],
+        ..Options::default()
+    }
+}
+
+/// Per connection: (tcp.stream, first frame, last frame, ClientHello frame, ServerHello frame,
+/// frame of the HTTP 200 response).
+type Conn = (u64, u64, u64, u64, u64, Option<u64>);
+
+fn connections(r: &FileReport) -> Vec<Conn> {
+    let frame_of = |c: &ConnectionReport, kind: &str| {
+        c.messages
+            .iter()
+            .find(|m| m.kind == kind)
+            .map_or(0, |m| m.frame)
+    };
+    r.connections
+        .iter()
+        .map(|c| {
+            (
+                c.stream,
+                c.first_frame,
+                c.last_frame,
+                frame_of(c, "client_hello"),
+                frame_of(c, "server_hello"),
+                c.http
+                    .iter()
+                    .find(|x| x.status == Some(200))
+                    .and_then(|x| x.response_frame),
+            )
+        })
+        .collect()
+}
+
+fn outcomes(r: &FileReport) -> Vec<OutcomeStatus> {
+    r.connections.iter().map(|c| c.outcome.status).collect()
 }
 
 /// (message type, frame, frames) of one connection.
@@ -105,4 +147,155 @@ fn gap_captures_keep_every_message_after_the_gap() {
         );
         assert_frame_is_last_of_frames(&r);
     }
+}
+
+/// tcp.stream, frames of ClientHello / ServerHello / HTTP 200 as tshark shows them
+/// (captures/messy/facts.tsv), except where noted.
+#[test]
+fn a_syn_on_a_known_port_pair_follows_wiresharks_rules() {
+    use OutcomeStatus::*;
+    let cases: [(&str, &[Conn], &[OutcomeStatus]); 7] = [
+        // The same SYN, seconds after the client reset an attempt a middlebox answered with a
+        // bare ACK: one stream (tshark too), and the attempt does not spoil the numbering.
+        (
+            "syn-retrans-after-rst.pcap",
+            &[(0, 1, 25, 7, 9, Some(17)), (1, 26, 45, 29, 31, Some(37))],
+            &[Completed, Completed],
+        ),
+        // The same after a middlebox's RST in the server's name.
+        (
+            "syn-retrans-after-mbrst.pcap",
+            &[(0, 1, 24, 6, 8, Some(16)), (1, 25, 44, 28, 30, Some(36))],
+            &[Completed, Completed],
+        ),
+        // A plain SYN retransmission.
+        (
+            "syn-retrans-plain.pcap",
+            &[(0, 1, 23, 5, 7, Some(15)), (1, 24, 43, 27, 29, Some(35))],
+            &[Completed, Completed],
+        ),
+        // A new ISN after a FIN/FIN close: a new stream.
+        (
+            "syn-new-isn-after-close.pcap",
+            &[
+                (0, 1, 22, 4, 6, Some(14)),
+                (1, 23, 42, 26, 28, Some(34)),
+                (2, 43, 64, 46, 48, Some(56)),
+            ],
+            &[Completed, Completed, Completed],
+        ),
+        // The same ISN after a FIN/FIN close: the client's sequence space moved past that SYN,
+        // so it is a new connection. tshark 4.0 merges it into stream 0 and loses its TLS 1.3
+        // handshake, so its later streams are one less (deliberate difference).
+        (
+            "syn-same-isn-after-close.pcap",
+            &[
+                (0, 1, 22, 4, 6, Some(14)),
+                (1, 23, 42, 26, 28, Some(34)),
+                (2, 43, 64, 46, 48, Some(56)),
+            ],
+            &[Completed, Completed, Completed],
+        ),
+        // A new ISN without any close: a new stream; the first connection stopped after the
+        // server's flight.
+        (
+            "syn-new-isn-no-close.pcap",
+            &[
+                (0, 1, 7, 4, 6, None),
+                (1, 8, 27, 11, 13, Some(19)),
+                (2, 28, 49, 31, 33, Some(41)),
+            ],
+            &[Incomplete, Completed, Completed],
+        ),
+        // Three SYN-ACKs with different ISNs: one stream, numbered from the last, which the
+        // client acknowledges.
+        (
+            "multi-synack.pcap",
+            &[(0, 1, 24, 6, 8, Some(16)), (1, 25, 44, 28, 30, Some(36))],
+            &[Completed, Completed],
+        ),
+    ];
+    for (name, want, status) in cases {
+        let r = analyze_path(&path(name), with_keys()).unwrap();
+        assert_eq!(connections(&r), want, "{name}");
+        assert_eq!(outcomes(&r), status, "{name}");
+        assert_eq!(r.tcp_conversations, want.len() as u64, "{name}");
+        for c in &r.connections {
+            assert!(!c.tcp.midstream, "{name} stream {}", c.stream);
+            assert_eq!(c.tcp.server.gap_bytes + c.tcp.client.gap_bytes, 0, "{name}");
+        }
+    }
+    let r = run("syn-retrans-after-rst.pcap");
+    assert_eq!(
+        r.connections[0].tcp.notes,
+        [
+            "an earlier attempt with the same SYN (frames 1-3) ended without data; the client \
+          sent that SYN again in frame 4 and the connection went on from there, under the same \
+          tcp.stream"
+        ]
+    );
+    assert_eq!(r.connections[0].tcp.ended_by, "fin");
+    assert!(r.connections[1].tcp.notes.is_empty());
+}
+
+#[test]
+fn a_syn_retried_after_the_failed_attempt_was_finalized_keeps_its_stream() {
+    // syn-retrans-after-rst.pcap with the port-50002 connection moved between the reset
+    // attempt (frames 1-3) and its retry, 10 s later, and the retry 10 s after that: the
+    // attempt is long finalized when the same SYN comes back, yet Wireshark's stream 0 goes
+    // on. New frames: attempt 1-3, port 50002 4-23, the retried connection 24-45.
+    let pcap = std::fs::read(path("syn-retrans-after-rst.pcap")).unwrap();
+    let mut order: Vec<(u64, u32)> = vec![(1, 0), (2, 0), (3, 0)];
+    order.extend((26..=45).map(|f| (f, 10)));
+    order.extend((4..=25).map(|f| (f, 20)));
+    let r = analyze_bytes("delayed", common::pcap_frames(&pcap, &order), with_keys()).unwrap();
+    assert_eq!(
+        connections(&r),
+        [(0, 24, 45, 27, 29, Some(37)), (1, 4, 23, 7, 9, Some(15))]
+    );
+    assert_eq!(r.tcp_conversations, 2);
+    assert_eq!(outcomes(&r), [OutcomeStatus::Completed; 2]);
+    assert_eq!(
+        r.connections[0].tcp.notes,
+        [
+            "an earlier attempt with the same SYN (frames 1-3) ended without data; the client \
+          sent that SYN again in frame 24 and the connection went on from there, under the \
+          same tcp.stream"
+        ]
+    );
+}
+
+#[test]
+fn the_synack_the_client_acknowledges_numbers_the_server_bytes() {
+    // multi-synack.pcap with the real SYN-ACK (frame 4, ISN 0x7E570000) sent first, before the
+    // two from middleboxes: the client's ACK in frame 5 acknowledges the one now in frame 2.
+    // Wireshark numbers from the last SYN-ACK and would lose the server's flight; we resync
+    // on the acknowledged one and say so.
+    let pcap = std::fs::read(path("multi-synack.pcap")).unwrap();
+    let mut order: Vec<(u64, u32)> = vec![(1, 0), (4, 0), (2, 0), (3, 0)];
+    order.extend((5..=44).map(|f| (f, 0)));
+    let r = analyze_bytes("reordered", common::pcap_frames(&pcap, &order), with_keys()).unwrap();
+    assert_eq!(
+        connections(&r),
+        [(0, 1, 24, 6, 8, Some(16)), (1, 25, 44, 28, 30, Some(36))]
+    );
+    let c = &r.connections[0];
+    assert_eq!(c.outcome.status, OutcomeStatus::Completed);
+    assert_eq!((c.tcp.midstream, c.tcp.server.gap_bytes), (false, 0));
+    assert_eq!(
+        c.tcp.notes,
+        [
+            "the server sent 3 SYN-ACKs with different initial sequence numbers (frames 2, 3, 4); \
+          its bytes are numbered from the one in frame 2: the peer acknowledged it (frame 5)"
+        ]
+    );
+    // In the capture as made the last SYN-ACK is the real one, as Wireshark assumes.
+    let r = run("multi-synack.pcap");
+    assert_eq!(
+        r.connections[0].tcp.notes,
+        [
+            "the server sent 3 SYN-ACKs with different initial sequence numbers (frames 2, 3, 4); \
+          its bytes are numbered from the one in frame 4: the peer acknowledged it (frame 5)"
+        ]
+    );
 }

@@ -227,6 +227,13 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
             reset_by,
             client: tcp_c.stats.clone(),
             server: tcp_s.stats.clone(),
+            notes: c
+                .tcp_notes
+                .iter()
+                .cloned()
+                .chain(tcp_c.isn_note("client"))
+                .chain(tcp_s.isn_note("server"))
+                .collect(),
         },
         decryption,
         http_version: http.map(|h| if h.http2 { "HTTP/2" } else { "HTTP/1.x" }),

@@ -391,6 +391,9 @@ fn render_connection(o: &mut String, c: &ConnectionReport) {
     if let Some(f) = c.tcp.rst_frame {
         let _ = writeln!(o, "  frame {f:<6} TCP reset");
     }
+    for n in &c.tcp.notes {
+        let _ = writeln!(o, "  TCP: {n}");
+    }
     for n in &c.not_seen {
         let _ = writeln!(o, "  not seen: {n}");
     }

@@ -66,25 +66,45 @@ pub fn synthetic_tcp(pieces: &[(bool, &[u8])]) -> Vec<u8> {
     pcap
 }
 
-/// A classic little-endian pcap with some frames (numbered from 1) left out: captures that
-/// lost packets, made from real ones.
-pub fn pcap_without_frames(pcap: &[u8], drop: &[u64]) -> Vec<u8> {
+/// The records of a classic little-endian pcap, in order (frame 1 first).
+fn pcap_records(pcap: &[u8]) -> Vec<&[u8]> {
     assert_eq!(
         &pcap[..4],
         &[0xd4, 0xc3, 0xb2, 0xa1],
         "little-endian pcap only"
     );
-    let mut out = pcap[..24].to_vec();
+    let mut records = Vec::new();
     let mut at = 24;
-    let mut frame = 0u64;
     while at + 16 <= pcap.len() {
         let caplen = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
-        let end = at + 16 + caplen;
-        frame += 1;
-        if !drop.contains(&frame) {
-            out.extend_from_slice(&pcap[at..end]);
-        }
-        at = end;
+        records.push(&pcap[at..at + 16 + caplen]);
+        at += 16 + caplen;
+    }
+    records
+}
+
+/// A classic little-endian pcap with some frames (numbered from 1) left out: captures that
+/// lost packets, made from real ones.
+#[allow(dead_code)]
+pub fn pcap_without_frames(pcap: &[u8], drop: &[u64]) -> Vec<u8> {
+    let keep: Vec<(u64, u32)> = (1..=pcap_records(pcap).len() as u64)
+        .filter(|f| !drop.contains(f))
+        .map(|f| (f, 0))
+        .collect();
+    pcap_frames(pcap, &keep)
+}
+
+/// A classic little-endian pcap made of the given frames of another, in the given order, each
+/// moved later by the given seconds: reordered or delayed packets from real captures.
+#[allow(dead_code)]
+pub fn pcap_frames(pcap: &[u8], frames: &[(u64, u32)]) -> Vec<u8> {
+    let records = pcap_records(pcap);
+    let mut out = pcap[..24].to_vec();
+    for &(frame, later) in frames {
+        let r = records[frame as usize - 1];
+        let ts = u32::from_le_bytes(r[..4].try_into().unwrap()) + later;
+        out.extend_from_slice(&ts.to_le_bytes());
+        out.extend_from_slice(&r[4..]);
     }
     out
 }
