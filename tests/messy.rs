@@ -299,3 +299,68 @@ fn the_synack_the_client_acknowledges_numbers_the_server_bytes() {
         ]
     );
 }
+
+/// (type, frame) of every handshake message of a connection.
+fn kinds(c: &ConnectionReport) -> Vec<(&'static str, u64)> {
+    c.messages.iter().map(|m| (m.kind, m.frame)).collect()
+}
+
+/// The mutual TLS 1.2 handshake of `tls12-cr-small.pcap` as the messy captures carry it:
+/// ClientHello, the server's flight in one frame, the client's in one, the server's Finished.
+fn tls12_mtls(ch: u64, server: u64, client: u64, fin: u64) -> Vec<(&'static str, u64)> {
+    vec![
+        ("client_hello", ch),
+        ("server_hello", server),
+        ("certificate", server),
+        ("server_key_exchange", server),
+        ("certificate_request", server),
+        ("server_hello_done", server),
+        ("certificate", client),
+        ("client_key_exchange", client),
+        ("certificate_verify", client),
+        ("finished", client),
+        ("finished", fin),
+    ]
+}
+
+#[test]
+fn tls_inside_gtpu_is_decoded() {
+    // GTPv1-U on UDP 2152: plain, with a PDU Session Container extension header, and with
+    // IPv6 inside. tshark: stream 0, CH 4, server flight 6, client flight 8, Finished 10,
+    // HTTP 200 14; the addresses are the inner ones.
+    for (name, client, server) in [
+        ("gtpu-tls.pcap", "10.45.0.2:50030", "198.51.100.44:443"),
+        ("gtpu-ext-tls.pcap", "10.45.0.2:50030", "198.51.100.44:443"),
+        (
+            "gtpu-ipv6-tls.pcap",
+            "[2001:db8:1e::2]:50030",
+            "[2001:db8:cafe::443]:443",
+        ),
+    ] {
+        let r = analyze_path(&path(name), with_keys()).unwrap();
+        assert_eq!(connections(&r), [(0, 1, 22, 4, 6, Some(14))], "{name}");
+        let c = &r.connections[0];
+        assert_eq!((c.client.as_str(), c.server.as_str()), (client, server));
+        assert_eq!(kinds(c), tls12_mtls(4, 6, 8, 10), "{name}");
+        assert_eq!(c.outcome.status, OutcomeStatus::Completed, "{name}");
+        assert_eq!(c.client_auth.client_certificate, "sent", "{name}");
+    }
+}
+
+#[test]
+fn ipv6_fragments_are_reassembled() {
+    // The server's flight in fragments sent as offset 552 (frame 6), 0 (7), 0 again (8, a
+    // duplicate) and the last (9); the client's flight in order (11, 12, 13). tshark: server
+    // flight in 9, client flight in 13, CH 4, server Finished 15, HTTP 200 19.
+    let r = analyze_path(&path("ipv6-frag-tls.pcap"), with_keys()).unwrap();
+    assert_eq!(connections(&r), [(0, 1, 27, 4, 9, Some(19))]);
+    assert_eq!(kinds(&r.connections[0]), tls12_mtls(4, 9, 13, 15));
+    assert_eq!(
+        (
+            r.packets.ipv6_fragments,
+            r.packets.ipv6_reassembled,
+            r.packets.fragments_dropped
+        ),
+        (7, 2, 0)
+    );
+}
