@@ -55,7 +55,8 @@ pub struct TcpSummary {
     pub client: HalfStats,
     pub server: HalfStats,
     /// What TCP did that changes how to read the connection: a SYN retried after a failed
-    /// attempt, SYN-ACKs with different sequence numbers and which one counts.
+    /// attempt, SYN-ACKs with different sequence numbers and which one counts, and the carrier
+    /// of the TLS when it is not TCP directly (OpenVPN's control channel).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }

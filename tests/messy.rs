@@ -364,3 +364,119 @@ fn ipv6_fragments_are_reassembled() {
         (7, 2, 0)
     );
 }
+
+/// (subject, issuer) of each certificate of a Certificate message.
+fn chain(c: &ConnectionReport, frame: u64) -> Vec<(String, String)> {
+    c.messages
+        .iter()
+        .filter(|m| m.kind == "certificate" && m.frame == frame)
+        .flat_map(|m| match &m.detail {
+            Some(tlsdiag::tls::Detail::Certificate(cert)) => cert
+                .certificates
+                .iter()
+                .map(|x| (x.subject.clone(), x.issuer.clone()))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+fn ca_names(c: &ConnectionReport) -> (usize, Vec<String>) {
+    c.messages
+        .iter()
+        .find_map(|m| match &m.detail {
+            Some(tlsdiag::tls::Detail::CertificateRequest(cr)) => Some((
+                cr.ca_list_bytes,
+                cr.ca_names.iter().map(|n| n.dn.clone()).collect(),
+            )),
+            _ => None,
+        })
+        .unwrap()
+}
+
+#[test]
+fn tls_inside_openvpn_over_tcp_is_read_from_its_control_channel() {
+    // Real OpenVPN 2.6.14 (captures/messy/README.md). tshark: CH 8, server hello flight 10
+    // (9 with tls-auth), client flight 13 (12); it never shows the CertificateRequest, whose
+    // record is split across two P_CONTROL packets: it is in 12 (11), with ServerHelloDone.
+    let root = "CN=Messy VPN Root CA,O=tlsdiag messy";
+    let issuing = "CN=Messy VPN Client Issuing CA,O=tlsdiag messy";
+    for (name, server, cr, client, hmac) in [
+        ("openvpn-tcp.pcap", 10, 12, 13, ""),
+        (
+            "openvpn-tcp-tlsauth.pcap",
+            9,
+            11,
+            12,
+            " (tls-auth, 20-byte HMAC)",
+        ),
+    ] {
+        let r = run(name);
+        assert_eq!(r.connections.len(), 1, "{name}");
+        let c = &r.connections[0];
+        assert_eq!(
+            kinds(c),
+            [
+                ("client_hello", 8),
+                ("server_hello", server),
+                ("certificate", server),
+                ("server_key_exchange", server),
+                ("certificate_request", cr),
+                ("server_hello_done", cr),
+                ("certificate", client),
+                ("client_key_exchange", client),
+                ("certificate_verify", client),
+            ],
+            "{name}"
+        );
+        assert_eq!(
+            ca_names(c),
+            (122, vec![root.to_string(), issuing.to_string()])
+        );
+        assert_eq!(
+            chain(c, client),
+            [
+                ("CN=alice,O=tlsdiag messy".to_string(), issuing.to_string()),
+                (issuing.to_string(), root.to_string())
+            ],
+            "{name}"
+        );
+        assert_eq!(c.outcome.status, OutcomeStatus::Completed, "{name}");
+        assert_eq!(
+            c.tcp.notes,
+            [format!("TLS carried in OpenVPN's control channel{hmac}")]
+        );
+        assert!(c
+            .findings
+            .iter()
+            .all(|f| f.code != "client-cert-issuer-not-requested"));
+    }
+}
+
+#[test]
+fn a_vpn_client_certificate_from_an_unrequested_ca_is_explained() {
+    // The client sends mallory <- Rogue Root CA; the server names only the Messy VPN CAs in
+    // its CertificateRequest (frame 11) and closes the connection without an alert.
+    let r = run("openvpn-tcp-clientcert-rejected.pcap");
+    let c = &r.connections[0];
+    assert_eq!(
+        chain(c, 12),
+        [
+            (
+                "CN=mallory,O=Rogue Org".to_string(),
+                "CN=Rogue Root CA,O=Rogue Org".to_string()
+            ),
+            (
+                "CN=Rogue Root CA,O=Rogue Org".to_string(),
+                "CN=Rogue Root CA,O=Rogue Org".to_string()
+            ),
+        ]
+    );
+    assert_eq!(c.outcome.status, OutcomeStatus::Failed);
+    let f = c
+        .findings
+        .iter()
+        .find(|f| f.code == "client-cert-issuer-not-requested")
+        .unwrap();
+    assert_eq!(f.frames, [11, 12]);
+}

@@ -228,9 +228,12 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
             client: tcp_c.stats.clone(),
             server: tcp_s.stats.clone(),
             notes: c
-                .tcp_notes
-                .iter()
-                .cloned()
+                .app
+                .openvpn
+                .as_ref()
+                .map(|o| o.note())
+                .into_iter()
+                .chain(c.tcp_notes.iter().cloned())
                 .chain(tcp_c.isn_note("client"))
                 .chain(tcp_s.isn_note("server"))
                 .collect(),

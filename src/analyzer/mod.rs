@@ -19,7 +19,7 @@ use crate::http::HttpSession;
 use crate::model::{self, ConnectionReport, FileReport};
 use crate::packet::{flags, Endpoint, PacketDecoder, TcpSegment};
 use crate::tcp::{self, Delivery, FlowTable, HalfStream, Lookup};
-use crate::tls::{TlsContext, TlsSession};
+use crate::tls::{openvpn, TlsContext, TlsSession};
 
 /// Tunables with their defaults.
 #[derive(Debug, Clone)]
@@ -151,7 +151,35 @@ fn deliver(
     if app.ignored {
         return;
     }
+    if app.openvpn.is_none() && !app.decided {
+        // The first bytes of the connection tell whether OpenVPN carries the TLS.
+        if let Delivery::Data { bytes, .. } = d {
+            app.decided = true;
+            if openvpn::starts_openvpn_tcp(bytes) {
+                app.openvpn = Some(Box::default());
+            }
+        }
+    }
     let session = app.tls.get_or_insert_with(|| Box::new(TlsSession::new()));
+    if let Some(ovpn) = app.openvpn.as_mut() {
+        // Only the TLS bytes of its control messages reach TLS, never its headers.
+        match d {
+            Delivery::Data {
+                bytes,
+                frame,
+                at_frame,
+            } => ovpn.on_stream(dir, bytes, frame, at_frame, &mut |d, tls, f, at| {
+                if !session.gave_up() {
+                    session.on_data(d, tls, f, at, ts_ns, midstream, certs)
+                }
+            }),
+            Delivery::Gap { len, at_frame } => {
+                ovpn.on_gap(dir);
+                session.on_gap(dir, len, at_frame);
+            }
+        }
+        return;
+    }
     if !session.gave_up() {
         match d {
             Delivery::Data {
@@ -196,6 +224,10 @@ pub(crate) struct App {
     pub ignored: bool,
     pub tls: Option<Box<TlsSession>>,
     pub http: Option<Box<HttpSession>>,
+    /// OpenVPN's control channel carries the TLS.
+    pub openvpn: Option<Box<openvpn::OpenVpn>>,
+    /// The first bytes were looked at for a carrier.
+    pub decided: bool,
 }
 
 impl State {

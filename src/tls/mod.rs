@@ -11,6 +11,7 @@
 pub mod decrypt;
 pub mod handshake;
 mod keys;
+pub mod openvpn;
 mod reassembly;
 mod record;
 
