@@ -64,8 +64,11 @@ pub struct TcpSummary {
 /// Everything about one TCP connection that carried TLS.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConnectionReport {
-    /// Wireshark's `tcp.stream`.
+    /// Wireshark's `tcp.stream` (`udp.stream` when `udp`).
     pub stream: u64,
+    /// A UDP conversation (OpenVPN over UDP), not a TCP connection.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub udp: bool,
     pub client: String,
     pub server: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -454,6 +454,49 @@ fn tls_inside_openvpn_over_tcp_is_read_from_its_control_channel() {
 }
 
 #[test]
+fn tls_inside_openvpn_over_udp_is_read_from_its_control_channel() {
+    // tshark with -d udp.port==1194,openvpn (facts.tsv): CH 3, server hello flight 4, client
+    // flight 7; CertificateRequest + ServerHelloDone (not shown by tshark) in 5, or 6 with
+    // tls-auth. The conversation is udp.stream 0 and the filters say so.
+    for (name, cr, hmac) in [
+        ("openvpn-udp.pcap", 5, ""),
+        ("openvpn-udp-tlsauth.pcap", 6, " (tls-auth, 20-byte HMAC)"),
+    ] {
+        let r = run(name);
+        assert_eq!((r.connections.len(), r.tcp_conversations), (1, 0), "{name}");
+        let c = &r.connections[0];
+        assert!(c.udp);
+        assert_eq!(c.stream, 0);
+        assert_eq!(
+            kinds(c),
+            [
+                ("client_hello", 3),
+                ("server_hello", 4),
+                ("certificate", 4),
+                ("server_key_exchange", 4),
+                ("certificate_request", cr),
+                ("server_hello_done", cr),
+                ("certificate", 7),
+                ("client_key_exchange", 7),
+                ("certificate_verify", 7),
+            ],
+            "{name}"
+        );
+        assert_eq!(ca_names(c).0, 122);
+        assert_eq!(c.outcome.status, OutcomeStatus::Completed, "{name}");
+        assert_eq!(
+            c.tcp.notes,
+            [format!("TLS carried in OpenVPN's control channel{hmac}")]
+        );
+        assert!(c.not_seen.is_empty(), "{:?}", c.not_seen);
+        assert!(!c.findings.is_empty());
+        for f in &c.findings {
+            assert!(f.filter.starts_with("udp.stream eq 0 && "), "{}", f.filter);
+        }
+    }
+}
+
+#[test]
 fn a_vpn_client_certificate_from_an_unrequested_ca_is_explained() {
     // The client sends mallory <- Rogue Root CA; the server names only the Messy VPN CAs in
     // its CertificateRequest (frame 11) and closes the connection without an alert.

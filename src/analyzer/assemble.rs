@@ -135,7 +135,13 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
     }
     let tcp_c = &c.tcp[client_dir];
     let tcp_s = &c.tcp[server_dir];
-    for (who, half) in [("client", tcp_c), ("server", tcp_s)] {
+    // A UDP conversation has no TCP state to tell about.
+    let halves = if c.udp {
+        Vec::new()
+    } else {
+        vec![("client", tcp_c), ("server", tcp_s)]
+    };
+    for (who, half) in halves {
         if half.first_frame.is_none() {
             not_seen.push(format!(
                 "no packet from the {who} is in the capture (one-sided capture)"
@@ -203,6 +209,7 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
     };
     let mut report = ConnectionReport {
         stream: c.stream,
+        udp: c.udp,
         client: c.endpoints[client_dir].to_string(),
         server: c.endpoints[server_dir].to_string(),
         tls_version,

@@ -79,12 +79,15 @@ pub(crate) struct Conn {
     pub ended_at: Option<i64>,
     /// What TCP did that the report should say (a retried SYN, disagreeing SYN-ACKs).
     pub tcp_notes: Vec<String>,
+    /// A UDP conversation (OpenVPN over UDP): `stream` is its `udp.stream`.
+    pub udp: bool,
 }
 
 /// State that segments update; kept apart from the packet decoder so both can be borrowed.
 #[derive(Default)]
 struct State {
     flows: FlowTable,
+    udp_flows: tcp::UdpFlows,
     /// Live connections; `None` slots are free.
     conns: Vec<Option<Box<Conn>>>,
     free: Vec<usize>,
@@ -253,6 +256,22 @@ impl State {
             }
             None => self.flows.insert(seg.src, seg.dst, slot),
         };
+        self.fill_slot(slot, seg, frame, ts_ns, stream, tcp_notes, false);
+        slot
+    }
+
+    /// Stores a new connection in `slot`; finalizes the longest idle one when too many live.
+    #[allow(clippy::too_many_arguments)]
+    fn fill_slot(
+        &mut self,
+        slot: usize,
+        seg: &TcpSegment<'_>,
+        frame: u64,
+        ts_ns: i64,
+        stream: u64,
+        tcp_notes: Vec<String>,
+        udp: bool,
+    ) {
         for ep in [seg.src, seg.dst] {
             if self.addresses.len() < 1 << 20 {
                 self.addresses.insert(host_of(&ep));
@@ -277,6 +296,7 @@ impl State {
             last_ts: ts_ns,
             ended_at: None,
             tcp_notes,
+            udp,
         }));
         self.live += 1;
         if self.live > self.options.max_connections {
@@ -293,10 +313,62 @@ impl State {
                 self.evicted += 1;
             }
         }
-        slot
+    }
+
+    /// A UDP datagram: numbered like `udp.stream`; an OpenVPN session over UDP is analysed
+    /// (its control channel carries TLS), other UDP only counts.
+    fn udp_datagram(&mut self, seg: &TcpSegment<'_>, frame: u64, ts_ns: i64) {
+        let (stream, slot) = self.udp_flows.lookup(seg.src, seg.dst);
+        if seg.in_icmp_error {
+            return;
+        }
+        let slot = match slot {
+            Some(slot) => slot,
+            None if openvpn::starts_openvpn_udp(seg.payload) => {
+                let slot = self.free.pop().unwrap_or_else(|| {
+                    self.conns.push(None);
+                    self.conns.len() - 1
+                });
+                self.fill_slot(slot, seg, frame, ts_ns, stream, Vec::new(), true);
+                self.udp_flows.set_slot(seg.src, seg.dst, Some(slot));
+                if let Some(conn) = self.conns[slot].as_deref_mut() {
+                    conn.app.openvpn = Some(Box::default());
+                    conn.app.decided = true;
+                    conn.syn_dir = Some(0);
+                }
+                slot
+            }
+            None => return,
+        };
+        let State { conns, tls, .. } = self;
+        let Some(conn) = conns.get_mut(slot).and_then(|c| c.as_deref_mut()) else {
+            return;
+        };
+        conn.last_frame = frame;
+        conn.last_ts = ts_ns;
+        let dir: u8 = if conn.endpoints[0] == seg.src { 0 } else { 1 };
+        let App {
+            ignored,
+            tls: session,
+            openvpn,
+            ..
+        } = &mut conn.app;
+        let (Some(ovpn), false) = (openvpn.as_mut(), *ignored) else {
+            return;
+        };
+        let session = session.get_or_insert_with(|| Box::new(TlsSession::new()));
+        ovpn.on_packet(dir, seg.payload, frame, frame, &mut |d, bytes, f, at| {
+            if !session.gave_up() {
+                session.on_data(d, bytes, f, at, ts_ns, false, tls)
+            }
+        });
     }
 
     fn segment(&mut self, seg: &TcpSegment<'_>, frame: u64, ts_ns: i64) {
+        if seg.udp {
+            self.udp_datagram(seg, frame, ts_ns);
+            return;
+        }
         let slot = match self.flows.lookup(seg.src, seg.dst) {
             Lookup::Unknown => self.new_conn(seg, frame, ts_ns, None),
             Lookup::Closed(_) if seg.in_icmp_error => return,
@@ -444,7 +516,10 @@ impl State {
         if let Some(http) = app.http.as_mut() {
             http.finish();
         }
-        if let Lookup::Live(s) = self.flows.lookup(conn.endpoints[0], conn.endpoints[1]) {
+        if conn.udp {
+            self.udp_flows
+                .set_slot(conn.endpoints[0], conn.endpoints[1], None);
+        } else if let Lookup::Live(s) = self.flows.lookup(conn.endpoints[0], conn.endpoints[1]) {
             if s == slot {
                 // An attempt that never got past its SYN may be retried with the same SYN.
                 let attempt = conn
@@ -582,6 +657,12 @@ impl Analyzer {
             self.refresh_contacted();
         }
         findings::evaluate_into(&mut report, &mut self.findings);
+        if report.udp {
+            // The findings' filters name the conversation as TCP; this one is UDP.
+            for f in &mut report.findings {
+                f.filter = f.filter.replace("tcp.stream eq", "udp.stream eq");
+            }
+        }
         if !self.keeps_all_reports {
             findings::correlate_recent(&mut report, &mut self.recent);
         }

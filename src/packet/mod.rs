@@ -70,6 +70,10 @@ pub struct TcpSegment<'a> {
     /// The segment is the copy quoted inside an ICMP error: it names a conversation (Wireshark
     /// gives it a `tcp.stream`) but carries no data for it.
     pub in_icmp_error: bool,
+    /// A UDP datagram, not a TCP segment (ports and payload only): every one is passed on so
+    /// UDP conversations are numbered like Wireshark's `udp.stream`, before any tunnel it
+    /// carries is followed.
+    pub udp: bool,
 }
 
 impl TcpSegment<'_> {
@@ -117,16 +121,16 @@ impl PacketDecoder {
 
     /// Decodes one packet and calls `on_segment` with its TCP segment, if it carries one (or
     /// completes a fragmented one).
-    pub fn decode<F>(&mut self, pkt: &Packet<'_>, on_segment: F)
+    pub fn decode<F>(&mut self, pkt: &Packet<'_>, mut on_segment: F)
     where
-        F: FnOnce(&TcpSegment<'_>),
+        F: FnMut(&TcpSegment<'_>),
     {
         let l3 = match self.link_layer(pkt.linktype, pkt.data) {
             Some(l3) => l3,
             None => return,
         };
         match l3 {
-            L3::Ip(bytes) => self.ip(bytes, pkt.ts_ns, 0, on_segment),
+            L3::Ip(bytes) => self.ip(bytes, pkt.ts_ns, 0, &mut on_segment),
             L3::None => self.stats.not_tcp += 1,
         }
     }
@@ -175,9 +179,9 @@ impl PacketDecoder {
         Some(l3)
     }
 
-    fn ip<F>(&mut self, bytes: &[u8], ts_ns: i64, depth: u8, on_segment: F)
+    fn ip<F>(&mut self, bytes: &[u8], ts_ns: i64, depth: u8, on_segment: &mut F)
     where
-        F: FnOnce(&TcpSegment<'_>),
+        F: FnMut(&TcpSegment<'_>),
     {
         if depth > MAX_DEPTH {
             self.stats.undecodable += 1;
@@ -289,9 +293,9 @@ impl PacketDecoder {
         missing: u32,
         ts_ns: i64,
         depth: u8,
-        on_segment: F,
+        on_segment: &mut F,
     ) where
-        F: FnOnce(&TcpSegment<'_>),
+        F: FnMut(&TcpSegment<'_>),
     {
         match proto {
             6 => match TcpSlice::from_slice(payload) {
@@ -315,6 +319,7 @@ impl PacketDecoder {
                         payload: tcp.payload(),
                         missing,
                         in_icmp_error: depth >= ICMP_DEPTH,
+                        udp: false,
                     });
                 }
                 Err(_) => self.stats.undecodable += 1,
@@ -347,7 +352,28 @@ impl PacketDecoder {
                 }
                 let sport = u16::from_be_bytes([payload[0], payload[1]]);
                 let dport = u16::from_be_bytes([payload[2], payload[3]]);
-                let udp = &payload[8..];
+                // The UDP length excludes padding after the datagram (short Ethernet frames).
+                let udp_len = u16::from_be_bytes([payload[4], payload[5]]) as usize;
+                let udp = &payload[8..udp_len.clamp(8, payload.len())];
+                on_segment(&TcpSegment {
+                    src: Endpoint {
+                        ip: src,
+                        v6,
+                        port: sport,
+                    },
+                    dst: Endpoint {
+                        ip: dst,
+                        v6,
+                        port: dport,
+                    },
+                    seq: 0,
+                    ack: 0,
+                    flags: 0,
+                    payload: udp,
+                    missing: 0,
+                    in_icmp_error: depth >= ICMP_DEPTH,
+                    udp: true,
+                });
                 if sport == 53 {
                     if self.dns.len() < MAX_DNS_NAMES {
                         dns_answers(udp, &mut self.dns);

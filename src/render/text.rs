@@ -179,7 +179,14 @@ fn render_findings(o: &mut String, c: &ConnectionReport) {
 }
 
 fn render_connection(o: &mut String, c: &ConnectionReport) {
-    let _ = write!(o, "tcp.stream {}: {} -> {}", c.stream, c.client, c.server);
+    let _ = write!(
+        o,
+        "{}.stream {}: {} -> {}",
+        if c.udp { "udp" } else { "tcp" },
+        c.stream,
+        c.client,
+        c.server
+    );
     if let Some(v) = &c.tls_version {
         let _ = write!(o, "  {v}");
     }

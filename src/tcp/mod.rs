@@ -130,6 +130,41 @@ impl FlowTable {
     }
 }
 
+/// UDP conversations numbered in order of first appearance like Wireshark's `udp.stream`, for
+/// the few carried protocols we analyse (OpenVPN's control channel); each may name the slot of
+/// the connection that analyses it. At most [`MAX_UDP_CONVERSATIONS`] are remembered: beyond,
+/// numbers still advance but a conversation seen again would get a new one.
+#[derive(Default)]
+pub struct UdpFlows {
+    map: FxHashMap<FlowKey, (u64, Option<usize>)>,
+    next_stream: u64,
+}
+
+pub const MAX_UDP_CONVERSATIONS: usize = 1 << 20;
+
+impl UdpFlows {
+    /// The stream number of the conversation and its slot, numbering it if new.
+    pub fn lookup(&mut self, src: Endpoint, dst: Endpoint) -> (u64, Option<usize>) {
+        let key = FlowKey::new(src, dst);
+        if let Some(&found) = self.map.get(&key) {
+            return found;
+        }
+        let stream = self.next_stream;
+        self.next_stream += 1;
+        if self.map.len() < MAX_UDP_CONVERSATIONS {
+            self.map.insert(key, (stream, None));
+        }
+        (stream, None)
+    }
+
+    /// Gives the conversation a slot, or takes it away (`None`: finalized).
+    pub fn set_slot(&mut self, src: Endpoint, dst: Endpoint, slot: Option<usize>) {
+        if let Some(e) = self.map.get_mut(&FlowKey::new(src, dst)) {
+            e.1 = slot;
+        }
+    }
+}
+
 /// What a SYN without ACK on a live conversation means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SynVerdict {

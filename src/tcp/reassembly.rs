@@ -582,6 +582,7 @@ mod tests {
             payload,
             missing: 0,
             in_icmp_error: false,
+            udp: false,
         }
     }
 

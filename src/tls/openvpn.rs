@@ -47,6 +47,20 @@ pub fn starts_openvpn_tcp(first: &[u8]) -> bool {
         )
 }
 
+/// A UDP datagram that opens an OpenVPN session: a client's hard reset with key id 0, as the
+/// first datagram of its conversation, that decodes as a control packet.
+pub fn starts_openvpn_udp(datagram: &[u8]) -> bool {
+    datagram.len() >= 14
+        && datagram[0] & 7 == 0
+        && matches!(
+            datagram[0] >> 3,
+            P_CONTROL_HARD_RESET_CLIENT_V2 | P_CONTROL_HARD_RESET_CLIENT_V3
+        )
+        && HMAC_SIZES
+            .iter()
+            .any(|&h| parse(datagram, h).is_some_and(|c| c.msg_id == Some(0)))
+}
+
 /// One decoded control packet.
 struct Control<'a> {
     op: u8,
