@@ -140,7 +140,7 @@ pub struct UdpFlows {
     next_stream: u64,
 }
 
-pub const MAX_UDP_CONVERSATIONS: usize = 1 << 20;
+pub const MAX_UDP_CONVERSATIONS: usize = 1 << 18;
 
 impl UdpFlows {
     /// The stream number of the conversation and its slot, numbering it if new.

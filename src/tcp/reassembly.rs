@@ -806,6 +806,18 @@ mod tests {
     }
 
     #[test]
+    fn udp_conversations_numbered_in_order_both_ways() {
+        let mut u = super::super::UdpFlows::default();
+        assert_eq!(u.lookup(ep(1), ep(2)), (0, None));
+        assert_eq!(u.lookup(ep(3), ep(2)), (1, None));
+        u.set_slot(ep(2), ep(1), Some(7));
+        assert_eq!(u.lookup(ep(2), ep(1)), (0, Some(7)));
+        u.set_slot(ep(1), ep(2), None);
+        assert_eq!(u.lookup(ep(1), ep(2)), (0, None));
+        assert_eq!(u.lookup(ep(4), ep(5)), (2, None));
+    }
+
+    #[test]
     fn synacks_with_different_numbers() {
         let mut sink = |_: Delivery<'_>| {};
         // The last SYN-ACK numbers the stream until the peer acknowledges another.
