@@ -1,8 +1,9 @@
 //! Conformance with tshark over the public captures in `../shared/captures-public/dev/` and over
-//! our own captures in `captures/`: for every capture and TCP stream, the handshake messages
-//! (type, frame, direction), CertificateRequest CA lists (byte size and every name), certificate
-//! chains (subject, issuer, DER size) and empty client Certificates must equal tshark's ground
-//! truth (`truth/*.json`, made by `shared/tools/tshark_truth.py` with tshark 4.0.17).
+//! our own captures in `captures/` and `captures/messy/`: for every capture and TCP stream, the
+//! handshake messages (type, frame, direction), CertificateRequest CA lists (byte size and every
+//! name), certificate chains (subject, issuer, DER size) and empty client Certificates must equal
+//! tshark's ground truth (`truth/*.json`, made by `shared/tools/tshark_truth.py` with tshark
+//! 4.0.17).
 //!
 //! Where we differ from tshark on purpose, the case is listed in `KNOWN_DIFFERENCES` with the
 //! reason; a listed case that starts to agree fails too, so the list stays true.
