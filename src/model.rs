@@ -60,13 +60,21 @@ pub struct TcpSummary {
     pub closed_by: Option<Direction>,
     pub client: HalfStats,
     pub server: HalfStats,
+    /// What TCP did that changes how to read the connection: a SYN retried after a failed
+    /// attempt, SYN-ACKs with different sequence numbers and which one counts, and the carrier
+    /// of the TLS when it is not TCP directly (OpenVPN's control channel).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Everything about one TCP connection that carried TLS.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConnectionReport {
-    /// Wireshark's `tcp.stream`.
+    /// Wireshark's `tcp.stream` (`udp.stream` when `udp`).
     pub stream: u64,
+    /// A UDP conversation (OpenVPN over UDP), not a TCP connection.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub udp: bool,
     pub client: String,
     pub server: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -109,8 +109,16 @@ fn iis_log_other_field_orders_and_tls13() {
     );
     let l = &r.connections[0].iis_log[0];
     assert_eq!((l.time_taken_ms, l.client_port), (Some(7), None));
-    // TLS 1.3 without keys hides the client certificate: the log gives the 403, not its cause.
-    assert_eq!(codes(&r), vec![("http-403".into(), "warning".into())]);
+    // TLS 1.3 without keys: the record sizes tell the empty client Certificate and the CA list
+    // (issue #17), the log gives the 403: the same findings as the decrypted capture.
+    assert_eq!(
+        codes(&r),
+        vec![
+            ("ca-list-over-limit".into(), "error".into()),
+            ("client-cert-empty".into(), "error".into()),
+            ("http-403-client-cert".into(), "error".into())
+        ]
+    );
 }
 
 #[test]

@@ -147,7 +147,13 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
     }
     let tcp_c = &c.tcp[client_dir];
     let tcp_s = &c.tcp[server_dir];
-    for (who, half) in [("client", tcp_c), ("server", tcp_s)] {
+    // A UDP conversation has no TCP state to tell about.
+    let halves = if c.udp {
+        Vec::new()
+    } else {
+        vec![("client", tcp_c), ("server", tcp_s)]
+    };
+    for (who, half) in halves {
         if half.first_frame.is_none() {
             not_seen.push(format!(
                 "no packet from the {who} is in the capture (one-sided capture)"
@@ -221,6 +227,7 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
     };
     let mut report = ConnectionReport {
         stream: c.stream,
+        udp: c.udp,
         client: c.endpoints[client_dir].to_string(),
         server: c.endpoints[server_dir].to_string(),
         tls_version,
@@ -248,6 +255,16 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
             closed_by,
             client: tcp_c.stats.clone(),
             server: tcp_s.stats.clone(),
+            notes: c
+                .app
+                .openvpn
+                .as_ref()
+                .map(|o| o.note())
+                .into_iter()
+                .chain(c.tcp_notes.iter().cloned())
+                .chain(tcp_c.isn_note("client"))
+                .chain(tcp_s.isn_note("server"))
+                .collect(),
         },
         decryption,
         http_version: http.map(|h| if h.http2 { "HTTP/2" } else { "HTTP/1.x" }),

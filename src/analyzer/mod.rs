@@ -7,6 +7,7 @@
 
 mod assemble;
 mod outcome;
+mod udp;
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -20,7 +21,7 @@ use crate::kerberos;
 use crate::model::{self, ConnectionReport, FileReport};
 use crate::packet::{flags, Endpoint, PacketDecoder, TcpSegment};
 use crate::tcp::{self, Delivery, FlowTable, HalfStream, Lookup};
-use crate::tls::{TlsContext, TlsSession};
+use crate::tls::{openvpn, TlsContext, TlsSession};
 
 /// Tunables with their defaults.
 #[derive(Debug, Clone)]
@@ -97,12 +98,17 @@ pub(crate) struct Conn {
     pub last_ts: i64,
     /// Capture time at which the connection ended (RST or both FINs).
     pub ended_at: Option<i64>,
+    /// What TCP did that the report should say (a retried SYN, disagreeing SYN-ACKs).
+    pub tcp_notes: Vec<String>,
+    /// A UDP conversation (OpenVPN over UDP): `stream` is its `udp.stream`.
+    pub udp: bool,
 }
 
 /// State that segments update; kept apart from the packet decoder so both can be borrowed.
 #[derive(Default)]
 struct State {
     flows: FlowTable,
+    udp_flows: tcp::UdpFlows,
     /// Live connections; `None` slots are free.
     conns: Vec<Option<Box<Conn>>>,
     free: Vec<usize>,
@@ -226,7 +232,35 @@ fn deliver(
         }
         return;
     }
+    if app.openvpn.is_none() && !app.decided {
+        // The first bytes of the connection tell whether OpenVPN carries the TLS.
+        if let Delivery::Data { bytes, .. } = d {
+            app.decided = true;
+            if openvpn::starts_openvpn_tcp(bytes) {
+                app.openvpn = Some(Box::default());
+            }
+        }
+    }
     let session = app.tls.get_or_insert_with(|| Box::new(TlsSession::new()));
+    if let Some(ovpn) = app.openvpn.as_mut() {
+        // Only the TLS bytes of its control messages reach TLS, never its headers.
+        match d {
+            Delivery::Data {
+                bytes,
+                frame,
+                at_frame,
+            } => ovpn.on_stream(dir, bytes, frame, at_frame, &mut |d, tls, f, at| {
+                if !session.gave_up() {
+                    session.on_data(d, tls, f, at, ts_ns, midstream, certs)
+                }
+            }),
+            Delivery::Gap { len, at_frame } => {
+                ovpn.on_gap(dir);
+                session.on_gap(dir, len, at_frame);
+            }
+        }
+        return;
+    }
     if !session.gave_up() {
         match d {
             Delivery::Data {
@@ -271,6 +305,10 @@ pub(crate) struct App {
     pub ignored: bool,
     pub tls: Option<Box<TlsSession>>,
     pub http: Option<Box<HttpSession>>,
+    /// OpenVPN's control channel carries the TLS.
+    pub openvpn: Option<Box<openvpn::OpenVpn>>,
+    /// The first bytes were looked at for a carrier.
+    pub decided: bool,
     /// A conversation with port 88: Kerberos, not TLS or HTTP.
     pub krb: Option<Box<KrbStream>>,
 }
@@ -290,12 +328,44 @@ pub(crate) struct KrbStream {
 }
 
 impl State {
-    fn new_conn(&mut self, seg: &TcpSegment<'_>, frame: u64, ts_ns: i64) -> usize {
+    /// A new conversation with the next stream number, or with `reopen`'s when it continues
+    /// an attempt already finalized.
+    fn new_conn(
+        &mut self,
+        seg: &TcpSegment<'_>,
+        frame: u64,
+        ts_ns: i64,
+        reopen: Option<tcp::Attempt>,
+    ) -> usize {
         let slot = self.free.pop().unwrap_or_else(|| {
             self.conns.push(None);
             self.conns.len() - 1
         });
-        let stream = self.flows.insert(seg.src, seg.dst, slot);
+        let mut tcp_notes = Vec::new();
+        let stream = match reopen {
+            Some(a) => {
+                self.flows.reopen(seg.src, seg.dst, slot);
+                tcp_notes.push(retry_note(a.first_frame, a.last_frame, frame));
+                a.stream
+            }
+            None => self.flows.insert(seg.src, seg.dst, slot),
+        };
+        self.fill_slot(slot, seg, frame, ts_ns, stream, tcp_notes, false);
+        slot
+    }
+
+    /// Stores a new connection in `slot`; finalizes the longest idle one when too many live.
+    #[allow(clippy::too_many_arguments)]
+    fn fill_slot(
+        &mut self,
+        slot: usize,
+        seg: &TcpSegment<'_>,
+        frame: u64,
+        ts_ns: i64,
+        stream: u64,
+        tcp_notes: Vec<String>,
+        udp: bool,
+    ) {
         for ep in [seg.src, seg.dst] {
             if self.addresses.len() < 1 << 20 {
                 self.addresses.insert(host_of(&ep));
@@ -324,6 +394,8 @@ impl State {
             first_ts: ts_ns,
             last_ts: ts_ns,
             ended_at: None,
+            tcp_notes,
+            udp,
         }));
         self.live += 1;
         if self.live > self.options.max_connections {
@@ -340,17 +412,22 @@ impl State {
                 self.evicted += 1;
             }
         }
-        slot
     }
 
     fn segment(&mut self, seg: &TcpSegment<'_>, frame: u64, ts_ns: i64) {
+        if seg.udp {
+            self.udp_datagram(seg, frame, ts_ns);
+            return;
+        }
         let slot = match self.flows.lookup(seg.src, seg.dst) {
-            Lookup::Unknown => self.new_conn(seg, frame, ts_ns),
-            Lookup::Closed if seg.in_icmp_error => return,
-            Lookup::Closed => {
+            Lookup::Unknown => self.new_conn(seg, frame, ts_ns, None),
+            Lookup::Closed(_) if seg.in_icmp_error => return,
+            Lookup::Closed(attempt) => {
                 if seg.flags & (flags::SYN | flags::ACK) == flags::SYN {
-                    // A new connection on the port pair of a finished one.
-                    self.new_conn(seg, frame, ts_ns)
+                    // A new connection on the port pair of a finished one, or the same SYN
+                    // again after an attempt that never got past it (same stream number).
+                    let retry = attempt.filter(|a| a.client == seg.src && a.isn == seg.seq);
+                    self.new_conn(seg, frame, ts_ns, retry)
                 } else {
                     self.late_packets += 1;
                     return;
@@ -358,20 +435,35 @@ impl State {
             }
             Lookup::Live(_) if seg.in_icmp_error => return,
             Lookup::Live(slot) => {
-                let Some(conn) = self.conns[slot].as_ref() else {
+                let Some(conn) = self.conns[slot].as_mut() else {
                     return;
                 };
                 let dir = if conn.endpoints[0] == seg.src { 0 } else { 1 };
-                if tcp::is_port_reuse(&conn.tcp[dir], seg) {
-                    self.to_finalize.push(slot);
-                    // The old connection is finalized by the analyzer right after this packet;
-                    // its slot stays taken until then.
-                    let old = self.conns[slot].take();
-                    let new_slot = self.new_conn(seg, frame, ts_ns);
-                    self.conns[slot] = old;
-                    new_slot
-                } else {
-                    slot
+                let ended = conn.ended_at.is_some();
+                match tcp::syn_verdict(&conn.tcp[dir], &conn.tcp[1 - dir], ended, seg) {
+                    tcp::SynVerdict::New => {
+                        self.to_finalize.push(slot);
+                        // The old connection is finalized by the analyzer right after this
+                        // packet; its slot stays taken until then.
+                        let old = self.conns[slot].take();
+                        let new_slot = self.new_conn(seg, frame, ts_ns, None);
+                        self.conns[slot] = old;
+                        new_slot
+                    }
+                    tcp::SynVerdict::Retry => {
+                        // The failed attempt carried no bytes: start over, same stream.
+                        if conn.tcp_notes.len() < 8 {
+                            conn.tcp_notes.push(retry_note(
+                                conn.first_frame,
+                                conn.last_frame,
+                                frame,
+                            ));
+                        }
+                        conn.tcp = [HalfStream::new(), HalfStream::new()];
+                        conn.ended_at = None;
+                        slot
+                    }
+                    tcp::SynVerdict::Same => slot,
                 }
             }
         };
@@ -403,6 +495,9 @@ impl State {
         if app.ignored {
             // Another shard reassembles it: only follow its life.
             this.track(seg, frame);
+            if seg.has(flags::ACK) {
+                other.resync_on_ack(seg.ack, frame);
+            }
             let ended =
                 seg.has(flags::RST) || (this.fin_frame.is_some() && other.fin_frame.is_some());
             if ended && conn.ended_at.is_none() {
@@ -416,6 +511,7 @@ impl State {
             deliver(app, certs, dir, midstream, ts_ns, del)
         });
         if seg.has(flags::ACK) {
+            other.resync_on_ack(seg.ack, frame);
             let other_mid = other.midstream;
             other.peer_ack(seg.ack, frame, &mut |del| {
                 deliver(app, certs, 1 - dir, other_mid, ts_ns, del)
@@ -481,14 +577,37 @@ impl State {
         if let Some(http) = app.http.as_mut() {
             http.finish();
         }
-        if let Lookup::Live(s) = self.flows.lookup(conn.endpoints[0], conn.endpoints[1]) {
+        if conn.udp {
+            self.udp_flows
+                .set_slot(conn.endpoints[0], conn.endpoints[1], None);
+        } else if let Lookup::Live(s) = self.flows.lookup(conn.endpoints[0], conn.endpoints[1]) {
             if s == slot {
+                // An attempt that never got past its SYN may be retried with the same SYN.
+                let attempt = conn
+                    .syn_dir
+                    .filter(|_| !conn.tcp[0].sent_data && !conn.tcp[1].sent_data)
+                    .and_then(|d| {
+                        Some(tcp::Attempt {
+                            stream: conn.stream,
+                            client: conn.endpoints[d as usize],
+                            isn: conn.tcp[d as usize].base_seq?,
+                            first_frame: conn.first_frame,
+                            last_frame: conn.last_frame,
+                        })
+                    });
                 self.flows
-                    .close(conn.endpoints[0], conn.endpoints[1], conn.last_ts);
+                    .close(conn.endpoints[0], conn.endpoints[1], conn.last_ts, attempt);
             }
         }
         assemble::connection_report(&mut conn, at_frame)
     }
+}
+
+/// The TCP note of a SYN sent again after an attempt that ended before any data.
+fn retry_note(first_frame: u64, last_frame: u64, frame: u64) -> String {
+    format!(
+        "an earlier attempt with the same SYN (frames {first_frame}-{last_frame}) ended without data; the client sent that SYN again in frame {frame} and the connection went on from there, under the same tcp.stream"
+    )
 }
 
 /// The shard of a conversation: the same for both directions (the endpoints are hashed in
@@ -611,6 +730,12 @@ impl Analyzer {
         findings::evaluate_into(&mut report, &mut self.findings);
         if !report.http.is_empty() {
             findings::kerberos_rules(&mut report, &self.state.kdc, &mut self.kdc_attached);
+        }
+        if report.udp {
+            // The findings' filters name the conversation as TCP; this one is UDP.
+            for f in &mut report.findings {
+                f.filter = f.filter.replace("tcp.stream eq", "udp.stream eq");
+            }
         }
         if !self.keeps_all_reports {
             findings::correlate_recent(&mut report, &mut self.recent);

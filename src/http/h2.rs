@@ -147,6 +147,11 @@ pub(crate) fn huffman_digits(bytes: &[u8]) -> Option<String> {
                 break;
             }
         }
+        // Eight bits that start no digit's code are not padding either: not digits. (Going on
+        // would let `bits` grow past 32 and overflow the shifts; found by fuzz/http.)
+        if bits >= 8 {
+            return None;
+        }
     }
     // What is left must be EOS padding: all ones, under 8 bits.
     (bits < 8 && acc == (1u32 << bits) - 1).then_some(out)

@@ -876,4 +876,18 @@ mod tests {
         // A dynamic table size update with a multi-byte integer comes first.
         assert_eq!(h2_status(&[0x3f, 0xe1, 0x5f, 0x88], 0x04), Some(200));
     }
+
+    #[test]
+    fn huffman_bytes_that_are_not_digits() {
+        // Found by fuzz/http: bits that match no digit code piled up until the shifts
+        // overflowed (a panic in debug builds). They are simply not digits.
+        assert_eq!(huffman_digits(&[0xff; 6]), None);
+        assert_eq!(huffman_digits(&[0xb3; 40]), None);
+        assert_eq!(
+            h2_status(&[0x48, 0x86, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 0x04),
+            None
+        );
+        // Padding of up to 7 one bits still ends a digit string: "1" = 00001 + 111.
+        assert_eq!(huffman_digits(&[0b0000_1111]).as_deref(), Some("1"));
+    }
 }

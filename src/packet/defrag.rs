@@ -1,18 +1,23 @@
-//! IPv4 fragment reassembly with bounded, expiring state (at most 4096 pending datagrams, each
-//! expired after 60 s of capture time).
+//! IPv4 and IPv6 fragment reassembly with bounded, expiring state (at most 4096 pending
+//! datagrams of both versions together, each expired after 60 s of capture time).
 
 use super::*;
 
-/// Limits of the IPv4 reassembly state.
+/// Limits of the reassembly state.
 pub(super) const MAX_PENDING_DATAGRAMS: usize = 4096;
 pub(super) const MAX_DATAGRAM: usize = 65535;
 pub(super) const FRAGMENT_TIMEOUT_NS: i64 = 60_000_000_000;
+/// Fragments kept per datagram: repeated duplicates must not grow the list without end.
+pub(super) const MAX_FRAGMENTS: usize = 1024;
 
+/// A datagram being reassembled: addresses (IPv4 ones in the first 4 bytes), identification
+/// (16 bits in IPv4, 32 in IPv6's fragment header) and protocol.
 #[derive(Hash, PartialEq, Eq, Clone, Copy)]
 pub(super) struct FragKey {
-    pub(super) src: [u8; 4],
-    pub(super) dst: [u8; 4],
-    pub(super) id: u16,
+    pub(super) src: [u8; 16],
+    pub(super) dst: [u8; 16],
+    pub(super) v6: bool,
+    pub(super) id: u32,
     pub(super) proto: u8,
 }
 
@@ -24,16 +29,17 @@ pub(super) struct PendingDatagram {
     pub(super) first_ts: i64,
 }
 
-/// IPv4 fragment reassembly. etherparse has a pool too, but it needs a strictly sliced packet
+/// IP fragment reassembly. etherparse has a pool too, but it needs a strictly sliced packet
 /// (so it cannot take snaplen-cut or tunnelled fragments) and has no memory bound; this one caps
-/// the number and size of pending datagrams and expires them by capture time.
+/// the number and size of pending datagrams and expires them by capture time. Overlapping
+/// fragments: the last copy wins (duplicates are the common case and change nothing).
 #[derive(Default)]
-pub(super) struct Ipv4Defrag {
+pub(super) struct Defrag {
     pub(super) pending: FxHashMap<FragKey, PendingDatagram>,
     pub(super) last_sweep_ns: i64,
 }
 
-impl Ipv4Defrag {
+impl Defrag {
     /// Adds a fragment; returns the whole payload once every byte is there.
     pub(super) fn add(
         &mut self,
@@ -68,6 +74,11 @@ impl Ipv4Defrag {
         });
         if p.data.len() < end {
             p.data.resize(end, 0);
+        }
+        if p.have.len() >= MAX_FRAGMENTS {
+            self.pending.remove(&key);
+            stats.fragments_dropped += 1;
+            return None;
         }
         p.data[offset as usize..end].copy_from_slice(payload);
         p.have.push((offset, end as u32));

@@ -2,9 +2,9 @@
 //!
 //! Link layers are peeled here (Ethernet with 802.1Q/QinQ, MPLS and PPPoE, Linux SLL and SLL2,
 //! BSD loopback, raw IP, PPP), then etherparse slices IPv4/IPv6 (with extension headers) and TCP.
-//! Tunnels are followed (IP-in-IP, 6in4, GRE incl. ERSPAN, VXLAN, Geneve) so the innermost TCP is
-//! what counts, as in Wireshark. IPv4 fragments are reassembled here with bounded, expiring
-//! state. Nothing is copied except fragments.
+//! Tunnels are followed (IP-in-IP, 6in4, GRE incl. ERSPAN, VXLAN, Geneve, GTP-U) so the innermost TCP is
+//! what counts, as in Wireshark. IPv4 and IPv6 fragments are reassembled here with bounded,
+//! expiring state. Nothing is copied except fragments.
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -18,7 +18,7 @@ mod defrag;
 mod dns;
 mod link;
 
-use defrag::{FragKey, Ipv4Defrag};
+use defrag::{Defrag, FragKey};
 use dns::dns_answers;
 use link::{ethernet, ethertype, gre, linktype, ppp, L3};
 
@@ -70,6 +70,10 @@ pub struct TcpSegment<'a> {
     /// The segment is the copy quoted inside an ICMP error: it names a conversation (Wireshark
     /// gives it a `tcp.stream`) but carries no data for it.
     pub in_icmp_error: bool,
+    /// A UDP datagram, not a TCP segment (ports and payload only): every one is passed on so
+    /// UDP conversations are numbered like Wireshark's `udp.stream`, before any tunnel it
+    /// carries is followed.
+    pub udp: bool,
 }
 
 impl TcpSegment<'_> {
@@ -87,6 +91,8 @@ pub struct PacketStats {
     pub unsupported_linktype: u64,
     pub ipv4_fragments: u64,
     pub ipv4_reassembled: u64,
+    pub ipv6_fragments: u64,
+    pub ipv6_reassembled: u64,
     pub fragments_dropped: u64,
 }
 
@@ -98,7 +104,7 @@ const ICMP_DEPTH: u8 = MAX_DEPTH - 1;
 /// Turns captured packets into TCP segments.
 #[derive(Default)]
 pub struct PacketDecoder {
-    defrag: Ipv4Defrag,
+    defrag: Defrag,
     pub stats: PacketStats,
     /// Addresses learnt from DNS answers (name -> IPs), to tell whether the capture holds
     /// traffic to a host named in a certificate (CRL, OCSP).
@@ -118,16 +124,16 @@ impl PacketDecoder {
 
     /// Decodes one packet and calls `on_segment` with its TCP segment, if it carries one (or
     /// completes a fragmented one).
-    pub fn decode<F>(&mut self, pkt: &Packet<'_>, on_segment: F)
+    pub fn decode<F>(&mut self, pkt: &Packet<'_>, mut on_segment: F)
     where
-        F: FnOnce(&TcpSegment<'_>),
+        F: FnMut(&TcpSegment<'_>),
     {
         let l3 = match self.link_layer(pkt.linktype, pkt.data) {
             Some(l3) => l3,
             None => return,
         };
         match l3 {
-            L3::Ip(bytes) => self.ip(bytes, pkt.ts_ns, 0, on_segment),
+            L3::Ip(bytes) => self.ip(bytes, pkt.ts_ns, 0, &mut on_segment),
             L3::None => self.stats.not_tcp += 1,
         }
     }
@@ -176,9 +182,9 @@ impl PacketDecoder {
         Some(l3)
     }
 
-    fn ip<F>(&mut self, bytes: &[u8], ts_ns: i64, depth: u8, on_segment: F)
+    fn ip<F>(&mut self, bytes: &[u8], ts_ns: i64, depth: u8, on_segment: &mut F)
     where
-        F: FnOnce(&TcpSegment<'_>),
+        F: FnMut(&TcpSegment<'_>),
     {
         if depth > MAX_DEPTH {
             self.stats.undecodable += 1;
@@ -206,30 +212,61 @@ impl PacketDecoder {
         let proto = payload.ip_number.0;
         let claimed = claimed_payload_len(&ip);
         if payload.fragmented {
-            let LaxIpSlice::Ipv4(v4) = &ip else {
-                // IPv6 fragments are rare on TLS paths; not reassembled (see README).
-                self.stats.undecodable += 1;
-                return;
+            let (key, offset, more) = match &ip {
+                LaxIpSlice::Ipv4(v4) => {
+                    self.stats.ipv4_fragments += 1;
+                    let h = v4.header();
+                    let key = FragKey {
+                        src,
+                        dst,
+                        v6,
+                        id: h.identification() as u32,
+                        proto,
+                    };
+                    (
+                        key,
+                        h.fragments_offset().value() as u32 * 8,
+                        h.more_fragments(),
+                    )
+                }
+                LaxIpSlice::Ipv6(v6_slice) => {
+                    self.stats.ipv6_fragments += 1;
+                    let fragment =
+                        v6_slice
+                            .extensions()
+                            .clone()
+                            .into_iter()
+                            .find_map(|e| match e {
+                                etherparse::Ipv6ExtensionSlice::Fragment(f) => Some(f),
+                                _ => None,
+                            });
+                    let Some(f) = fragment else {
+                        self.stats.undecodable += 1;
+                        return;
+                    };
+                    let key = FragKey {
+                        src,
+                        dst,
+                        v6,
+                        id: f.identification(),
+                        proto,
+                    };
+                    (
+                        key,
+                        f.fragment_offset().value() as u32 * 8,
+                        f.more_fragments(),
+                    )
+                }
             };
-            self.stats.ipv4_fragments += 1;
-            let h = v4.header();
-            let key = FragKey {
-                src: h.source(),
-                dst: h.destination(),
-                id: h.identification(),
-                proto,
-            };
-            let offset = h.fragments_offset().value() as u32 * 8;
-            let whole = self.defrag.add(
-                key,
-                offset,
-                h.more_fragments(),
-                payload.payload,
-                ts_ns,
-                &mut self.stats,
-            );
+            let whole = self
+                .defrag
+                .add(key, offset, more, payload.payload, ts_ns, &mut self.stats);
             if let Some(whole) = whole {
-                self.stats.ipv4_reassembled += 1;
+                if v6 {
+                    self.stats.ipv6_reassembled += 1;
+                } else {
+                    self.stats.ipv4_reassembled += 1;
+                }
                 self.transport(proto, src, dst, v6, &whole, 0, ts_ns, depth, on_segment);
             }
             return;
@@ -259,9 +296,9 @@ impl PacketDecoder {
         missing: u32,
         ts_ns: i64,
         depth: u8,
-        on_segment: F,
+        on_segment: &mut F,
     ) where
-        F: FnOnce(&TcpSegment<'_>),
+        F: FnMut(&TcpSegment<'_>),
     {
         match proto {
             6 => match TcpSlice::from_slice(payload) {
@@ -285,6 +322,7 @@ impl PacketDecoder {
                         payload: tcp.payload(),
                         missing,
                         in_icmp_error: depth >= ICMP_DEPTH,
+                        udp: false,
                     });
                 }
                 Err(_) => self.stats.undecodable += 1,
@@ -309,14 +347,17 @@ impl PacketDecoder {
                 L3::None => self.stats.not_tcp += 1,
             },
             17 => {
-                // VXLAN (4789) and Geneve (6081) carry Ethernet frames over UDP.
+                // VXLAN (4789) and Geneve (6081) carry Ethernet frames over UDP, GTP-U (2152)
+                // IP packets.
                 if payload.len() < 8 {
                     self.stats.not_tcp += 1;
                     return;
                 }
                 let sport = u16::from_be_bytes([payload[0], payload[1]]);
                 let dport = u16::from_be_bytes([payload[2], payload[3]]);
-                let udp = &payload[8..];
+                // The UDP length excludes padding after the datagram (short Ethernet frames).
+                let udp_len = u16::from_be_bytes([payload[4], payload[5]]) as usize;
+                let udp = &payload[8..udp_len.clamp(8, payload.len())];
                 if (sport == 88 || dport == 88) && depth < ICMP_DEPTH {
                     let ep = |ip, port| Endpoint { ip, v6, port };
                     self.kerberos_udp
@@ -324,6 +365,25 @@ impl PacketDecoder {
                     self.stats.not_tcp += 1;
                     return;
                 }
+                on_segment(&TcpSegment {
+                    src: Endpoint {
+                        ip: src,
+                        v6,
+                        port: sport,
+                    },
+                    dst: Endpoint {
+                        ip: dst,
+                        v6,
+                        port: dport,
+                    },
+                    seq: 0,
+                    ack: 0,
+                    flags: 0,
+                    payload: udp,
+                    missing: 0,
+                    in_icmp_error: depth >= ICMP_DEPTH,
+                    udp: true,
+                });
                 if sport == 53 {
                     if self.dns.len() < MAX_DNS_NAMES {
                         dns_answers(udp, &mut self.dns);
@@ -332,6 +392,7 @@ impl PacketDecoder {
                     return;
                 }
                 let inner = match dport {
+                    _ if sport == GTPU_PORT || dport == GTPU_PORT => gtpu(udp),
                     4789 if udp.len() >= 8 => ethernet(&udp[8..]),
                     6081 if udp.len() >= 8 => {
                         let opt_len = (udp[0] & 0x3f) as usize * 4;
@@ -352,6 +413,48 @@ impl PacketDecoder {
         }
     }
 }
+/// GTP-U's registered port (3GPP TS 29.281), which Wireshark decodes on either side.
+const GTPU_PORT: u16 = 2152;
+
+/// The IP packet inside a GTPv1-U G-PDU (3GPP TS 29.281 section 5): the 8-byte header, the
+/// 4 optional bytes when any of the E, S or PN flags is set, then extension headers (length
+/// in 4-byte units, next type in their last byte) while the next type is not 0. Written by
+/// hand: etherparse has no GTP. Signalling messages (echo, error indication) carry no user
+/// packet and give nothing.
+fn gtpu(udp: &[u8]) -> L3<'_> {
+    const G_PDU: u8 = 0xff;
+    if udp.len() < 8 || udp[0] >> 5 != 1 || udp[0] & 0x10 == 0 || udp[1] != G_PDU {
+        return L3::None;
+    }
+    // The length counts what follows the mandatory header; a snaplen may have cut it.
+    let end = (8 + u16::from_be_bytes([udp[2], udp[3]]) as usize).min(udp.len());
+    let mut at = 8;
+    if udp[0] & 0x07 != 0 {
+        at = 12;
+        if end < at {
+            return L3::None;
+        }
+        let mut next = udp[11];
+        while next != 0 {
+            let Some(&units) = udp.get(at).filter(|_| at < end) else {
+                return L3::None;
+            };
+            if units == 0 {
+                return L3::None;
+            }
+            at += units as usize * 4;
+            if at > end {
+                return L3::None;
+            }
+            next = udp[at - 1];
+        }
+    }
+    match udp[at..end].first() {
+        Some(b) if matches!(b >> 4, 4 | 6) => L3::Ip(&udp[at..end]),
+        _ => L3::None,
+    }
+}
+
 /// Payload length announced by the IP header(s), to tell how much snaplen cut.
 fn claimed_payload_len(ip: &LaxIpSlice<'_>) -> usize {
     match ip {
@@ -523,6 +626,117 @@ mod tests {
         }
         let looping = [0, 0, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12];
         dns_answers(&looping, &mut FxHashMap::default());
+    }
+
+    #[test]
+    fn gtpu_headers() {
+        let inner = ipv4_tcp(b"x");
+        let plain = |flags: u8, kind: u8, rest: &[u8]| {
+            let mut g = vec![flags, kind];
+            g.extend_from_slice(&((rest.len()) as u16).to_be_bytes());
+            g.extend_from_slice(&0x1001u32.to_be_bytes());
+            g.extend_from_slice(rest);
+            g
+        };
+        let ip_of = |g: &[u8]| match gtpu(g) {
+            L3::Ip(b) => Some(b.len()),
+            L3::None => None,
+        };
+        assert_eq!(ip_of(&plain(0x30, 0xff, &inner)), Some(inner.len()));
+        // E flag, one PDU Session Container (1 unit), then no more extensions.
+        let mut ext = vec![0, 0, 0, 0x85, 1, 0x10, 9, 0];
+        ext.extend_from_slice(&inner);
+        assert_eq!(ip_of(&plain(0x34, 0xff, &ext)), Some(inner.len()));
+        // An extension of length 0, one running past the end, an echo request, GTP'.
+        let mut zero = vec![0, 0, 0, 0x85, 0, 0, 0, 0];
+        zero.extend_from_slice(&inner);
+        assert_eq!(ip_of(&plain(0x34, 0xff, &zero)), None);
+        assert_eq!(ip_of(&plain(0x34, 0xff, &[0, 0, 0, 0x85, 200, 0])), None);
+        assert_eq!(ip_of(&plain(0x32, 0x01, &[0, 1, 0, 0])), None);
+        assert_eq!(ip_of(&plain(0x20, 0xff, &inner)), None);
+        // Every truncation is refused or yields a shorter packet, never a panic.
+        let whole = plain(0x34, 0xff, &ext);
+        for cut in 0..whole.len() {
+            let _ = gtpu(&whole[..cut]);
+        }
+    }
+
+    /// IPv6 packets carrying `data` in fragments of (offset, bytes, more).
+    fn ipv6_fragments(data: &[u8], pieces: &[(usize, usize, bool)]) -> Vec<Vec<u8>> {
+        pieces
+            .iter()
+            .map(|&(off, len, more)| {
+                let chunk = &data[off..off + len];
+                let mut p = vec![0x60, 0, 0, 0];
+                p.extend_from_slice(&((8 + chunk.len()) as u16).to_be_bytes());
+                p.extend_from_slice(&[44, 64]);
+                p.extend_from_slice(&[0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+                p.extend_from_slice(&[0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+                let fo = ((off / 8) as u16) << 3 | more as u16;
+                p.extend_from_slice(&[6, 0]);
+                p.extend_from_slice(&fo.to_be_bytes());
+                p.extend_from_slice(&0x5151u32.to_be_bytes());
+                p.extend_from_slice(chunk);
+                p
+            })
+            .collect()
+    }
+
+    fn feed(dec: &mut PacketDecoder, packets: &[Vec<u8>]) -> Vec<usize> {
+        let mut got = Vec::new();
+        for (i, p) in packets.iter().enumerate() {
+            let pkt = Packet {
+                frame: i as u64 + 1,
+                ts_ns: 0,
+                linktype: 101,
+                interface: 0,
+                data: p,
+                orig_len: p.len() as u32,
+            };
+            dec.decode(&pkt, |s| got.push(s.payload.len()));
+        }
+        got
+    }
+
+    #[test]
+    fn ipv6_fragments_are_reassembled_out_of_order_with_duplicates() {
+        let whole = ipv4_tcp(&[9u8; 100]);
+        let l4 = &whole[20..];
+        assert_eq!(l4.len(), 120);
+        let mut dec = PacketDecoder::new();
+        let packets = ipv6_fragments(
+            l4,
+            &[
+                (56, 48, true),
+                (0, 56, true),
+                (0, 56, true),
+                (104, 16, false),
+            ],
+        );
+        assert_eq!(feed(&mut dec, &packets), vec![100]);
+        assert_eq!(
+            (dec.stats.ipv6_fragments, dec.stats.ipv6_reassembled),
+            (4, 1)
+        );
+    }
+
+    #[test]
+    fn ipv6_fragment_state_is_bounded() {
+        let whole = ipv4_tcp(&[9u8; 100]);
+        let l4 = &whole[20..];
+        let mut dec = PacketDecoder::new();
+        // The same first fragment over and over: the datagram is dropped at the bound, and
+        // what follows starts afresh without completing anything.
+        let one = ipv6_fragments(l4, &[(0, 56, true)]).remove(0);
+        let packets = vec![one; defrag::MAX_FRAGMENTS + 1];
+        assert!(feed(&mut dec, &packets).is_empty());
+        assert_eq!(dec.stats.fragments_dropped, 1);
+        assert!(dec.defrag.pending.len() <= 1);
+        // A fragment beyond 64 KiB is refused.
+        let mut far = ipv6_fragments(l4, &[(0, 56, true)]).remove(0);
+        far[42..44].copy_from_slice(&(((65528u16 / 8) << 3) | 1).to_be_bytes());
+        assert!(feed(&mut dec, &[far]).is_empty());
+        assert_eq!(dec.stats.fragments_dropped, 2);
     }
 
     #[test]

@@ -437,7 +437,14 @@ fn render_explanation(o: &mut String, explanation: &str) {
 }
 
 fn render_connection(o: &mut String, c: &ConnectionReport, said: &[&str]) {
-    let _ = write!(o, "tcp.stream {}: {} -> {}", c.stream, c.client, c.server);
+    let _ = write!(
+        o,
+        "{}.stream {}: {} -> {}",
+        if c.udp { "udp" } else { "tcp" },
+        c.stream,
+        c.client,
+        c.server
+    );
     if let Some(v) = &c.tls_version {
         let _ = write!(o, "  {v}");
     }
@@ -645,6 +652,9 @@ fn render_connection(o: &mut String, c: &ConnectionReport, said: &[&str]) {
     }
     if let Some(f) = c.tcp.rst_frame {
         let _ = writeln!(o, "  frame {f:<6} TCP reset");
+    }
+    for n in &c.tcp.notes {
+        let _ = writeln!(o, "  TCP: {n}");
     }
     for n in &c.not_seen {
         let _ = writeln!(o, "  not seen: {n}");

@@ -12,7 +12,10 @@ pub enum Delivery<'a> {
         bytes: &'a [u8],
         /// Frame that carried these bytes.
         frame: u64,
-        /// Frame being processed when they became contiguous (differs after reordering).
+        /// The frame at which these bytes count as received, as Wireshark places a reassembled
+        /// PDU: the frame that made them contiguous when a segment filled a hole before them,
+        /// otherwise (a hole given up on at a peer's ACK, a reset, the end) the latest frame
+        /// among those delivered in the same go, never a frame that carried none of them.
         at_frame: u64,
     },
     /// Bytes the capture does not hold.
@@ -80,8 +83,23 @@ pub struct HalfStream {
     /// but whose data starts at the beginning (a ClientHello, a request line) from one picked
     /// up in the middle.
     first_data: Vec<u8>,
+    /// Data or a FIN was seen: the direction's sequence space moved past its SYN, so a SYN
+    /// with the same number can no longer be a retransmission, and its base is settled.
+    pub sent_data: bool,
+    /// Distinct initial sequence numbers of the SYNs seen in this direction, with the frame of
+    /// the first SYN bearing each (at most [`MAX_SYN_ISNS`]).
+    pub syn_isns: Vec<(u32, u64)>,
+    /// Those SYNs carried ACK (the direction answered the connection).
+    syn_acks: bool,
+    /// Why the base is the one it is when several SYNs disagreed: (frame of its SYN, reason,
+    /// frame that told).
+    isn_choice: Option<(u64, &'static str, u64)>,
     pub stats: HalfStats,
 }
+
+/// SYN-ACKs with distinct sequence numbers remembered per direction (middleboxes, SYN cookies
+/// and load balancers send a few; more is noise).
+const MAX_SYN_ISNS: usize = 8;
 
 /// The first bytes of a TLS or HTTP stream as its first data: a handshake record holding a
 /// ClientHello or ServerHello, an HTTP/1 request line or status line, or the HTTP/2 preface.
@@ -128,6 +146,10 @@ impl HalfStream {
             last_frame: 0,
             midstream: false,
             first_data: Vec::new(),
+            sent_data: false,
+            syn_isns: Vec::new(),
+            syn_acks: false,
+            isn_choice: None,
             stats: HalfStats::default(),
         }
     }
@@ -191,16 +213,97 @@ impl HalfStream {
     }
 
     /// Frames and the sequence base (port reuse is told by a SYN with another base).
+    ///
+    /// Until the direction sends data its base follows the SYNs: Wireshark numbers from the
+    /// last SYN-ACK, and a packet that came before it (a middlebox's bare ACK or RST in the
+    /// server's name) set nothing that matters. The first data may still settle on an earlier
+    /// SYN-ACK it follows, as may the peer's ACK ([`resync_on_ack`](Self::resync_on_ack)).
     fn note_arrival(&mut self, seg: &TcpSegment<'_>, frame: u64) {
         self.first_frame.get_or_insert(frame);
         self.last_frame = frame;
-        if self.base_seq.is_none() {
-            self.base_seq = Some(if seg.has(flags::SYN) {
-                seg.seq
-            } else {
-                seg.seq.wrapping_sub(1)
-            });
+        if seg.has(flags::SYN) {
+            self.syn_acks = seg.has(flags::ACK);
+            if !self.syn_isns.iter().any(|&(isn, _)| isn == seg.seq)
+                && self.syn_isns.len() < MAX_SYN_ISNS
+            {
+                self.syn_isns.push((seg.seq, frame));
+            }
+            match self.base_seq {
+                None => self.base_seq = Some(seg.seq),
+                Some(b) if b != seg.seq && !self.sent_data => {
+                    self.rebase(seg.seq);
+                    self.isn_choice = Some((frame, "came last", frame));
+                }
+                Some(_) => {}
+            }
+        } else if self.base_seq.is_none() {
+            self.base_seq = Some(seg.seq.wrapping_sub(1));
+        } else if !self.sent_data && (!seg.payload.is_empty() || seg.has(flags::FIN)) {
+            let fits = seg.seq.wrapping_sub(1);
+            if self.base_seq != Some(fits) {
+                if let Some(&(isn, syn_frame)) = self.syn_isns.iter().find(|&&(isn, _)| isn == fits)
+                {
+                    self.rebase(isn);
+                    self.isn_choice = Some((syn_frame, "the first data follows it", frame));
+                }
+            }
         }
+        if !seg.payload.is_empty() || seg.has(flags::FIN) || seg.missing > 0 {
+            self.sent_data = true;
+        }
+    }
+
+    /// Numbers this direction from the SYN with sequence number `isn`; only before any data,
+    /// so nothing delivered or buffered is renumbered.
+    fn rebase(&mut self, isn: u32) {
+        debug_assert!(!self.sent_data && self.pending.is_empty());
+        self.base_seq = Some(isn);
+        self.started = true;
+        self.syn_seen = true;
+        self.midstream = false;
+        self.next_seq = isn.wrapping_add(1);
+        self.delivered = 0;
+        self.peer_acked = None;
+        self.first_data.clear();
+    }
+
+    /// The peer acknowledged `ack` at `frame`: when this direction sent SYN-ACKs with different
+    /// numbers and no data yet, the one acknowledged is the real one.
+    pub fn resync_on_ack(&mut self, ack: u32, frame: u64) {
+        if self.sent_data || self.syn_isns.len() < 2 {
+            return;
+        }
+        let isn = ack.wrapping_sub(1);
+        let Some(&(_, syn_frame)) = self.syn_isns.iter().find(|&&(i, _)| i == isn) else {
+            return;
+        };
+        if self.base_seq != Some(isn) {
+            self.rebase(isn);
+            self.isn_choice = Some((syn_frame, "the peer acknowledged it", frame));
+        } else if !matches!(self.isn_choice, Some((_, r, _)) if r != "came last") {
+            self.isn_choice = Some((syn_frame, "the peer acknowledged it", frame));
+        }
+    }
+
+    /// Says which SYN numbers this direction when several with different sequence numbers
+    /// were seen (None otherwise).
+    pub fn isn_note(&self, who: &str) -> Option<String> {
+        if self.syn_isns.len() < 2 {
+            return None;
+        }
+        let (frame, why, told) = self.isn_choice?;
+        let frames: Vec<String> = self.syn_isns.iter().map(|(_, f)| f.to_string()).collect();
+        let told = if told == frame {
+            String::new()
+        } else {
+            format!(" (frame {told})")
+        };
+        Some(format!(
+            "the {who} sent {} {} with different initial sequence numbers (frames {}); its bytes are numbered from the one in frame {frame}: {why}{told}",
+            self.syn_isns.len(),
+            if self.syn_acks { "SYN-ACKs" } else { "SYNs" },
+            frames.join(", ")
+        ))
     }
 
     fn note_end(&mut self, seg: &TcpSegment<'_>, frame: u64) {
@@ -250,7 +353,7 @@ impl HalfStream {
             if missing > 0 {
                 self.deliver_gap(missing as u64, frame, out);
             }
-            self.drain(frame, out);
+            self.drain(Some(frame), out);
             return;
         }
         // Out of order: keep the parts not already buffered.
@@ -311,7 +414,7 @@ impl HalfStream {
                     if skip < bytes.len() {
                         self.deliver_data(&bytes[skip..], frame, frame, out);
                     }
-                    self.drain(frame, out);
+                    self.drain(Some(frame), out);
                     continue;
                 }
                 if self.pending_bytes + len > max_pending {
@@ -367,11 +470,15 @@ impl HalfStream {
         out(Delivery::Gap { len, at_frame });
     }
 
-    /// Delivers buffered segments that have become contiguous.
-    fn drain<F>(&mut self, at_frame: u64, out: &mut F)
+    /// Delivers buffered segments that have become contiguous. `filler` is the frame whose
+    /// data made them contiguous; without one (a hole given up on), each piece counts as
+    /// received at the latest frame delivered so far in this go: a frame of the other
+    /// direction (the ACK that told the hole) carried none of these bytes.
+    fn drain<F>(&mut self, filler: Option<u64>, out: &mut F)
     where
         F: FnMut(Delivery<'_>),
     {
+        let mut at_frame = filler.unwrap_or(0);
         while let Some(entry) = self.pending.first_entry() {
             let start = *entry.key();
             if start > self.delivered {
@@ -381,6 +488,7 @@ impl HalfStream {
             self.pending_bytes -= p.data.len();
             let skip = (self.delivered - start) as usize;
             if skip < p.data.len() {
+                at_frame = at_frame.max(p.frame);
                 self.deliver_data(&p.data[skip..], p.frame, at_frame, out);
             }
         }
@@ -395,7 +503,7 @@ impl HalfStream {
             if start > self.delivered {
                 self.deliver_gap(start - self.delivered, at_frame, out);
             }
-            self.drain(at_frame, out);
+            self.drain(None, out);
         }
     }
 
@@ -453,7 +561,6 @@ impl HalfStream {
 
 #[cfg(test)]
 mod tests {
-    use super::super::is_port_reuse;
     use super::*;
     use crate::packet::Endpoint;
 
@@ -475,6 +582,7 @@ mod tests {
             payload,
             missing: 0,
             in_icmp_error: false,
+            udp: false,
         }
     }
 
@@ -657,15 +765,92 @@ mod tests {
     }
 
     #[test]
-    fn port_reuse_rule() {
+    fn syn_rules() {
+        use super::super::{syn_verdict, SynVerdict};
+        let fresh = HalfStream::new();
         let mut h = HalfStream::new();
         run(&mut h, &[(100, SYN, b"")], false);
-        assert!(
-            !is_port_reuse(&h, &seg(100, SYN, b"")),
-            "SYN retransmission"
+        // Open: the same SYN is a retransmission, another number a new conversation.
+        assert_eq!(
+            syn_verdict(&h, &fresh, false, &seg(100, SYN, b"")),
+            SynVerdict::Same
         );
-        assert!(is_port_reuse(&h, &seg(9000, SYN, b"")));
-        assert!(!is_port_reuse(&h, &seg(9000, SYN | ACK, b"")));
+        assert_eq!(
+            syn_verdict(&h, &fresh, false, &seg(9000, SYN, b"")),
+            SynVerdict::New
+        );
+        assert_eq!(
+            syn_verdict(&h, &fresh, false, &seg(9000, SYN | ACK, b"")),
+            SynVerdict::Same
+        );
+        // Ended (RST) before any data: the same SYN retries the attempt.
+        assert_eq!(
+            syn_verdict(&h, &fresh, true, &seg(100, SYN, b"")),
+            SynVerdict::Retry
+        );
+        assert_eq!(
+            syn_verdict(&h, &fresh, true, &seg(9000, SYN, b"")),
+            SynVerdict::New
+        );
+        // Ended after data: the same number cannot be a retransmission any more.
+        run(&mut h, &[(101, ACK, b"abc")], false);
+        assert!(h.sent_data);
+        assert_eq!(
+            syn_verdict(&h, &fresh, false, &seg(100, SYN, b"")),
+            SynVerdict::Same
+        );
+        assert_eq!(
+            syn_verdict(&h, &fresh, true, &seg(100, SYN, b"")),
+            SynVerdict::New
+        );
+    }
+
+    #[test]
+    fn udp_conversations_numbered_in_order_both_ways() {
+        let mut u = super::super::UdpFlows::default();
+        assert_eq!(u.lookup(ep(1), ep(2)), (0, None));
+        assert_eq!(u.lookup(ep(3), ep(2)), (1, None));
+        u.set_slot(ep(2), ep(1), Some(7));
+        assert_eq!(u.lookup(ep(2), ep(1)), (0, Some(7)));
+        u.set_slot(ep(1), ep(2), None);
+        assert_eq!(u.lookup(ep(1), ep(2)), (0, None));
+        assert_eq!(u.lookup(ep(4), ep(5)), (2, None));
+    }
+
+    #[test]
+    fn synacks_with_different_numbers() {
+        let mut sink = |_: Delivery<'_>| {};
+        // The last SYN-ACK numbers the stream until the peer acknowledges another.
+        let mut h = HalfStream::new();
+        h.segment(&seg(500, SYN | ACK, b""), 2, 1 << 20, &mut sink);
+        h.segment(&seg(7000, SYN | ACK, b""), 3, 1 << 20, &mut sink);
+        assert_eq!(h.base_seq, Some(7000));
+        h.resync_on_ack(501, 4);
+        assert_eq!(h.base_seq, Some(500));
+        let (got, _) = run(&mut h, &[(501, ACK, b"abc")], false);
+        assert_eq!(got, b"abc");
+        assert_eq!(h.stats.gap_bytes, 0);
+        assert_eq!(
+            h.isn_note("server").unwrap(),
+            "the server sent 2 SYN-ACKs with different initial sequence numbers (frames 2, 3); its \
+             bytes are numbered from the one in frame 2: the peer acknowledged it (frame 4)"
+        );
+        // Once data flowed, nothing moves the base.
+        h.segment(&seg(9000, SYN | ACK, b""), 5, 1 << 20, &mut sink);
+        h.resync_on_ack(9001, 6);
+        assert_eq!(h.base_seq, Some(500));
+        // Data that follows an earlier SYN-ACK settles it without the peer's ACK.
+        let mut h = HalfStream::new();
+        h.segment(&seg(500, SYN | ACK, b""), 2, 1 << 20, &mut sink);
+        h.segment(&seg(7000, SYN | ACK, b""), 3, 1 << 20, &mut sink);
+        let (got, _) = run(&mut h, &[(501, ACK, b"abc")], false);
+        assert_eq!((got.as_slice(), h.base_seq), (&b"abc"[..], Some(500)));
+        // A middlebox's bare ACK before the SYN-ACK does not set the numbering.
+        let mut h = HalfStream::new();
+        h.segment(&seg(0x0BAD_F00D, ACK, b""), 2, 1 << 20, &mut sink);
+        h.segment(&seg(500, SYN | ACK, b""), 3, 1 << 20, &mut sink);
+        let (got, _) = run(&mut h, &[(501, ACK, b"abc")], false);
+        assert_eq!((got.as_slice(), h.midstream), (&b"abc"[..], false));
     }
 
     proptest::proptest! {

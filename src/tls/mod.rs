@@ -12,6 +12,7 @@ pub mod decrypt;
 pub mod handshake;
 pub mod inference;
 mod keys;
+pub mod openvpn;
 mod reassembly;
 mod record;
 

@@ -197,6 +197,15 @@ impl TlsSession {
         ts_ns: i64,
         ctx: &mut TlsContext,
     ) -> bool {
+        // Like Wireshark, a message belongs to the frame that completed it, and that frame is
+        // one of those that carried it: the latest.
+        let mut frames = frames;
+        let at_frame = frames.iter().copied().fold(at_frame, u64::max);
+        if !frames.contains(&at_frame) {
+            frames.push(at_frame);
+        }
+        frames.sort_unstable();
+        frames.dedup();
         let kind = msg[0];
         let body = &msg[4..];
         if handshake_name(kind) == "unknown" {

@@ -42,6 +42,10 @@ pub(super) struct RecordLayer {
     pub(super) cur: Option<Record>,
     pub(super) body: Vec<u8>,
     pub(super) rec_frames: Vec<u64>,
+    /// Latest frame at which bytes of the current record were received (TCP's `at_frame`):
+    /// the record counts as complete there, not where its last chunk happened to be handed
+    /// over (after a capture gap that may be a frame of the other direction).
+    pub(super) rec_at: u64,
     /// Plaintext handshake bytes not yet forming a whole message.
     pub(super) hs_buf: Vec<u8>,
     /// (end offset in hs_buf, frames of the record that brought those bytes).
@@ -67,6 +71,19 @@ pub(super) struct RecordLayer {
 }
 
 impl RecordLayer {
+    /// Bytes of the current record came in `frame`, received at `at_frame`.
+    fn note_frame(&mut self, frame: u64, at_frame: u64) {
+        if self.rec_frames.last() != Some(&frame) {
+            self.rec_frames.push(frame);
+        }
+        self.rec_at = self.rec_at.max(at_frame);
+    }
+
+    fn clear_frames(&mut self) {
+        self.rec_frames.clear();
+        self.rec_at = 0;
+    }
+
     pub(super) fn new() -> Self {
         RecordLayer {
             mode: Mode::Start,
@@ -75,6 +92,7 @@ impl RecordLayer {
             cur: None,
             body: Vec::new(),
             rec_frames: Vec::new(),
+            rec_at: 0,
             hs_buf: Vec::new(),
             hs_pieces: Vec::new(),
             hs_skip: 0,
@@ -159,9 +177,7 @@ impl TlsSession {
                     let need = 5 - layer.hdr_len;
                     let take = need.min(bytes.len());
                     if layer.hdr_len > 0 || bytes.len() < 5 {
-                        if layer.rec_frames.last() != Some(&frame) {
-                            layer.rec_frames.push(frame);
-                        }
+                        layer.note_frame(frame, at_frame);
                         layer.hdr[layer.hdr_len..layer.hdr_len + take]
                             .copy_from_slice(&bytes[..take]);
                         layer.hdr_len += take;
@@ -224,7 +240,7 @@ impl TlsSession {
                         window.extend_from_slice(&bytes[..bytes.len().min(16)]);
                         if let Some(i) = (0..tail.len()).find(|&i| hello_record_at(&window[i..])) {
                             layer.mode = Mode::Records;
-                            layer.rec_frames.clear();
+                            layer.clear_frames();
                             layer.cur = None;
                             layer.hdr_len = 0;
                             self.upgraded |= !any_record && !self.detected;
@@ -248,7 +264,7 @@ impl TlsSession {
                             let layer = &mut self.layers[d];
                             layer.mode = Mode::Records;
                             layer.scanned += i as u64;
-                            layer.rec_frames.clear();
+                            layer.clear_frames();
                             layer.cur = None;
                             layer.hdr_len = 0;
                             bytes = &bytes[i..];
@@ -286,9 +302,7 @@ impl TlsSession {
             if self.layers[d].cur.is_none() {
                 // Header.
                 let layer = &mut self.layers[d];
-                if layer.rec_frames.last() != Some(&frame) {
-                    layer.rec_frames.push(frame);
-                }
+                layer.note_frame(frame, at_frame);
                 let rest = &bytes[pos..];
                 let first = if layer.hdr_len > 0 {
                     layer.hdr[0]
@@ -368,7 +382,7 @@ impl TlsSession {
                 } else {
                     // Lost sync: look for the next plausible record.
                     layer.sync_losses += 1;
-                    layer.rec_frames.clear();
+                    layer.clear_frames();
                     layer.mode = Mode::Scan { any_record: true };
                     self.note(format!(
                         "lost TLS record framing at frame {at_frame}; resynchronised on the next plausible record"
@@ -390,9 +404,7 @@ impl TlsSession {
             let layer = &mut self.layers[d];
             let Some(mut rec) = layer.cur else { break };
             let n = rec.remaining.min(bytes.len() - pos);
-            if layer.rec_frames.last() != Some(&frame) {
-                layer.rec_frames.push(frame);
-            }
+            layer.note_frame(frame, at_frame);
             let whole_here = rec.remaining == rec.len && n == rec.len;
             rec.remaining -= n;
             layer.cur = Some(rec);
@@ -427,6 +439,7 @@ impl TlsSession {
         let Some(rec) = self.layers[d].cur.take() else {
             return;
         };
+        let at_frame = at_frame.max(self.layers[d].rec_at);
         self.next_seq += 1;
         let body = std::mem::take(&mut self.layers[d].body);
         let content: &[u8] = inline.unwrap_or(&body);
@@ -587,7 +600,7 @@ impl TlsSession {
         }
         // Give the buffer back for reuse.
         let layer = &mut self.layers[d];
-        layer.rec_frames.clear();
+        layer.clear_frames();
         if inline.is_none() {
             let mut body = body;
             body.clear();

@@ -2,6 +2,7 @@
 
 /// Builds a pcap of one TCP connection (Ethernet, IPv4) from (from_client, payload) pieces,
 /// with a SYN handshake first. For rules no captured server of ours shows (auth loops).
+#[allow(dead_code)] // not every test binary uses every helper
 pub fn synthetic_tcp(pieces: &[(bool, &[u8])]) -> Vec<u8> {
     let mut pcap = Vec::new();
     pcap.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
@@ -63,4 +64,47 @@ pub fn synthetic_tcp(pieces: &[(bool, &[u8])]) -> Vec<u8> {
         }
     }
     pcap
+}
+
+/// The records of a classic little-endian pcap, in order (frame 1 first).
+fn pcap_records(pcap: &[u8]) -> Vec<&[u8]> {
+    assert_eq!(
+        &pcap[..4],
+        &[0xd4, 0xc3, 0xb2, 0xa1],
+        "little-endian pcap only"
+    );
+    let mut records = Vec::new();
+    let mut at = 24;
+    while at + 16 <= pcap.len() {
+        let caplen = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
+        records.push(&pcap[at..at + 16 + caplen]);
+        at += 16 + caplen;
+    }
+    records
+}
+
+/// A classic little-endian pcap with some frames (numbered from 1) left out: captures that
+/// lost packets, made from real ones.
+#[allow(dead_code)]
+pub fn pcap_without_frames(pcap: &[u8], drop: &[u64]) -> Vec<u8> {
+    let keep: Vec<(u64, u32)> = (1..=pcap_records(pcap).len() as u64)
+        .filter(|f| !drop.contains(f))
+        .map(|f| (f, 0))
+        .collect();
+    pcap_frames(pcap, &keep)
+}
+
+/// A classic little-endian pcap made of the given frames of another, in the given order, each
+/// moved later by the given seconds: reordered or delayed packets from real captures.
+#[allow(dead_code)]
+pub fn pcap_frames(pcap: &[u8], frames: &[(u64, u32)]) -> Vec<u8> {
+    let records = pcap_records(pcap);
+    let mut out = pcap[..24].to_vec();
+    for &(frame, later) in frames {
+        let r = records[frame as usize - 1];
+        let ts = u32::from_le_bytes(r[..4].try_into().unwrap()) + later;
+        out.extend_from_slice(&ts.to_le_bytes());
+        out.extend_from_slice(&r[4..]);
+    }
+    out
 }
