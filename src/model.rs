@@ -330,6 +330,11 @@ pub struct Summary {
     pub diagnosis: BTreeMap<(Severity, &'static str), DiagnosisEntry>,
 }
 
+/// Schannel truncates the CA list it sends at this size (KB 933430, event 36885).
+pub const SCHANNEL_CA_LIST_LIMIT: usize = 16384;
+/// Default of `--ca-list-warn-bytes`: where a CA list starts to be called large.
+pub const DEFAULT_CA_LIST_WARN: usize = 12288;
+
 /// Servers named per diagnosis entry at most (the rest are counted as "more").
 pub const DIAGNOSIS_SERVERS: usize = 16;
 /// Streams shown per diagnosis entry (the lowest numbers, whatever the order of analysis).

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::findings::{DEFAULT_CA_LIST_WARN, SCHANNEL_CA_LIST_LIMIT};
+use crate::model::{DEFAULT_CA_LIST_WARN, SCHANNEL_CA_LIST_LIMIT};
 use crate::x509::{self, CertInfo};
 
 /// One trusted certificate.

@@ -6,7 +6,9 @@
 //! while the file is still being read.
 
 mod assemble;
+mod iis_join;
 mod outcome;
+mod schannel_join;
 mod udp;
 
 use std::collections::VecDeque;
@@ -898,7 +900,7 @@ fn join_iis_log(
     log: &crate::iislog::IisLog,
     options: &Options,
 ) -> bool {
-    let (changed, summary) = crate::iislog::join(log, connections, options.iis_tolerance_secs);
+    let (changed, summary) = iis_join::join(log, connections, options.iis_tolerance_secs);
     report.iis_log = Some(summary);
     if changed.is_empty() {
         return false;
@@ -1000,7 +1002,7 @@ fn complete(
         changed |= join_iis_log(&mut report, &mut connections, log, options);
     }
     if let Some(log) = &options.schannel {
-        let (c, summary) = crate::schannel::join(log, &mut connections, options.iis_tolerance_secs);
+        let (c, summary) = schannel_join::join(log, &mut connections, options.iis_tolerance_secs);
         report.schannel = Some(summary);
         changed |= c;
     }

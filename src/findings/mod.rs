@@ -28,10 +28,7 @@ use crate::tls::handshake::CertificateRequestInfo;
 use crate::tls::{Detail, Direction, HandshakeMessage};
 use crate::x509::{self, CertInfo, Verification};
 
-/// Schannel truncates the CA list it sends at this size (KB 933430, event 36885).
-pub const SCHANNEL_CA_LIST_LIMIT: usize = 16384;
-/// Default of `--ca-list-warn-bytes`.
-pub const DEFAULT_CA_LIST_WARN: usize = 12288;
+pub use crate::model::{DEFAULT_CA_LIST_WARN, SCHANNEL_CA_LIST_LIMIT};
 /// Schannel's MessageLimitServer (16 KiB) and MessageLimitClient / MessageLimitServerClientAuth
 /// (32 KiB): the largest fragmented handshake message it accepts.
 pub const SCHANNEL_MESSAGE_LIMIT_SERVER: usize = 16384;
