@@ -540,7 +540,13 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
             finish_file(r, &[], &mut out, &mut totals);
         }
     } else {
-        let pool = args.analysis.pool();
+        let pool = match args.analysis.pool() {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("tlsdiag: {e}");
+                return ExitCode::from(EXIT_INPUT_ERROR);
+            }
+        };
         let (tx, rx) = mpsc::channel::<(FileOutput, Vec<u8>)>();
         std::thread::scope(|scope| {
             let inputs = &inputs;

@@ -307,15 +307,15 @@ impl AnalysisOptions {
         }
     }
 
-    pub(crate) fn pool(&self) -> rayon::ThreadPool {
+    /// The worker threads; an error (not a panic) when the system cannot start any.
+    pub(crate) fn pool(&self) -> Result<rayon::ThreadPool, String> {
         let mut builder = rayon::ThreadPoolBuilder::new();
         if let Some(j) = self.jobs.filter(|&j| j > 0) {
             builder = builder.num_threads(j);
         }
-        builder.build().unwrap_or_else(|_| {
-            rayon::ThreadPoolBuilder::new()
-                .build()
-                .expect("thread pool")
-        })
+        builder
+            .build()
+            .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
+            .map_err(|e| format!("cannot start worker threads: {e}"))
     }
 }

@@ -41,7 +41,13 @@ pub(crate) fn run_check(args: CheckArgs) -> ExitCode {
             return ExitCode::from(EXIT_INPUT_ERROR);
         }
     };
-    let pool = args.analysis.pool();
+    let pool = match args.analysis.pool() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("tlsdiag: {e}");
+            return ExitCode::from(EXIT_INPUT_ERROR);
+        }
+    };
     use rayon::prelude::*;
     let results: Vec<CheckResult> = pool.install(|| {
         plan.items
