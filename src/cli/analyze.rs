@@ -13,6 +13,7 @@ use tlsdiag::model::{Severity, Summary};
 use tlsdiag::{capture, model, render, FileReport, Options};
 
 use super::args::*;
+use super::held::{HeldBudget, HeldOutput};
 use super::*;
 
 /// Expands the inputs: directories recursively, `--files-from` lists; input order is kept.
@@ -57,6 +58,10 @@ pub(crate) struct FileOutput {
     pub(crate) error: Option<String>,
     pub(crate) elapsed: Duration,
 }
+
+/// Output of files analysed ahead of their turn kept in memory, all files together; the rest
+/// waits in temporary files (see `held`).
+const HELD_OUTPUT_BYTES: usize = 16 << 20;
 
 /// Files at least this large are worth sharding (see `shards_for`).
 pub(crate) const SHARD_MIN_BYTES: u64 = 32 << 20;
@@ -268,6 +273,11 @@ pub(crate) fn process(
                 Format::Html => out.write_all(render::html::html_file(&r).as_bytes()),
                 Format::Json | Format::Sarif | Format::Parquet => Ok(()),
             };
+            if !matches!(format, Format::Json | Format::Sarif | Format::Parquet) {
+                // Rendered already: while the file waits for its turn only its counts are
+                // needed.
+                r.connections = Vec::new();
+            }
             FileOutput {
                 index,
                 report: Some(r),
@@ -464,7 +474,7 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
         let _ = out.write_all(render::html::html_head(&title).as_bytes());
     }
     let mut finish_file =
-        |r: FileOutput, rendered: &[u8], out: &mut dyn Write, totals: &mut Totals| {
+        |r: FileOutput, rendered: Option<HeldOutput>, out: &mut dyn Write, totals: &mut Totals| {
             totals.add(&r);
             if let Some(e) = &r.error {
                 eprintln!("tlsdiag: {e}");
@@ -482,7 +492,14 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
                     eprintln!("tlsdiag: {}: warning: {w}", rep.file);
                 }
             }
-            let _ = out.write_all(rendered);
+            if let Some(held) = rendered {
+                if let Err(e) = held.write_to(out) {
+                    eprintln!(
+                        "tlsdiag: {}: held output lost: {e}",
+                        inputs[r.index].display()
+                    );
+                }
+            }
             if format == Format::Json {
                 if let Some(rep) = &r.report {
                     if json_written > 0 {
@@ -537,7 +554,7 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
                 (shards, args.stream, &said_once),
                 &mut out,
             );
-            finish_file(r, &[], &mut out, &mut totals);
+            finish_file(r, None, &mut out, &mut totals);
         }
     } else {
         let pool = match args.analysis.pool() {
@@ -547,7 +564,8 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
                 return ExitCode::from(EXIT_INPUT_ERROR);
             }
         };
-        let (tx, rx) = mpsc::channel::<(FileOutput, Vec<u8>)>();
+        let held_budget = HeldBudget::new(HELD_OUTPUT_BYTES);
+        let (tx, rx) = mpsc::channel::<(FileOutput, HeldOutput)>();
         std::thread::scope(|scope| {
             let inputs = &inputs;
             let options = &options;
@@ -558,8 +576,9 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
                     for (i, path) in inputs.iter().enumerate() {
                         let tx = tx.clone();
                         let options = options.clone();
+                        let held_budget = held_budget.clone();
                         s.spawn(move |_| {
-                            let mut rendered = Vec::new();
+                            let mut rendered = HeldOutput::new(held_budget);
                             let r = process(
                                 i,
                                 path,
@@ -573,13 +592,13 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
                     }
                 });
             });
-            let mut pending: std::collections::BTreeMap<usize, (FileOutput, Vec<u8>)> =
+            let mut pending: std::collections::BTreeMap<usize, (FileOutput, HeldOutput)> =
                 Default::default();
             let mut next = 0;
             for (r, rendered) in rx.iter().take(inputs.len()) {
                 pending.insert(r.index, (r, rendered));
                 while let Some((r, rendered)) = pending.remove(&next) {
-                    finish_file(r, &rendered, &mut out, &mut totals);
+                    finish_file(r, Some(rendered), &mut out, &mut totals);
                     next += 1;
                 }
             }
