@@ -1,51 +1,126 @@
 #!/usr/bin/env bash
-# Throughput of tlsdiag on large captures, and the comparison with tshark.
+# Throughput and memory of tlsdiag on large captures, in every output format, next to `cat`.
 #
-#   scripts/bench.sh [SIZE]        # SIZE of each generated capture, default 1G
+#   scripts/bench.sh [SIZE]        # SIZE of the two main captures, default 1G
 #
-# Builds the release binary, replicates the real seed captures of benches/data/ (see its
-# README) with new addresses and sequence numbers, cut into Ethernet-sized segments (MSS 1448:
-# the seeds were recorded on loopback, whose packets carry up to 64 KB), into two captures of
-# SIZE in $BENCH_DIR
-# (default /tmp/tlsdiag-bench), runs tlsdiag on each (one thread: one file; median of three
-# runs) and `tshark -n -r F -Y tls.handshake` on the same file (once: it takes tens of seconds
-# per GB). Prints a Markdown table: seconds, MB/s, peak RSS of both, and the speed-up.
+# Environment: BENCH_DIR (default /tmp/tlsdiag-bench) holds the generated captures; RUNS
+# (default 3) runs per measurement, the median is kept; TSHARK=1 adds tshark on the same files;
+# FORMATS (default: every format) limits the formats.
+#
+# Inputs, generated once into BENCH_DIR:
+#   handshake-heavy  the real nginx/curl connections of benches/data/ (see its README)
+#                    replicated with new addresses and sequence numbers and cut into
+#                    Ethernet-sized segments (MSS 1448), about 30 connections per MB
+#   bulk             3 MB downloads, replicated the same way (about 90% application data)
+#   handshake-heavy at SIZE/8, to check that 8x the data costs at most 8x the time
+#   syn-scan         1,000,000 SYN-only flows (what a port scan looks like)
+#   hostile-*        the memory attacks of issue 15 (scripts/make-hostile.py)
+#
+# For each input: `cat FILE > /dev/null` (median of RUNS, page cache warm), then tlsdiag
+# `-q -f FORMAT -j 1` per format; MB/s, the fraction of cat's speed, peak RSS (wait4).
+# Then `-j 2` on one file (summary and jsonl), checked byte for byte against `-j 1`.
+# Prints Markdown tables; the README's Performance section is this output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE=${1:-1G}
 DIR=${BENCH_DIR:-/tmp/tlsdiag-bench}
+RUNS=${RUNS:-3}
+FORMATS=${FORMATS:-summary jsonl json text sarif html parquet}
 mkdir -p "$DIR"
+if [[ " $FORMATS " == *" parquet "* ]]; then
+  cargo build --release --quiet --features parquet
+else
+  cargo build --release --quiet
+fi
+BIN=./target/release/tlsdiag
+bytes_of() { numfmt --from=iec "$1"; }
+SMALL=$(( $(bytes_of "$SIZE") / 8 ))
 
-command -v tshark >/dev/null || { echo "tshark is needed: apt-get install tshark" >&2; exit 2; }
-[ -x /usr/bin/time ] || { echo "/usr/bin/time is needed: apt-get install time" >&2; exit 2; }
-cargo build --release --quiet
-
-for kind in handshake-heavy bulk; do
-  [ -s "$DIR/$kind.pcap" ] && [ "$(stat -c %s "$DIR/$kind.pcap")" -ge $(( $(numfmt --from=iec "$SIZE") * 95 / 100 )) ] ||
-    python3 scripts/replicate-pcap.py --mss 1448 --size "$SIZE" -o "$DIR/$kind.pcap" "benches/data/$kind.pcap"
-done
-
-mbps() { python3 -c "print(f'{$1 / 1e6 / $2:.0f}')"; }
-
-echo "| input | size | connections | tlsdiag s | tlsdiag MB/s | peak RSS | tshark s | tshark MB/s | tshark RSS | speed-up |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
-for kind in handshake-heavy bulk; do
-  f="$DIR/$kind.pcap"
-  bytes=$(stat -c %s "$f")
-  # Warm the page cache so both tools read from memory.
-  cat "$f" > /dev/null
-  # tlsdiag: median of three runs, one thread.
-  : > "$DIR/time.txt"
-  for _ in 1 2 3; do
-    /usr/bin/time -a -f "%e %M" -o "$DIR/time.txt" ./target/release/tlsdiag -q -f summary -j 1 "$f" > "$DIR/$kind.summary"
+# generate NAME COMMAND...: runs COMMAND (which writes $DIR/NAME.pcap) unless the file exists.
+generate() {
+  local name=$1; shift
+  [ -s "$DIR/$name.pcap" ] || "$@" > /dev/null
+}
+generate handshake-heavy python3 scripts/replicate-pcap.py --mss 1448 --size "$SIZE" -o "$DIR/handshake-heavy.pcap" benches/data/handshake-heavy.pcap
+generate bulk python3 scripts/replicate-pcap.py --mss 1448 --size "$SIZE" -o "$DIR/bulk.pcap" benches/data/bulk.pcap
+generate handshake-heavy-small python3 scripts/replicate-pcap.py --mss 1448 --size "$SMALL" -o "$DIR/handshake-heavy-small.pcap" benches/data/handshake-heavy.pcap
+INPUTS="handshake-heavy bulk handshake-heavy-small"
+if [ -f scripts/make-syn-scan.py ]; then
+  generate syn-scan python3 scripts/make-syn-scan.py --flows 1000000 -o "$DIR/syn-scan.pcap"
+  INPUTS="$INPUTS syn-scan"
+fi
+if [ -f scripts/make-hostile.py ]; then
+  for kind in $(python3 scripts/make-hostile.py --list); do
+    generate "hostile-$kind" python3 scripts/make-hostile.py "$kind" -o "$DIR/hostile-$kind.pcap"
+    INPUTS="$INPUTS hostile-$kind"
   done
-  read -r secs rss < <(sort -n "$DIR/time.txt" | sed -n 2p)
-  conns=$(grep -o '[0-9]* TCP conversations' "$DIR/$kind.summary" | head -1 | cut -d' ' -f1)
-  ours=$(mbps "$bytes" "$secs")
-  # tshark: the issue's command, on the same file, once (it takes tens of seconds).
-  /usr/bin/time -f "%e %M" -o "$DIR/tshark.txt" tshark -n -r "$f" -Y tls.handshake > /dev/null 2>&1 || true
-  read -r tsecs trss < <(tail -1 "$DIR/tshark.txt")
-  theirs=$(mbps "$bytes" "$tsecs")
-  ratio=$(python3 -c "print(f'{$tsecs / $secs:.0f}')")
-  echo "| $kind | $(numfmt --to=iec "$bytes") | $conns | $secs | $ours | $((rss / 1024)) MB | $tsecs | $theirs | $((trss / 1024)) MB | ${ratio}x |"
+fi
+
+# median COMMAND...: "seconds peak-KB" of the median of RUNS runs (scripts/measure.py).
+median() { python3 scripts/measure.py "$RUNS" "$@"; }
+ratio() { python3 -c "print(f'{$1 / max($2, 0.005):.${3:-2}f}')"; }
+mbps() { python3 -c "print(f'{$1 / 1e6 / max($2, 0.005):,.0f}')"; }
+
+declare -A SECS
+echo "| input | size | cat | format | seconds | MB/s | fraction of cat | peak RSS |"
+echo "|---|---|---|---|---|---|---|---|"
+for input in $INPUTS; do
+  f="$DIR/$input.pcap"
+  bytes=$(stat -c %s "$f")
+  cat "$f" > /dev/null
+  read -r cat_secs _ < <(median cat "$f")
+  for format in $FORMATS; do
+    if [ "$format" = parquet ]; then
+      rm -rf "$DIR/parquet"
+      set -- $BIN -q -f parquet -j 1 -o "$DIR/parquet" "$f"
+    else
+      set -- $BIN -q -f "$format" -j 1 "$f"
+    fi
+    read -r secs rss < <(median "$@")
+    SECS[$input/$format]=$secs
+    echo "| $input | $(numfmt --to=iec "$bytes") | ${cat_secs} s | $format | $secs | $(mbps "$bytes" "$secs") | $(ratio "$cat_secs" "$secs") | $((rss / 1024)) MB |"
+  done
 done
+
+echo
+echo "Linearity: time on handshake-heavy ($SIZE) over time on handshake-heavy-small ($SIZE/8); at most 8 x 1.2 = 9.6 is linear."
+echo
+echo "| format | $SIZE | $SIZE/8 | ratio |"
+echo "|---|---|---|---|"
+for format in $FORMATS; do
+  big=${SECS[handshake-heavy/$format]}
+  small=${SECS[handshake-heavy-small/$format]}
+  echo "| $format | $big s | $small s | $(ratio "$big" "$small" 1) |"
+done
+
+echo
+echo "One file on two threads (\`-j 2\` against \`-j 1\`, same output byte for byte):"
+echo
+echo "| input | format | -j 1 | -j 2 | speed-up | same output |"
+echo "|---|---|---|---|---|---|"
+for input in handshake-heavy bulk; do
+  f="$DIR/$input.pcap"
+  for format in summary jsonl; do
+    one=${SECS[$input/$format]:-}
+    [ -n "$one" ] || read -r one _ < <(median $BIN -q -f "$format" -j 1 "$f")
+    read -r two _ < <(median $BIN -q -f "$format" -j 2 "$f")
+    $BIN -q -f "$format" -j 1 "$f" > "$DIR/one.out"
+    $BIN -q -f "$format" -j 2 "$f" > "$DIR/two.out"
+    same=yes; cmp -s "$DIR/one.out" "$DIR/two.out" || same=NO
+    echo "| $input | $format | $one s | $two s | $(ratio "$one" "$two")x | $same |"
+  done
+done
+rm -f "$DIR/one.out" "$DIR/two.out"
+
+if [ "${TSHARK:-0}" = 1 ]; then
+  command -v tshark >/dev/null || { echo "tshark is needed: apt-get install tshark" >&2; exit 2; }
+  echo
+  echo "| input | \`tshark -n -r F -Y tls.handshake\` | tshark RSS | tlsdiag summary | speed-up |"
+  echo "|---|---|---|---|---|"
+  for input in handshake-heavy bulk; do
+    f="$DIR/$input.pcap"
+    read -r tsecs trss < <(python3 scripts/measure.py 1 tshark -n -r "$f" -Y tls.handshake)
+    ours=${SECS[$input/summary]}
+    echo "| $input | $tsecs s | $((trss / 1024)) MB | $ours s | $(ratio "$tsecs" "$ours" 0)x |"
+  done
+fi
