@@ -8,21 +8,26 @@
 mod assemble;
 mod iis_join;
 mod outcome;
+mod reporter;
 mod run;
 mod schannel_join;
 mod udp;
 
+use reporter::{Event, Reporter};
+
 pub use run::{
-    analyze_bytes, analyze_path, analyze_path_sharded, analyze_streaming, summarize_path_sharded,
+    analyze_bytes, analyze_path, analyze_path_sharded, analyze_pipelined, analyze_streaming,
+    summarize_path_sharded,
 };
 
-use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
 
 use rustc_hash::FxHashSet;
 
 use crate::capture::{self, CaptureError, CaptureEvent, Packet, ReadOutcome};
-use crate::findings::{self, FindingsContext, Thresholds};
+use crate::findings::{FindingsContext, Thresholds};
 use crate::http::HttpSession;
 use crate::kerberos;
 use crate::model::{self, ConnectionReport, FileReport};
@@ -134,8 +139,11 @@ struct State {
     pending_overflows: u64,
     /// Connections finalized early because too many were live.
     evicted: u64,
-    /// Kerberos messages seen on port 88, in capture order (at most [`MAX_KDC_MESSAGES`]).
+    /// Kerberos messages seen on port 88 not yet handed to the second stage, in capture
+    /// order.
     kdc: Vec<kerberos::KdcMessage>,
+    /// Kerberos messages kept so far (at most [`MAX_KDC_MESSAGES`]).
+    kdc_kept: usize,
     /// Kerberos messages on port 88 that could not be decoded, or beyond the limit.
     kdc_skipped: u64,
 }
@@ -157,10 +165,11 @@ impl State {
             self.kdc_skipped += 1;
             return;
         };
-        if self.kdc.len() >= MAX_KDC_MESSAGES {
+        if self.kdc_kept >= MAX_KDC_MESSAGES {
             self.kdc_skipped += 1;
             return;
         }
+        self.kdc_kept += 1;
         let (client, kdc) = if to.port == kerberos::PORT {
             (from, to)
         } else {
@@ -187,11 +196,12 @@ const GLOBAL_OUT_OF_ORDER: usize = 64 << 20;
 pub struct Analyzer {
     decoder: PacketDecoder,
     state: State,
-    findings: FindingsContext,
-    /// Recently finalized connections, for cross-connection correlation.
-    recent: VecDeque<findings::Recent>,
-    /// Reports of finalized connections not yet taken.
+    /// Where finalized connections go: the second stage, inline or on its own thread.
+    stage2: Stage2,
+    /// Reports of finalized connections not yet taken (inline second stage).
     finished: Vec<ConnectionReport>,
+    /// Hosts the capture holds TCP traffic with, as last rebuilt (see `refresh_contacted`).
+    contacted: Arc<FxHashSet<String>>,
     /// TLS key log text from Decryption Secrets Blocks.
     pub tls_secrets: Vec<u8>,
     pub first_ts: Option<i64>,
@@ -200,19 +210,29 @@ pub struct Analyzer {
     packets: u64,
     last_sweep_ts: i64,
     last_sweep_packet: u64,
-    summary: model::Summary,
-    tls_connections: usize,
-    http_connections: usize,
-    handshakes: usize,
     /// Addresses and names counted when `findings.contacted` was last rebuilt.
     contacted_from: usize,
     last_expiry_ts: i64,
-    /// All reports are kept to the end: link 401/403 to other connections then, both ways
-    /// ([`findings::correlate_all`]), instead of to earlier ones as connections end.
-    keeps_all_reports: bool,
-    /// Frames of KDC errors said on an HTTP connection (the rest are said once per file).
-    kdc_attached: FxHashSet<u64>,
 }
+
+/// The second stage of the analysis (see `reporter`): run inline, or fed in batches to a
+/// thread of its own.
+enum Stage2 {
+    Inline(Box<Reporter>),
+    Channel {
+        batch: Vec<Event>,
+        to: SyncSender<Vec<Event>>,
+    },
+}
+
+impl Default for Stage2 {
+    fn default() -> Self {
+        Stage2::Inline(Box::default())
+    }
+}
+
+/// Events handed to a second-stage thread at once.
+const EVENT_BATCH: usize = 64;
 
 /// Hands one delivery of direction `dir` to the TLS session.
 fn deliver(
@@ -559,8 +579,8 @@ impl State {
         }
     }
 
-    /// Flushes a conversation and builds its report (None when it carried neither TLS nor HTTP).
-    fn finalize(&mut self, slot: usize, at_frame: u64) -> Option<ConnectionReport> {
+    /// Flushes a conversation's last bytes and closes its flow; returns it for its report.
+    fn finalize(&mut self, slot: usize, at_frame: u64) -> Option<Box<Conn>> {
         let mut conn = self.conns.get_mut(slot)?.take()?;
         self.pending_total = self
             .pending_total
@@ -606,7 +626,7 @@ impl State {
                     .close(conn.endpoints[0], conn.endpoints[1], conn.last_ts, attempt);
             }
         }
-        assemble::connection_report(&mut conn, at_frame)
+        Some(conn)
     }
 }
 
@@ -638,17 +658,27 @@ fn host_of(ep: &Endpoint) -> String {
 impl Analyzer {
     /// A new analyzer; key log files that cannot be read become warnings of the report.
     pub fn new(options: Options) -> Self {
+        let reporter = Reporter::new(findings_context(&options));
+        Self::with_stage2(options, Stage2::Inline(Box::new(reporter)))
+    }
+
+    /// An analyzer whose finalized connections go to a second-stage thread through `to`
+    /// (see `run::pipelined`).
+    fn with_channel(options: Options, to: SyncSender<Vec<Event>>) -> Self {
+        let batch = Vec::with_capacity(EVENT_BATCH);
+        Self::with_stage2(options, Stage2::Channel { batch, to })
+    }
+
+    fn with_stage2(options: Options, stage2: Stage2) -> Self {
         let mut analyzer = Analyzer {
-            findings: FindingsContext::new(options.thresholds.clone()),
             state: State {
                 options,
                 ..Default::default()
             },
+            stage2,
             ..Default::default()
         };
         analyzer.state.tls.server_keys = analyzer.state.options.server_keys.clone();
-        analyzer.findings.trust = analyzer.state.options.trust.clone();
-        analyzer.findings.client_trust = analyzer.state.options.client_trust.clone();
         for path in analyzer.state.options.keylog_files.clone() {
             if let Err(e) = analyzer.state.tls.keylog.add_file(&path) {
                 analyzer
@@ -678,6 +708,7 @@ impl Analyzer {
                     .kdc_message((&src, &dst), ("udp", None), frame, ts, m);
             }
         }
+        self.emit_kdc_messages();
         if !self.state.to_finalize.is_empty() {
             for slot in std::mem::take(&mut self.state.to_finalize) {
                 self.finalize(slot, frame);
@@ -721,41 +752,70 @@ impl Analyzer {
         }
     }
 
-    /// Finalizes one connection: report, findings, correlation, counters.
+    /// Finalizes one connection: its last bytes are delivered here, its report, findings and
+    /// counts are made by the second stage.
     fn finalize(&mut self, slot: usize, at_frame: u64) {
-        let Some(mut report) = self.state.finalize(slot, at_frame) else {
+        let Some(conn) = self.state.finalize(slot, at_frame) else {
             return;
         };
-        if report.messages.iter().any(|m| match &m.detail {
-            Some(crate::tls::Detail::Certificate(cert)) => cert.certificates.iter().any(|c| {
-                !c.crl_urls.is_empty() || !c.ocsp_urls.is_empty() || !c.ca_issuer_urls.is_empty()
-            }),
-            _ => false,
-        }) {
+        // Whether the hosts of revocation URLs were contacted is judged on the traffic seen
+        // up to now: the second stage gets that list with the connection.
+        let names_revocation = conn.app.tls.as_ref().is_some_and(|t| {
+            t.messages.iter().any(|m| match &m.detail {
+                Some(crate::tls::Detail::Certificate(cert)) => cert.certificates.iter().any(|c| {
+                    !c.crl_urls.is_empty()
+                        || !c.ocsp_urls.is_empty()
+                        || !c.ca_issuer_urls.is_empty()
+                }),
+                _ => false,
+            })
+        });
+        let contacted = names_revocation.then(|| {
             self.refresh_contacted();
-        }
-        findings::evaluate_into(&mut report, &mut self.findings);
-        if !report.http.is_empty() {
-            findings::kerberos_rules(&mut report, &self.state.kdc, &mut self.kdc_attached);
-        }
-        if report.udp {
-            // The findings' filters name the conversation as TCP; this one is UDP.
-            for f in &mut report.findings {
-                f.filter = f.filter.replace("tcp.stream eq", "udp.stream eq");
+            self.contacted.clone()
+        });
+        self.emit(Event::Finalized {
+            conn,
+            at_frame,
+            contacted,
+        });
+    }
+
+    /// Hands one event to the second stage.
+    fn emit(&mut self, event: Event) {
+        match &mut self.stage2 {
+            Stage2::Inline(reporter) => {
+                let finished = &mut self.finished;
+                reporter.event(event, &mut |r| finished.push(r));
+            }
+            Stage2::Channel { batch, to } => {
+                batch.push(event);
+                if batch.len() >= EVENT_BATCH {
+                    let full = std::mem::replace(batch, Vec::with_capacity(EVENT_BATCH));
+                    // A second stage that stopped (its thread panicked) is reported when it
+                    // is joined.
+                    let _ = to.send(full);
+                }
             }
         }
-        if !self.keeps_all_reports {
-            findings::correlate_recent(&mut report, &mut self.recent);
+    }
+
+    /// Kerberos messages decoded since the last call go to the second stage, before the
+    /// connections finalized after them.
+    fn emit_kdc_messages(&mut self) {
+        if !self.state.kdc.is_empty() {
+            for m in std::mem::take(&mut self.state.kdc) {
+                self.emit(Event::Kdc(Box::new(m)));
+            }
         }
-        self.summary.add_connection(&report);
-        self.tls_connections += report.tls as usize;
-        self.http_connections += report.http_version.is_some() as usize;
-        self.handshakes += report
-            .messages
-            .iter()
-            .filter(|m| m.kind == "server_hello")
-            .count();
-        self.finished.push(report);
+    }
+
+    /// Asks that every report be kept to the end of the file: 401/403 are linked to other
+    /// connections then, both ways ([`findings::correlate_all`]), instead of as they end.
+    pub fn keep_all_reports(&mut self) {
+        if let Stage2::Inline(reporter) = &mut self.stage2 {
+            reporter.keeps_all_reports = true;
+        }
     }
 
     /// Reports of connections finalized since the last call, in the order they ended.
@@ -786,7 +846,7 @@ impl Analyzer {
         }
         self.contacted_from = known;
         let ips = &self.state.addresses;
-        let contacted = &mut self.findings.contacted;
+        let contacted = Arc::make_mut(&mut self.contacted);
         contacted.extend(ips.iter().cloned());
         for (name, addrs) in &self.decoder.dns {
             if addrs.iter().any(|a| ips.contains(a)) {
@@ -802,7 +862,20 @@ impl Analyzer {
         file: String,
         outcome: ReadOutcome,
     ) -> (FileReport, Vec<ConnectionReport>) {
+        let mut file_report = self.finish_first_stage(file, outcome);
+        let rest = std::mem::take(&mut self.finished);
+        if let Stage2::Inline(reporter) = std::mem::take(&mut self.stage2) {
+            reporter.complete(&mut file_report);
+        }
+        (file_report, rest)
+    }
+
+    /// The first stage's part of the end: finalizes every live connection (handing the last
+    /// events to the second stage) and makes the file's report without what the second stage
+    /// counts (see [`Reporter::complete`]).
+    fn finish_first_stage(&mut self, file: String, outcome: ReadOutcome) -> FileReport {
         let last_frame = outcome.packets;
+        self.emit_kdc_messages();
         // Finalize in stream order so reports of connections alive at the end come out sorted.
         let mut live: Vec<(u64, usize)> = self
             .state
@@ -814,6 +887,11 @@ impl Analyzer {
         live.sort_unstable();
         for (_, slot) in live {
             self.finalize(slot, last_frame);
+        }
+        if let Stage2::Channel { batch, to } = &mut self.stage2 {
+            if !batch.is_empty() {
+                let _ = to.send(std::mem::take(batch));
+            }
         }
         let mut warnings = std::mem::take(&mut self.warnings);
         warnings.extend(self.state.tls.keylog.warnings.iter().cloned());
@@ -834,15 +912,6 @@ impl Analyzer {
                 self.state.pending_overflows
             ));
         }
-        let kerberos = model::KerberosReport {
-            findings: findings::kerberos_file_findings(&self.state.kdc, &self.kdc_attached),
-            messages: std::mem::take(&mut self.state.kdc),
-            skipped: self.state.kdc_skipped,
-        };
-        for f in &kerberos.findings {
-            self.summary.add(f);
-        }
-        let rest = std::mem::take(&mut self.finished);
         let mut file_report = assemble::file_report(
             file,
             outcome,
@@ -855,11 +924,15 @@ impl Analyzer {
             Vec::new(),
             warnings,
         );
-        file_report.summary = self.summary;
-        file_report.kerberos = kerberos;
-        file_report.tls_connections = self.tls_connections;
-        file_report.http_connections = self.http_connections;
-        file_report.handshakes = self.handshakes;
-        (file_report, rest)
+        file_report.kerberos.skipped = self.state.kdc_skipped;
+        file_report
     }
+}
+
+/// The findings' context for these options (thresholds and trust stores).
+fn findings_context(options: &Options) -> FindingsContext {
+    let mut context = FindingsContext::new(options.thresholds.clone());
+    context.trust = options.trust.clone();
+    context.client_trust = options.client_trust.clone();
+    context
 }

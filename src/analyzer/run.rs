@@ -3,6 +3,7 @@
 //! the conversations), and the joins of outside logs that need every report.
 
 use super::*;
+use crate::findings;
 
 /// Reads and analyses one capture, handing each connection's report to `sink` as soon as the
 /// connection is finalized (in the order connections end). The returned report has no
@@ -35,6 +36,69 @@ where
         sink(r);
     }
     Ok(report)
+}
+
+/// Like [`analyze_streaming`] on two threads: the calling thread makes the reports and
+/// hands them to `sink` while a second thread reads the capture and follows its packets
+/// (`-j 2` on one file). The first stage hands finalized connections and Kerberos messages to
+/// the second in order ([`reporter`](super::reporter)), so the reports, their order and the
+/// file's report are the same as on one thread.
+pub fn analyze_pipelined<F>(
+    input: Box<dyn std::io::Read + Send>,
+    compression: capture::Compression,
+    name: String,
+    options: Options,
+    sink: F,
+) -> Result<FileReport, CaptureError>
+where
+    F: FnMut(ConnectionReport),
+{
+    pipelined((input, compression), name, options, false, sink).map(|(report, _)| report)
+}
+
+/// Batches of events in flight between the two stages at most (each of [`EVENT_BATCH`]
+/// connections): the first stage waits when the second falls behind, so memory stays bounded.
+const PIPELINE_DEPTH: usize = 16;
+
+/// The two-stage run behind [`analyze_pipelined`]; also returns the keys of the distinct
+/// certificates seen (for merging shards).
+fn pipelined<F>(
+    (input, compression): (Box<dyn std::io::Read + Send>, capture::Compression),
+    name: String,
+    options: Options,
+    keep_all_reports: bool,
+    mut sink: F,
+) -> Result<(FileReport, Vec<(usize, u64)>), CaptureError>
+where
+    F: FnMut(ConnectionReport),
+{
+    let mut reporter = Reporter::new(findings_context(&options));
+    reporter.keeps_all_reports = keep_all_reports;
+    let (to, from) = std::sync::mpsc::sync_channel::<Vec<Event>>(PIPELINE_DEPTH);
+    std::thread::scope(|scope| {
+        let first = scope.spawn(move || {
+            let counter = options.progress.clone();
+            let mut analyzer = Analyzer::with_channel(options, to);
+            let outcome =
+                capture::read_capture_counted(input, compression, counter, |ev| match ev {
+                    CaptureEvent::Packet(p) => analyzer.packet(&p),
+                    CaptureEvent::TlsSecrets(text) => analyzer.tls_secrets(text),
+                })?;
+            let certificates = analyzer.state.tls.certs.keys().collect();
+            // Dropping the analyzer closes the channel: the second stage's loop ends.
+            Ok::<_, CaptureError>((analyzer.finish_first_stage(name, outcome), certificates))
+        });
+        for batch in from {
+            for event in batch {
+                reporter.event(event, &mut sink);
+            }
+        }
+        let (mut report, certificates) = first
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        reporter.complete(&mut report);
+        Ok((report, certificates))
+    })
 }
 
 /// Joins IIS log lines to the connections and evaluates again the connections that got HTTP
@@ -112,7 +176,7 @@ fn collect_unsorted(
 ) -> Result<Collected, CaptureError> {
     let counter = options.progress.clone();
     let mut analyzer = Analyzer::new(options);
-    analyzer.keeps_all_reports = true;
+    analyzer.keep_all_reports();
     let mut connections = Vec::new();
     let outcome = capture::read_capture_counted(input, compression, counter, |ev| {
         match ev {
@@ -190,8 +254,16 @@ pub fn analyze_path_sharded(
     options: Options,
     shards: u32,
 ) -> Result<FileReport, CaptureError> {
-    if shards <= 1 || path == Path::new("-") {
+    if shards <= 1 {
         return analyze_path(path, options);
+    }
+    if shards == 2 || path == Path::new("-") {
+        // Two threads: one reads and follows the packets, the other makes the reports.
+        let mut connections = Vec::new();
+        let name = path.display().to_string();
+        let input = capture::open_input(path)?;
+        let (report, _) = pipelined(input, name, options.clone(), true, |c| connections.push(c))?;
+        return Ok(complete(report, connections, &options));
     }
     sharded(path, options, shards, true)
 }
@@ -203,7 +275,12 @@ pub fn summarize_path_sharded(
     options: Options,
     shards: u32,
 ) -> Result<FileReport, CaptureError> {
-    if shards <= 1 || path == Path::new("-") {
+    if shards == 2 || (shards > 2 && path == Path::new("-")) {
+        let (input, compression) = capture::open_input(path)?;
+        let name = path.display().to_string();
+        return analyze_pipelined(input, compression, name, options, drop);
+    }
+    if shards <= 1 {
         let (input, compression) = capture::open_input(path)?;
         return analyze_streaming(
             input,

@@ -194,23 +194,27 @@ pub(crate) fn streams_text(path: &Path, asked: bool) -> bool {
         || std::fs::metadata(path).map_or(true, |m| !m.is_file() || m.len() >= STREAM_TEXT_BYTES)
 }
 
-/// Threads to analyse one file on: several only when the output waits for the end of the file
-/// anyway (json, summary, text that is not streamed), the file can be read once per thread (a
-/// regular, uncompressed file: every shard reads all of it) and is large enough for the
-/// threads to pay.
+/// Threads to analyse one file on. Two: one reads and follows the packets, the other makes
+/// the reports and writes them (any input, any format). More than two only when the output
+/// waits for the end of the file anyway (json, summary, text that is not streamed), the file
+/// can be read once per thread (a regular, uncompressed file: every shard reads all of it) and
+/// is large enough for the threads to pay; otherwise two.
 pub(crate) fn shards_for(path: &Path, format: Format, stream: bool, jobs: Option<usize>) -> u32 {
     let threads = jobs
         .filter(|&j| j > 0)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if threads <= 1 {
+        return 1;
+    }
     let held = match format {
         Format::Json | Format::Summary | Format::Sarif | Format::Parquet | Format::Html => true,
         Format::Text => !streams_text(path, stream),
         Format::Jsonl => false,
     };
-    let wanted = threads > 1 && held;
     // Standard input is never a regular file here, so it is not opened (that would consume it).
     let large = std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() >= SHARD_MIN_BYTES);
-    if wanted
+    if threads > 2
+        && held
         && large
         && matches!(
             capture::open_input(path),
@@ -219,7 +223,7 @@ pub(crate) fn shards_for(path: &Path, format: Format, stream: bool, jobs: Option
     {
         threads.min(64) as u32
     } else {
-        1
+        2
     }
 }
 
@@ -246,7 +250,7 @@ pub(crate) fn process(
         Format::Json | Format::Summary | Format::Sarif | Format::Parquet | Format::Html => false,
     };
     let result = match format {
-        _ if streamed => stream_file(path, &name, options, format, out),
+        _ if streamed => stream_file(path, &name, options, format, shards >= 2, out),
         // The whole report is written at the end: analyse on `shards` threads.
         Format::Json | Format::Text | Format::Sarif | Format::Parquet | Format::Html => {
             tlsdiag::analyze_path_sharded(path, options, shards)
@@ -294,16 +298,23 @@ pub(crate) fn process(
     }
 }
 
-/// Streams one file's connections to `out` as they end.
+/// Streams one file's connections to `out` as they end (the reports made and written on a
+/// second thread when `two_threads`).
 pub(crate) fn stream_file(
     path: &Path,
     name: &str,
     options: Options,
     format: Format,
+    two_threads: bool,
     out: &mut dyn Write,
 ) -> Result<tlsdiag::FileReport, capture::CaptureError> {
     let (input, compression) = capture::open_input(path)?;
-    tlsdiag::analyzer::analyze_streaming(input, compression, name.to_string(), options, |c| {
+    let run = if two_threads {
+        tlsdiag::analyzer::analyze_pipelined
+    } else {
+        tlsdiag::analyzer::analyze_streaming
+    };
+    run(input, compression, name.to_string(), options, &mut |c| {
         let _ = match format {
             Format::Text => out
                 .write_all(render::render_connection_text(&c).as_bytes())
