@@ -149,3 +149,16 @@ impl IdleIndex {
         self.idle.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_of_a_connection() {
+        eprintln!(
+            "Conn {} HalfStream {} App {}",
+            std::mem::size_of::<super::Conn>(),
+            std::mem::size_of::<crate::tcp::HalfStream>(),
+            std::mem::size_of::<super::super::App>()
+        );
+    }
+}
