@@ -110,7 +110,10 @@ fn a_slow_scan_is_swept_idle_without_evictions() {
     let report = analyze_bytes("slow.pcap", syn_scan(50_000, 10_000), options).unwrap();
     assert_eq!(report.tcp_conversations, 50_000);
     assert!(
-        !report.warnings.iter().any(|w| w.contains("--max-connections")),
+        !report
+            .warnings
+            .iter()
+            .any(|w| w.contains("--max-connections")),
         "{:?}",
         report.warnings
     );

@@ -89,7 +89,10 @@ impl IdleIndex {
         loop {
             let entry = match after {
                 None => self.idle.first(),
-                Some(e) => self.idle.range((Bound::Excluded(e), Bound::Unbounded)).next(),
+                Some(e) => self
+                    .idle
+                    .range((Bound::Excluded(e), Bound::Unbounded))
+                    .next(),
             }
             .copied()?;
             let Some(conn) = conns.get(entry.1).and_then(|c| c.as_deref()) else {

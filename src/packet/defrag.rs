@@ -157,7 +157,9 @@ mod tests {
         let mut stats = PacketStats::default();
         for id in [4, 5] {
             // IPv4 (even id) and IPv6 (odd id) alike.
-            assert!(d.add(key(id), 65_520, true, &[7; 8], 0, &mut stats).is_none());
+            assert!(d
+                .add(key(id), 65_520, true, &[7; 8], 0, &mut stats)
+                .is_none());
         }
         assert_eq!(held(&d), 16);
     }

@@ -337,7 +337,11 @@ mod tests {
 
     #[test]
     fn a_tombstone_is_small() {
-        assert!(std::mem::size_of::<Entry>() <= 48, "{}", std::mem::size_of::<Entry>());
+        assert!(
+            std::mem::size_of::<Entry>() <= 48,
+            "{}",
+            std::mem::size_of::<Entry>()
+        );
         assert!(std::mem::size_of::<FlowKey>() <= 40);
     }
 
