@@ -450,9 +450,7 @@ impl State {
             }
             Lookup::Live(_) if seg.in_icmp_error => return None,
             Lookup::Live(slot) => {
-                let Some(conn) = self.conns[slot].as_mut() else {
-                    return None;
-                };
+                let conn = self.conns[slot].as_mut()?;
                 let dir = if conn.endpoints[0] == seg.src { 0 } else { 1 };
                 let ended = conn.ended_at.is_some();
                 match tcp::syn_verdict(&conn.tcp[dir], &conn.tcp[1 - dir], ended, seg) {
@@ -494,9 +492,7 @@ impl State {
             pending_overflows,
             ..
         } = self;
-        let Some(conn) = conns[slot].as_deref_mut() else {
-            return None;
-        };
+        let conn = conns[slot].as_deref_mut()?;
         conn.last_frame = frame;
         conn.last_ts = ts_ns;
         let dir: u8 = if conn.endpoints[0] == seg.src { 0 } else { 1 };
