@@ -6,6 +6,7 @@
 //! while the file is still being read.
 
 mod assemble;
+mod idle;
 mod iis_join;
 mod outcome;
 mod reporter;
@@ -125,6 +126,8 @@ struct State {
     conns: Vec<Option<Box<Conn>>>,
     free: Vec<usize>,
     live: usize,
+    /// Live connections by idle time and end time (eviction and sweeps).
+    idle: idle::IdleIndex,
     tls: TlsContext,
     options: Options,
     /// Slots of connections to finalize now (port reuse, connection limit).
@@ -425,16 +428,11 @@ impl State {
             udp,
         }));
         self.live += 1;
+        self.idle.insert(slot, ts_ns);
         if self.live > self.options.max_connections {
-            // Too many live connections: finalize the longest idle one.
-            if let Some((oldest, _)) = self
-                .conns
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != slot)
-                .filter_map(|(i, c)| c.as_ref().map(|c| (i, c.last_ts)))
-                .min_by_key(|&(_, ts)| ts)
-            {
+            // Too many live connections: finalize the longest idle one (the smallest
+            // `(last_ts, slot)`).
+            if let Some(oldest) = self.idle.longest_idle(slot, &self.conns) {
                 self.to_finalize.push(oldest);
                 self.evicted += 1;
             }
@@ -446,9 +444,19 @@ impl State {
             self.udp_datagram(seg, frame, ts_ns);
             return;
         }
+        if let Some(slot) = self.tcp_segment(seg, frame, ts_ns) {
+            if let Some(conn) = self.conns[slot].as_deref() {
+                self.idle.touch(slot, conn.last_ts, conn.ended_at);
+            }
+        }
+    }
+
+    /// A TCP segment; the slot of the connection whose `last_ts` or `ended_at` it may have
+    /// changed.
+    fn tcp_segment(&mut self, seg: &TcpSegment<'_>, frame: u64, ts_ns: i64) -> Option<usize> {
         let slot = match self.flows.lookup(seg.src, seg.dst) {
             Lookup::Unknown => self.new_conn(seg, frame, ts_ns, None),
-            Lookup::Closed(_) if seg.in_icmp_error => return,
+            Lookup::Closed(_) if seg.in_icmp_error => return None,
             Lookup::Closed(attempt) => {
                 if seg.flags & (flags::SYN | flags::ACK) == flags::SYN {
                     // A new connection on the port pair of a finished one, or the same SYN
@@ -457,14 +465,12 @@ impl State {
                     self.new_conn(seg, frame, ts_ns, retry)
                 } else {
                     self.late_packets += 1;
-                    return;
+                    return None;
                 }
             }
-            Lookup::Live(_) if seg.in_icmp_error => return,
+            Lookup::Live(_) if seg.in_icmp_error => return None,
             Lookup::Live(slot) => {
-                let Some(conn) = self.conns[slot].as_mut() else {
-                    return;
-                };
+                let conn = self.conns[slot].as_mut()?;
                 let dir = if conn.endpoints[0] == seg.src { 0 } else { 1 };
                 let ended = conn.ended_at.is_some();
                 match tcp::syn_verdict(&conn.tcp[dir], &conn.tcp[1 - dir], ended, seg) {
@@ -496,7 +502,7 @@ impl State {
         };
         if seg.in_icmp_error {
             // Only names the conversation; its bytes are a quote, not data.
-            return;
+            return None;
         }
         let max_pending = self.options.max_out_of_order_bytes;
         let State {
@@ -506,9 +512,7 @@ impl State {
             pending_overflows,
             ..
         } = self;
-        let Some(conn) = conns[slot].as_deref_mut() else {
-            return;
-        };
+        let conn = conns[slot].as_deref_mut()?;
         conn.last_frame = frame;
         conn.last_ts = ts_ns;
         let dir: u8 = if conn.endpoints[0] == seg.src { 0 } else { 1 };
@@ -530,7 +534,7 @@ impl State {
             if ended && conn.ended_at.is_none() {
                 conn.ended_at = Some(ts_ns);
             }
-            return;
+            return Some(slot);
         }
         let midstream = !this.syn_seen && !seg.has(flags::SYN);
         let pending_before = this.pending_bytes() + other.pending_bytes();
@@ -577,6 +581,7 @@ impl State {
                 self.kdc_message((from, to), ("tcp", Some(stream)), frame, ts, m);
             }
         }
+        Some(slot)
     }
 
     /// Flushes a conversation's last bytes and closes its flow; returns it for its report.
@@ -587,6 +592,7 @@ impl State {
             .saturating_sub(conn.tcp[0].pending_bytes() + conn.tcp[1].pending_bytes());
         self.free.push(slot);
         self.live -= 1;
+        self.idle.remove(slot);
         let certs = &mut self.tls;
         let Conn {
             tcp, app, last_ts, ..
@@ -726,20 +732,8 @@ impl Analyzer {
         self.last_sweep_ts = now;
         self.last_sweep_packet = self.packets;
         let idle_ns = (self.state.options.idle_timeout_secs as i64).saturating_mul(1_000_000_000);
-        let due: Vec<usize> = self
-            .state
-            .conns
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| {
-                let c = c.as_ref()?;
-                let ended = c
-                    .ended_at
-                    .is_some_and(|t| now.saturating_sub(t) > LINGER_NS);
-                let idle = now.saturating_sub(c.last_ts) > idle_ns;
-                (ended || idle).then_some(i)
-            })
-            .collect();
+        let state = &mut self.state;
+        let due = state.idle.due(now, LINGER_NS, idle_ns, &state.conns);
         for slot in due {
             self.finalize(slot, frame);
         }

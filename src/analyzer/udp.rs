@@ -31,12 +31,15 @@ impl State {
             }
             None => return,
         };
-        let State { conns, tls, .. } = self;
+        let State {
+            conns, tls, idle, ..
+        } = self;
         let Some(conn) = conns.get_mut(slot).and_then(|c| c.as_deref_mut()) else {
             return;
         };
         conn.last_frame = frame;
         conn.last_ts = ts_ns;
+        idle.touch(slot, ts_ns, conn.ended_at);
         let dir: u8 = if conn.endpoints[0] == seg.src { 0 } else { 1 };
         let App {
             ignored,

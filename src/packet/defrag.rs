@@ -22,7 +22,12 @@ pub(super) struct FragKey {
 }
 
 pub(super) struct PendingDatagram {
-    pub(super) data: Vec<u8>,
+    /// The fragments' bytes by offset, in the order they came (a later copy overwrites an
+    /// earlier one when assembled): memory follows the bytes received, not the datagram's
+    /// size (an 8-byte fragment at offset 65,520 holds 8 bytes, not 64 KiB).
+    pub(super) fragments: Vec<(u32, Box<[u8]>)>,
+    /// Bytes in `fragments`; at most [`MAX_DATAGRAM`] (beyond, they are merged into one).
+    pub(super) stored: usize,
     /// Received byte ranges, merged lazily when checking completeness.
     pub(super) have: Vec<(u32, u32)>,
     pub(super) total: Option<u32>,
@@ -67,20 +72,25 @@ impl Defrag {
             return None;
         }
         let p = self.pending.entry(key).or_insert_with(|| PendingDatagram {
-            data: Vec::new(),
+            fragments: Vec::new(),
+            stored: 0,
             have: Vec::new(),
             total: None,
             first_ts: ts_ns,
         });
-        if p.data.len() < end {
-            p.data.resize(end, 0);
-        }
         if p.have.len() >= MAX_FRAGMENTS {
             self.pending.remove(&key);
             stats.fragments_dropped += 1;
             return None;
         }
-        p.data[offset as usize..end].copy_from_slice(payload);
+        p.fragments.push((offset, payload.into()));
+        p.stored += payload.len();
+        if p.stored > MAX_DATAGRAM {
+            // Overlapping copies add up: merge them (the same bytes win as when assembled).
+            let merged = assemble(&p.fragments);
+            p.stored = merged.len();
+            p.fragments = vec![(0, merged.into_boxed_slice())];
+        }
         p.have.push((offset, end as u32));
         if !more {
             p.total = Some(end as u32);
@@ -97,8 +107,91 @@ impl Defrag {
         if covered < total {
             return None;
         }
-        let mut done = self.pending.remove(&key)?;
-        done.data.truncate(total as usize);
-        Some(done.data)
+        let done = self.pending.remove(&key)?;
+        let mut data = assemble(&done.fragments);
+        data.resize(total as usize, 0);
+        Some(data)
+    }
+}
+
+/// The bytes of `fragments` laid out by offset, later ones over earlier ones; holes are zeros.
+fn assemble(fragments: &[(u32, Box<[u8]>)]) -> Vec<u8> {
+    let len = fragments
+        .iter()
+        .map(|(offset, bytes)| *offset as usize + bytes.len())
+        .max()
+        .unwrap_or(0);
+    let mut data = vec![0; len];
+    for (offset, bytes) in fragments {
+        let offset = *offset as usize;
+        data[offset..offset + bytes.len()].copy_from_slice(bytes);
+    }
+    data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: u32) -> FragKey {
+        FragKey {
+            src: [1; 16],
+            dst: [2; 16],
+            v6: id % 2 == 1,
+            id,
+            proto: 6,
+        }
+    }
+
+    fn held(d: &Defrag) -> usize {
+        d.pending
+            .values()
+            .flat_map(|p| &p.fragments)
+            .map(|(_, b)| b.len())
+            .sum()
+    }
+
+    #[test]
+    fn a_far_fragment_holds_its_bytes_only() {
+        let mut d = Defrag::default();
+        let mut stats = PacketStats::default();
+        for id in [4, 5] {
+            // IPv4 (even id) and IPv6 (odd id) alike.
+            assert!(d
+                .add(key(id), 65_520, true, &[7; 8], 0, &mut stats)
+                .is_none());
+        }
+        assert_eq!(held(&d), 16);
+    }
+
+    #[test]
+    fn out_of_order_overlapping_fragments_assemble_as_before() {
+        let mut d = Defrag::default();
+        let mut stats = PacketStats::default();
+        let k = key(1);
+        // The last fragment first; overlaps: the later copy wins.
+        assert!(d.add(k, 16, false, &[3; 8], 0, &mut stats).is_none());
+        assert!(d.add(k, 8, true, &[2; 12], 0, &mut stats).is_none());
+        let whole = d.add(k, 0, true, &[1; 10], 0, &mut stats).unwrap();
+        let mut want = vec![1u8; 10];
+        want.extend([2; 10]);
+        want.extend([3; 4]);
+        assert_eq!(whole, want);
+        assert!(d.pending.is_empty());
+    }
+
+    #[test]
+    fn repeated_copies_stay_within_one_datagram() {
+        let mut d = Defrag::default();
+        let mut stats = PacketStats::default();
+        let k = key(2);
+        for i in 0..200u8 {
+            assert!(d.add(k, 0, true, &[i; 1480], 0, &mut stats).is_none());
+        }
+        assert!(held(&d) <= MAX_DATAGRAM);
+        let whole = d.add(k, 1480, false, &[9; 20], 0, &mut stats).unwrap();
+        assert_eq!(whole.len(), 1500);
+        assert!(whole[..1480].iter().all(|&b| b == 199));
+        assert!(whole[1480..].iter().all(|&b| b == 9));
     }
 }
