@@ -263,7 +263,10 @@ pub(crate) fn process(
                 Format::Text | Format::Summary => out
                     .write_all(render::render_file_header(&r).as_bytes())
                     .and_then(|_| out.write_all(render::render_diagnosis(&r).as_bytes())),
-                Format::Jsonl => out.write_all(render::jsonl_file(&r).as_bytes()),
+                Format::Jsonl => {
+                    let mut lines = Vec::with_capacity(4096);
+                    render::write_jsonl_file(&mut lines, &r).and_then(|_| out.write_all(&lines))
+                }
                 // Written by the caller, which knows what came before.
                 Format::Html => out.write_all(render::html::html_file(&r).as_bytes()),
                 Format::Json | Format::Sarif | Format::Parquet => Ok(()),
@@ -293,18 +296,37 @@ pub(crate) fn stream_file(
     out: &mut dyn Write,
 ) -> Result<tlsdiag::FileReport, capture::CaptureError> {
     let (input, compression) = capture::open_input(path)?;
-    tlsdiag::analyzer::analyze_streaming(input, compression, name.to_string(), options, |c| {
-        let _ = match format {
-            Format::Text => out
-                .write_all(render::render_connection_text(&c).as_bytes())
-                .and_then(|_| out.write_all(b"\n")),
-            Format::Jsonl => out.write_all(render::jsonl_connection(name, &c).as_bytes()),
-            Format::Json | Format::Summary | Format::Sarif | Format::Parquet | Format::Html => {
-                Ok(())
-            }
-        };
-    })
+    // JSON lines are serialized into this buffer (in many small pieces, which would each be a
+    // dynamic call on `out`) and handed to `out` in large blocks.
+    let mut lines: Vec<u8> = Vec::with_capacity(2 * JSONL_BLOCK);
+    let result =
+        tlsdiag::analyzer::analyze_streaming(input, compression, name.to_string(), options, |c| {
+            let _ = match format {
+                Format::Text => out
+                    .write_all(render::render_connection_text(&c).as_bytes())
+                    .and_then(|_| out.write_all(b"\n")),
+                Format::Jsonl => {
+                    let _ = render::write_jsonl_connection(&mut lines, name, &c);
+                    if lines.len() >= JSONL_BLOCK {
+                        let written = out.write_all(&lines);
+                        lines.clear();
+                        written
+                    } else {
+                        Ok(())
+                    }
+                }
+                Format::Json | Format::Summary | Format::Sarif | Format::Parquet | Format::Html => {
+                    Ok(())
+                }
+            };
+        });
+    // Also when the capture ends in an error: the connections before it are reported.
+    let _ = out.write_all(&lines);
+    result
 }
+
+/// JSON lines are handed to the output in blocks of about this size.
+const JSONL_BLOCK: usize = 64 << 10;
 
 /// Draws a progress bar on a terminal once the work has lasted a second.
 pub(crate) fn progress_thread(
@@ -488,7 +510,13 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
                     if json_written > 0 {
                         let _ = out.write_all(b",\n");
                     }
-                    let _ = serde_json::to_writer_pretty(&mut *out, rep);
+                    // Serialized through a buffer of its own: every small piece of the
+                    // pretty-printed text would otherwise be a dynamic call on `out`.
+                    {
+                        let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut *out);
+                        let _ = serde_json::to_writer_pretty(&mut w, rep);
+                        let _ = w.flush();
+                    }
                     if !many {
                         let _ = out.write_all(b"\n");
                     }

@@ -8,5 +8,5 @@ pub mod parquet;
 pub mod sarif;
 pub mod text;
 
-pub use jsonl::{jsonl_connection, jsonl_file};
+pub use jsonl::{jsonl_connection, jsonl_file, write_jsonl_connection, write_jsonl_file};
 pub use text::{render_connection_text, render_diagnosis, render_file_header, render_text};
