@@ -514,7 +514,7 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
                     // pretty-printed text would otherwise be a dynamic call on `out`.
                     {
                         let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut *out);
-                        let _ = serde_json::to_writer_pretty(&mut w, rep);
+                        let _ = render::write_json_report(&mut w, rep);
                         let _ = w.flush();
                     }
                     if !many {
