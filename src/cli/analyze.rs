@@ -492,11 +492,22 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
                 eprintln!("tlsdiag: {e}");
                 unreadable.push(e.clone());
                 if format == Format::Jsonl {
-                    let line = serde_json::json!({
-                        "kind": "error", "schema_version": model::SCHEMA_VERSION,
-                        "file": inputs[r.index].display().to_string(), "error": e,
-                    });
-                    let _ = writeln!(out, "{line}");
+                    #[derive(serde::Serialize)]
+                    struct ErrorLine<'a> {
+                        kind: &'static str,
+                        schema_version: u32,
+                        file: &'a str,
+                        error: &'a str,
+                    }
+                    let line = ErrorLine {
+                        kind: "error",
+                        schema_version: model::SCHEMA_VERSION,
+                        file: &inputs[r.index].display().to_string(),
+                        error: e,
+                    };
+                    if let Ok(line) = serde_json::to_string(&line) {
+                        let _ = writeln!(out, "{line}");
+                    }
                 }
             } else if let Some(rep) = &r.report {
                 for w in rep.warnings.iter().filter(|_| !args.quiet) {
