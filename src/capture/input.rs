@@ -148,6 +148,95 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// Bytes read ahead at a time by [`ReadAhead`].
+const READ_AHEAD_CHUNK: usize = 1 << 20;
+/// Chunks read ahead and not yet consumed, at most.
+const READ_AHEAD_CHUNKS: usize = 4;
+
+/// A reader whose reads (system calls, the kernel's page-cache copies, decompression) happen
+/// on a thread of its own, a few chunks ahead of the consumer (`-j 2` on one file). Errors
+/// reach the consumer in order, after the bytes read before them.
+pub struct ReadAhead {
+    chunks: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    spent: std::sync::mpsc::SyncSender<Vec<u8>>,
+    current: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl ReadAhead {
+    pub fn new(mut inner: Box<dyn Read + Send>) -> ReadAhead {
+        let (chunk_to, chunks) = std::sync::mpsc::sync_channel(READ_AHEAD_CHUNKS);
+        let (spent, spent_from) = std::sync::mpsc::sync_channel::<Vec<u8>>(READ_AHEAD_CHUNKS + 2);
+        std::thread::spawn(move || loop {
+            let mut chunk = spent_from.try_recv().unwrap_or_default();
+            chunk.resize(READ_AHEAD_CHUNK, 0);
+            let mut filled = 0;
+            let result = loop {
+                match inner.read(&mut chunk[filled..]) {
+                    Ok(0) => break Ok(()),
+                    Ok(n) => {
+                        filled += n;
+                        if filled == chunk.len() {
+                            break Ok(());
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(e),
+                }
+            };
+            chunk.truncate(filled);
+            let end = filled < READ_AHEAD_CHUNK || result.is_err();
+            // The consumer hung up (it stopped reading): nothing more to do.
+            if filled > 0 && chunk_to.send(Ok(chunk)).is_err() {
+                return;
+            }
+            if let Err(e) = result {
+                let _ = chunk_to.send(Err(e));
+            }
+            if end {
+                return;
+            }
+        });
+        ReadAhead {
+            chunks,
+            spent,
+            current: Vec::new(),
+            pos: 0,
+            done: false,
+        }
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.current.len() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.chunks.recv() {
+                Ok(Ok(chunk)) => {
+                    let spent = std::mem::replace(&mut self.current, chunk);
+                    let _ = self.spent.try_send(spent);
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => {
+                    self.done = true;
+                    return Ok(0);
+                }
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ use std::path::Path;
 
 mod input;
 
-pub use input::{decompress, open_input};
+pub use input::{decompress, open_input, ReadAhead};
 use input::{Counting, ReadFull};
 
 use pcap_parser::pcapng::Block;
@@ -292,7 +292,10 @@ where
                         _ => {}
                     },
                 }
-                pcap.consume(offset);
+                // `consume` would move the rest of the buffer down each time half of it has
+                // been read (circular::Buffer::consume): one more copy of every byte. Without
+                // it, only the partial block left at a refill is moved (`refill` shifts first).
+                pcap.consume_noshift(offset);
             }
             Err(PcapError::Eof) => break,
             Err(PcapError::Incomplete(_)) => {
