@@ -8,10 +8,21 @@ tls_session, http: the TCP payloads of each classic pcap, per connection, in pac
     as chunks [2-byte header: bit 15 direction, low 14 bits length][bytes].
 certificate: the certificates of captures/pki (PEM to DER).
 keylog: the key logs of captures/.
+kerberos: from captures/kerberos/*.pcap, each UDP payload on port 88, each direction of each TCP
+    connection on port 88 (4-byte length framing included), and each HTTP Negotiate token
+    (base64-decoded).
+iislog: the IIS logs of captures/iislogs/.
+schannel: the Schannel exports of captures/schannel/ (XML, CSV), and each again as UTF-16LE with
+    a byte order mark (what Export-Csv -Encoding Unicode writes).
+serverkey: the key files of captures/serverkey/ (PEM, encrypted PEM, DER, PFX) and its pki/*.key.
+trust: the trust stores of captures/serverkey/trust/ (PEM, DER, PKCS#7, 300-CA bundle), the
+    PEMs of captures/pki/, and a Microsoft serialized store built like the one of
+    src/trust.rs's unit test (the root and intermediate DER between property records).
 """
 import base64
 import hashlib
 import pathlib
+import re
 import struct
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -78,6 +89,48 @@ def tcp_of(ip):
     return (src, sport), (dst, dport), seq, l4[off:]
 
 
+def udp_of(ip):
+    """(source port, destination port, payload) of an IPv4 or IPv6 UDP packet."""
+    if not ip:
+        return None
+    if ip[0] >> 4 == 4 and len(ip) >= 20 and ip[9] == 17:
+        ihl = (ip[0] & 15) * 4
+        total = struct.unpack(">H", ip[2:4])[0]
+        l4 = ip[ihl:total]
+    elif ip[0] >> 4 == 6 and len(ip) >= 40 and ip[6] == 17:
+        l4 = ip[40:]
+    else:
+        return None
+    if len(l4) < 8:
+        return None
+    sport, dport = struct.unpack(">HH", l4[:4])
+    return sport, dport, l4[8:]
+
+
+def kerberos_seeds(path):
+    """Port 88 UDP payloads, port 88 TCP streams per direction, and Negotiate tokens."""
+    out = []
+    streams = {}
+    for linktype, p in packets(path):
+        ip = ip_of(linktype, p)
+        u = udp_of(ip)
+        if u and 88 in u[:2] and u[2]:
+            out.append(u[2])
+        t = tcp_of(ip)
+        if t and t[3] and 88 in (t[0][1], t[1][1]):
+            s = streams.setdefault((t[0], t[1]), {"seen": set(), "out": bytearray()})
+            if t[2] not in s["seen"]:
+                s["seen"].add(t[2])
+                s["out"] += t[3]
+    out += [bytes(s["out"]) for s in streams.values()]
+    for m in re.finditer(rb"Negotiate ([A-Za-z0-9+/]+=*)", path.read_bytes()):
+        try:
+            out.append(base64.b64decode(m.group(1)))
+        except ValueError:
+            pass
+    return out
+
+
 def sessions(path):
     conns = {}
     for linktype, p in packets(path):
@@ -118,6 +171,33 @@ def main():
             for block in text.split("-----BEGIN CERTIFICATE-----")[1:]:
                 body = block.split("-----END CERTIFICATE-----")[0]
                 put("certificate", base64.b64decode("".join(body.split())))
+    for p in sorted((CAPTURES / "kerberos").glob("*.pcap")):
+        for seed in kerberos_seeds(p):
+            if 0 < len(seed) <= 256 * 1024:
+                put("kerberos", seed)
+    for p in sorted((CAPTURES / "iislogs").glob("*.log")):
+        put("iislog", p.read_bytes())
+    for p in sorted((CAPTURES / "schannel").glob("*.[xc][ms][lv]")):
+        text = p.read_bytes()
+        put("schannel", text)
+        put("schannel", b"\xff\xfe" + text.decode("utf-8").encode("utf-16-le"))
+    serverkey = CAPTURES / "serverkey"
+    for p in sorted(serverkey.glob("*.pem")) + sorted(serverkey.glob("*.der")):
+        put("serverkey", p.read_bytes())
+    for p in sorted(serverkey.glob("*.pfx")) + sorted((serverkey / "pki").glob("*.key")):
+        put("serverkey", p.read_bytes())
+    trust = serverkey / "trust"
+    for p in sorted(trust.rglob("*")):
+        if p.is_file() and not p.is_symlink() and p.suffix in (".pem", ".der", ".p7b"):
+            put("trust", p.read_bytes())
+    for p in sorted((CAPTURES / "pki").glob("*.pem")):
+        put("trust", p.read_bytes())
+    root = (trust / "root.der").read_bytes()
+    inter_pem = (serverkey / "pki" / "inter.pem").read_text()
+    inter = base64.b64decode("".join(inter_pem.split("-----")[2].split()))
+    sst = b"\0\0\0\0CERT\x20\0\0\0\x01\0\0\0" + root
+    sst += b"\x30\x82\xff\xff\x20\0\0\0" + inter + b"\0" * 12
+    put("trust", sst)
     for d in sorted(OUT.iterdir()):
         print(f"{d.name}: {len(list(d.iterdir()))} seeds")
 

@@ -257,7 +257,10 @@ pub fn parse_time(s: &str) -> Option<i64> {
         } else {
             digits.parse::<i64>().ok()? * 10i64.pow(9 - digits.len() as u32)
         };
-        return Some(civil(y, m, day, h, min, sec)? * 1_000_000_000 + nanos);
+        // Nanoseconds in an i64 end in 2262: a later time is unreadable, not an overflow.
+        return civil(y, m, day, h, min, sec)?
+            .checked_mul(1_000_000_000)?
+            .checked_add(nanos);
     }
     // M/D/YYYY h:mm:ss AM|PM
     let mut parts = s.split_whitespace();
@@ -272,7 +275,7 @@ pub fn parse_time(s: &str) -> Option<i64> {
         Some("AM" | "PM") | None => {}
         Some(_) => return None,
     }
-    Some(civil(y, m, day, h, min, sec)? * 1_000_000_000)
+    civil(y, m, day, h, min, sec)?.checked_mul(1_000_000_000)
 }
 
 fn civil(y: i64, m: i64, day: i64, h: i64, min: i64, s: i64) -> Option<i64> {
@@ -340,6 +343,25 @@ mod tests {
             parse_time("2026-01-01T00:00:00.99999999999999999999Z"),
             Some(1_767_225_600_999_999_999)
         );
+    }
+
+    #[test]
+    fn times_past_2262_are_unreadable_not_an_overflow() {
+        // Found by the `schannel` fuzz target: a year up to 9999 passes `civil`, but its
+        // nanoseconds do not fit an i64 (the multiplication overflowed).
+        assert_eq!(parse_time("2262-04-11T23:47:16.854775807Z"), Some(i64::MAX));
+        assert_eq!(parse_time("2262-04-11T23:47:16.854775808Z"), None);
+        assert_eq!(parse_time("2262-04-11T23:47:17Z"), None);
+        assert_eq!(parse_time("9999-12-31T23:59:59Z"), None);
+        assert_eq!(parse_time("11/22/9999 5:55:28 AM"), None);
+        assert_eq!(parse_time("0001-01-01T00:00:00Z"), None);
+        let mut log = SchannelLog::default();
+        log.add_csv(
+            "\"Id\",\"TimeCreated\"\n\"36887\",\"11/22/9999 5:55:28 AM\"\n\"36887\",\"11/22/2026 5:55:28 AM\"\n",
+            "x.csv",
+        )
+        .unwrap();
+        assert_eq!((log.events.len(), log.skipped), (1, 1));
     }
 
     #[test]
