@@ -21,6 +21,7 @@ use std::path::Path;
 
 use rustc_hash::FxHashSet;
 
+use crate::budget::{Budget, Use};
 use crate::capture::{self, CaptureError, CaptureEvent, Packet, ReadOutcome};
 use crate::findings::{self, FindingsContext, Thresholds};
 use crate::http::HttpSession;
@@ -61,6 +62,10 @@ pub struct Options {
     /// Schannel events to join to the connections (`--schannel-events`); they use the same
     /// tolerance.
     pub schannel: Option<std::sync::Arc<crate::schannel::SchannelLog>>,
+    /// Bytes held at once while waiting for more (out-of-order TCP data, incomplete TLS records
+    /// and handshake messages, IP fragments) over the whole analysis; see [`crate::budget`]. The shards of
+    /// [`analyze_path_sharded`] divide it among themselves.
+    pub max_memory: usize,
 }
 
 impl Default for Options {
@@ -79,6 +84,7 @@ impl Default for Options {
             iis_log: None,
             iis_tolerance_secs: 2,
             schannel: None,
+            max_memory: crate::budget::DEFAULT_MAX_MEMORY,
         }
     }
 }
@@ -128,10 +134,6 @@ struct State {
     addresses: FxHashSet<String>,
     /// Packets for conversations already finalized.
     late_packets: u64,
-    /// Out-of-order bytes buffered over all connections.
-    pending_total: usize,
-    /// Times the global out-of-order budget forced a connection to give up a hole.
-    pending_overflows: u64,
     /// Connections finalized early because too many were live.
     evicted: u64,
     /// Kerberos messages seen on port 88, in capture order (at most [`MAX_KDC_MESSAGES`]).
@@ -177,10 +179,6 @@ impl State {
         });
     }
 }
-
-/// All connections together buffer at most this many out-of-order bytes (per direction the
-/// bound is `max_out_of_order_bytes`): thousands of lossy connections must not add up.
-const GLOBAL_OUT_OF_ORDER: usize = 64 << 20;
 
 /// Analyses one capture, handing each connection's report to a sink when it is finalized.
 #[derive(Default)]
@@ -480,11 +478,7 @@ impl State {
         }
         let max_pending = self.options.max_out_of_order_bytes;
         let State {
-            conns,
-            tls: certs,
-            pending_total,
-            pending_overflows,
-            ..
+            conns, tls: certs, ..
         } = self;
         let Some(conn) = conns[slot].as_deref_mut() else {
             return;
@@ -513,7 +507,6 @@ impl State {
             return;
         }
         let midstream = !this.syn_seen && !seg.has(flags::SYN);
-        let pending_before = this.pending_bytes() + other.pending_bytes();
         this.segment(seg, frame, max_pending, &mut |del| {
             deliver(app, certs, dir, midstream, ts_ns, del)
         });
@@ -532,15 +525,25 @@ impl State {
                 deliver(app, certs, 1 - dir, m1, ts_ns, del)
             });
         }
-        let pending_after = this.pending_bytes() + other.pending_bytes();
-        *pending_total = (*pending_total + pending_after).saturating_sub(pending_before);
-        if *pending_total > GLOBAL_OUT_OF_ORDER && this.pending_bytes() > 0 {
-            // Over the global budget: this direction gives up its holes now.
+        // All connections' out-of-order data share the memory budget (per direction the bound
+        // is `max_out_of_order_bytes`): thousands of lossy connections must not add up.
+        let over_budget = (this.unsettled() || other.unsettled()) && {
+            other.settle(&certs.budget);
+            !this.settle(&certs.budget)
+        };
+        if over_budget {
+            let budget = certs.budget.clone();
+            // Over the budget: this direction gives up its holes now (delivering what it
+            // buffered after them), so nothing more is held for it.
             let held = this.pending_bytes();
             let m = this.midstream;
             this.flush(frame, &mut |del| deliver(app, certs, dir, m, ts_ns, del));
-            *pending_total = pending_total.saturating_sub(held);
-            *pending_overflows += 1;
+            this.settle(&budget);
+            if this.budget_overflows == 0 {
+                this.budget_first_frame = frame;
+            }
+            this.budget_overflows += 1;
+            budget.refused(Use::OutOfOrder, held as u64, frame);
         }
         let ended = seg.has(flags::RST) || (this.fin_frame.is_some() && other.fin_frame.is_some());
         if ended && conn.ended_at.is_none() {
@@ -562,9 +565,6 @@ impl State {
     /// Flushes a conversation and builds its report (None when it carried neither TLS nor HTTP).
     fn finalize(&mut self, slot: usize, at_frame: u64) -> Option<ConnectionReport> {
         let mut conn = self.conns.get_mut(slot)?.take()?;
-        self.pending_total = self
-            .pending_total
-            .saturating_sub(conn.tcp[0].pending_bytes() + conn.tcp[1].pending_bytes());
         self.free.push(slot);
         self.live -= 1;
         let certs = &mut self.tls;
@@ -647,6 +647,9 @@ impl Analyzer {
             ..Default::default()
         };
         analyzer.state.tls.server_keys = analyzer.state.options.server_keys.clone();
+        let budget = Budget::new(analyzer.state.options.max_memory);
+        analyzer.decoder.set_budget(budget.clone());
+        analyzer.state.tls.budget = budget;
         analyzer.findings.trust = analyzer.state.options.trust.clone();
         analyzer.findings.client_trust = analyzer.state.options.client_trust.clone();
         for path in analyzer.state.options.keylog_files.clone() {
@@ -671,6 +674,12 @@ impl Analyzer {
         let ts = pkt.ts_ns;
         self.decoder
             .decode(pkt, |seg| state.segment(seg, frame, ts));
+        let budget = &self.state.tls.budget;
+        if budget.refusals(Use::Fragments).0 > 0 {
+            // The decoder does not know frame numbers: the first fragment dropped for the
+            // budget was in this packet when none is known yet.
+            budget.note_frame(Use::Fragments, frame);
+        }
         if !self.decoder.kerberos_udp.is_empty() {
             for (src, dst, payload) in std::mem::take(&mut self.decoder.kerberos_udp) {
                 let m = kerberos::decode(&payload);
@@ -758,6 +767,11 @@ impl Analyzer {
         self.finished.push(report);
     }
 
+    /// The memory budget of this analyzer (held bytes, peak, what it refused).
+    pub fn budget(&self) -> &Budget {
+        &self.state.tls.budget
+    }
+
     /// Reports of connections finalized since the last call, in the order they ended.
     pub fn take_finished(&mut self) -> Vec<ConnectionReport> {
         std::mem::take(&mut self.finished)
@@ -815,6 +829,12 @@ impl Analyzer {
         for (_, slot) in live {
             self.finalize(slot, last_frame);
         }
+        self.decoder.forget_fragments();
+        debug_assert_eq!(
+            self.state.tls.budget.held(),
+            0,
+            "every buffer gave its bytes back to the memory budget"
+        );
         let mut warnings = std::mem::take(&mut self.warnings);
         warnings.extend(self.state.tls.keylog.warnings.iter().cloned());
         warnings.extend(self.state.tls.server_key_warnings());
@@ -827,13 +847,7 @@ impl Analyzer {
                 self.state.evicted, self.state.options.max_connections
             ));
         }
-        if self.state.pending_overflows > 0 {
-            warnings.push(format!(
-                "the {} MiB budget for out-of-order data of all connections was reached {} times: those holes were given up early",
-                GLOBAL_OUT_OF_ORDER >> 20,
-                self.state.pending_overflows
-            ));
-        }
+        warnings.extend(self.state.tls.budget.warnings());
         let kerberos = model::KerberosReport {
             findings: findings::kerberos_file_findings(&self.state.kdc, &self.kdc_attached),
             messages: std::mem::take(&mut self.state.kdc),

@@ -228,6 +228,8 @@ fn sharded(
             .map(|index| {
                 let mut options = options.clone();
                 options.shard = Some((index, shards));
+                // The shards run at once: each holds its share of the memory budget.
+                options.max_memory /= shards as usize;
                 if index > 0 {
                     // Every shard reads the whole file: count its bytes once.
                     options.progress = None;

@@ -547,6 +547,9 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
                 return ExitCode::from(EXIT_INPUT_ERROR);
             }
         };
+        // Files analysed at once share the memory budget (see tlsdiag::budget).
+        let mut options = options.clone();
+        options.max_memory /= pool.current_num_threads().clamp(1, inputs.len().max(1));
         let (tx, rx) = mpsc::channel::<(FileOutput, Vec<u8>)>();
         std::thread::scope(|scope| {
             let inputs = &inputs;

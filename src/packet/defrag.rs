@@ -27,6 +27,8 @@ pub(super) struct PendingDatagram {
     pub(super) have: Vec<(u32, u32)>,
     pub(super) total: Option<u32>,
     pub(super) first_ts: i64,
+    /// What `data` claims of the memory budget; given back when the datagram goes.
+    pub(super) held: crate::budget::Reservation,
 }
 
 /// IP fragment reassembly. etherparse has a pool too, but it needs a strictly sliced packet
@@ -37,6 +39,8 @@ pub(super) struct PendingDatagram {
 pub(super) struct Defrag {
     pub(super) pending: FxHashMap<FragKey, PendingDatagram>,
     pub(super) last_sweep_ns: i64,
+    /// The analyzer's memory budget: a datagram that would pass it is dropped.
+    pub(super) budget: crate::budget::Budget,
 }
 
 impl Defrag {
@@ -71,8 +75,18 @@ impl Defrag {
             have: Vec::new(),
             total: None,
             first_ts: ts_ns,
+            held: Default::default(),
         });
         if p.data.len() < end {
+            if !p.held.set(&self.budget, end) {
+                // Over the memory budget: the datagram is dropped with what it held.
+                let held = p.held.bytes() + payload.len();
+                self.pending.remove(&key);
+                self.budget
+                    .refused(crate::budget::Use::Fragments, held as u64, 0);
+                stats.fragments_dropped += 1;
+                return None;
+            }
             p.data.resize(end, 0);
         }
         if p.have.len() >= MAX_FRAGMENTS {
