@@ -186,6 +186,13 @@ impl TlsSession {
         rec.keep = false;
         rec.over_budget = true;
         layer.cur = Some(rec);
+        if rec.kind == 22 && layer.hs_buf.is_empty() && layer.hs_skip >= rec.len {
+            // All of it is the rest of a message already given up (and said): skip it here.
+            layer.hs_skip -= rec.len;
+            layer.body = Vec::new();
+            self.settle_layer(d, Hold::Record, at_frame, ctx);
+            return;
+        }
         let header: Vec<u8> = layer
             .hs_buf
             .iter()
