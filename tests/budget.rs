@@ -227,7 +227,12 @@ fn handshake_messages_over_the_budget_are_dropped_and_said() {
             && w.contains(&format!("first at frame {first}")),
         "{w}"
     );
-    assert!(count as usize >= dropped.len());
+    // Said once: one drop and one note per connection (each has one message).
+    assert_eq!(count as usize, dropped.len());
+    for c in &connections {
+        let notes = c.not_seen.iter().filter(|n| n.contains("memory budget")).count();
+        assert!(notes <= 1, "{:?}", c.not_seen);
+    }
     // Connections that fitted are reported as before: incomplete at the end, not dropped.
     assert!(connections.iter().any(|c| c
         .not_seen
