@@ -169,7 +169,7 @@ fn run(pcap: Vec<u8>, max_memory: usize) -> (FileReport, Vec<tlsdiag::Connection
         if let CaptureEvent::Packet(p) = ev {
             analyzer.packet(&p);
             assert!(
-                budget.held() <= max_memory + 20 << 10,
+                budget.held() <= max_memory + (20 << 10),
                 "the budget is passed by at most one segment or record: {} of {max_memory}",
                 budget.held()
             );
@@ -230,7 +230,11 @@ fn handshake_messages_over_the_budget_are_dropped_and_said() {
     // Said once: one drop and one note per connection (each has one message).
     assert_eq!(count as usize, dropped.len());
     for c in &connections {
-        let notes = c.not_seen.iter().filter(|n| n.contains("memory budget")).count();
+        let notes = c
+            .not_seen
+            .iter()
+            .filter(|n| n.contains("memory budget"))
+            .count();
         assert!(notes <= 1, "{:?}", c.not_seen);
     }
     // Connections that fitted are reported as before: incomplete at the end, not dropped.
