@@ -1,6 +1,6 @@
 //! One memory budget per analyzer (`--max-memory`) for the bytes held while waiting for more:
-//! out-of-order TCP segments ([`crate::tcp`]), incomplete handshake messages ([`crate::tls`])
-//! and IP fragments ([`crate::packet`]). Each buffer asks the budget when it grows (IP fragments
+//! out-of-order TCP segments (`tcp`), incomplete TLS records and handshake messages (`tls`)
+//! and IP fragments (`packet`). Each buffer asks the budget when it grows (IP fragments
 //! before; TCP and TLS right after taking one segment or record, so the budget is passed by at
 //! most that much for a moment); when it refuses, the buffer gives up or drops what it would
 //! have held, says so on its connection, and counts it here for the file's one warning per kind.
@@ -12,7 +12,7 @@
 //!
 //! The counter is per analyzer, not per process: with `-j N` each of the N analyzers that can
 //! run at once gets `max_memory / N` (the command divides for files analysed in parallel,
-//! [`crate::analyzer::analyze_path_sharded`] for the shards of one file). One counter shared by
+//! `analyze_path_sharded` for the shards of one file). One counter shared by
 //! every thread would bound memory as well, but what an analyzer drops would then depend on how
 //! the threads happened to interleave; a fixed share keeps every run with the same options
 //! giving the same report. Within an analyzer the counter is shared by the packet decoder and the
