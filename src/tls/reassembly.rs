@@ -193,18 +193,30 @@ impl TlsSession {
             self.settle_layer(d, Hold::Record, at_frame, ctx);
             return;
         }
+        // The record may first end a message being skipped; the dropped one starts after that.
+        let skipped = if layer.hs_buf.is_empty() {
+            layer.hs_skip.min(rec.len)
+        } else {
+            0
+        };
+        if rec.kind == 22 {
+            // Those bytes go by unread with the record.
+            layer.hs_skip -= skipped;
+        }
         let header: Vec<u8> = layer
             .hs_buf
             .iter()
-            .chain(&layer.body)
+            .chain(layer.body.get(skipped..).unwrap_or(&[]))
             .take(4)
             .copied()
             .collect();
         let text = match header[..] {
             [kind, a, b, c] if rec.kind == 22 && handshake_name(kind) != "unknown" => {
                 let len = u32::from_be_bytes([0, a, b, c]) as usize;
-                // The message's bytes that go by unread: what was buffered, and this record.
-                layer.hs_skip = (4 + len).saturating_sub(layer.hs_buf.len() + rec.len);
+                // The message's bytes that go by unread: what was buffered, and this record
+                // after the end of the message being skipped.
+                layer.hs_skip =
+                    (4 + len).saturating_sub(layer.hs_buf.len() + rec.len - skipped);
                 format!(
                     "handshake bytes beyond the memory budget were dropped at frame {at_frame}: {} of {len} bytes was not decoded ({arrived} bytes had arrived; --max-memory)",
                     handshake_name(kind)
