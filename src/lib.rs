@@ -5,9 +5,11 @@
 //! layers and IP down to TCP segments, [`tcp`] numbers conversations like Wireshark and
 //! reassembles each direction, [`tls`] frames records and reassembles handshake messages,
 //! [`x509`] describes certificates and names, [`analyzer`] wires them together for one capture,
-//! [`findings`] explains what went wrong, and [`report`] renders it all.
+//! [`findings`] explains what went wrong, and [`report`] renders it all. [`budget`] bounds the
+//! bytes held while waiting for more (`--max-memory`).
 
 pub mod analyzer;
+pub mod budget;
 pub mod capture;
 pub mod check;
 pub mod findings;

@@ -171,6 +171,12 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
                 half.stats.buffer_overflows
             ));
         }
+        if half.budget_overflows > 0 {
+            not_seen.push(format!(
+                "the {who}'s out-of-order data went over the memory budget {} times, first at frame {}: holes were given up early (--max-memory)",
+                half.budget_overflows, half.budget_first_frame
+            ));
+        }
         if half.stats.conflicting_overlaps > 0 {
             not_seen.push(format!(
                 "{} retransmissions from the {who} carried bytes that differ from the first copy (first copy kept)",

@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashSet;
 
+use crate::budget::{Budget, Use};
 use crate::capture::{self, CaptureError, CaptureEvent, Packet, ReadOutcome};
 use crate::findings::{FindingsContext, Thresholds};
 use crate::http::HttpSession;
@@ -67,6 +68,10 @@ pub struct Options {
     /// Schannel events to join to the connections (`--schannel-events`); they use the same
     /// tolerance.
     pub schannel: Option<std::sync::Arc<crate::schannel::SchannelLog>>,
+    /// Bytes held at once while waiting for more (out-of-order TCP data, incomplete TLS records
+    /// and handshake messages, IP fragments) over the whole analysis; see [`crate::budget`]. The shards of
+    /// [`analyze_path_sharded`] divide it among themselves.
+    pub max_memory: usize,
 }
 
 impl Default for Options {
@@ -85,6 +90,7 @@ impl Default for Options {
             iis_log: None,
             iis_tolerance_secs: 2,
             schannel: None,
+            max_memory: crate::budget::DEFAULT_MAX_MEMORY,
         }
     }
 }
@@ -136,10 +142,6 @@ struct State {
     addresses: FxHashSet<String>,
     /// Packets for conversations already finalized.
     late_packets: u64,
-    /// Out-of-order bytes buffered over all connections.
-    pending_total: usize,
-    /// Times the global out-of-order budget forced a connection to give up a hole.
-    pending_overflows: u64,
     /// Connections finalized early because too many were live.
     evicted: u64,
     /// Kerberos messages seen on port 88 not yet handed to the second stage, in capture
@@ -189,10 +191,6 @@ impl State {
         });
     }
 }
-
-/// All connections together buffer at most this many out-of-order bytes (per direction the
-/// bound is `max_out_of_order_bytes`): thousands of lossy connections must not add up.
-const GLOBAL_OUT_OF_ORDER: usize = 64 << 20;
 
 /// Analyses one capture, handing each connection's report to a sink when it is finalized.
 #[derive(Default)]
@@ -506,11 +504,7 @@ impl State {
         }
         let max_pending = self.options.max_out_of_order_bytes;
         let State {
-            conns,
-            tls: certs,
-            pending_total,
-            pending_overflows,
-            ..
+            conns, tls: certs, ..
         } = self;
         let conn = conns[slot].as_deref_mut()?;
         conn.last_frame = frame;
@@ -537,7 +531,6 @@ impl State {
             return Some(slot);
         }
         let midstream = !this.syn_seen && !seg.has(flags::SYN);
-        let pending_before = this.pending_bytes() + other.pending_bytes();
         this.segment(seg, frame, max_pending, &mut |del| {
             deliver(app, certs, dir, midstream, ts_ns, del)
         });
@@ -556,15 +549,25 @@ impl State {
                 deliver(app, certs, 1 - dir, m1, ts_ns, del)
             });
         }
-        let pending_after = this.pending_bytes() + other.pending_bytes();
-        *pending_total = (*pending_total + pending_after).saturating_sub(pending_before);
-        if *pending_total > GLOBAL_OUT_OF_ORDER && this.pending_bytes() > 0 {
-            // Over the global budget: this direction gives up its holes now.
+        // All connections' out-of-order data share the memory budget (per direction the bound
+        // is `max_out_of_order_bytes`): thousands of lossy connections must not add up.
+        let over_budget = (this.unsettled() || other.unsettled()) && {
+            other.settle(&certs.budget);
+            !this.settle(&certs.budget)
+        };
+        if over_budget {
+            let budget = certs.budget.clone();
+            // Over the budget: this direction gives up its holes now (delivering what it
+            // buffered after them), so nothing more is held for it.
             let held = this.pending_bytes();
             let m = this.midstream;
             this.flush(frame, &mut |del| deliver(app, certs, dir, m, ts_ns, del));
-            *pending_total = pending_total.saturating_sub(held);
-            *pending_overflows += 1;
+            this.settle(&budget);
+            if this.budget_overflows == 0 {
+                this.budget_first_frame = frame;
+            }
+            this.budget_overflows += 1;
+            budget.refused(Use::OutOfOrder, held as u64, frame);
         }
         let ended = seg.has(flags::RST) || (this.fin_frame.is_some() && other.fin_frame.is_some());
         if ended && conn.ended_at.is_none() {
@@ -587,9 +590,6 @@ impl State {
     /// Flushes a conversation's last bytes and closes its flow; returns it for its report.
     fn finalize(&mut self, slot: usize, at_frame: u64) -> Option<Box<Conn>> {
         let mut conn = self.conns.get_mut(slot)?.take()?;
-        self.pending_total = self
-            .pending_total
-            .saturating_sub(conn.tcp[0].pending_bytes() + conn.tcp[1].pending_bytes());
         self.free.push(slot);
         self.live -= 1;
         self.idle.remove(slot);
@@ -685,6 +685,9 @@ impl Analyzer {
             ..Default::default()
         };
         analyzer.state.tls.server_keys = analyzer.state.options.server_keys.clone();
+        let budget = Budget::new(analyzer.state.options.max_memory);
+        analyzer.decoder.set_budget(budget.clone());
+        analyzer.state.tls.budget = budget;
         for path in analyzer.state.options.keylog_files.clone() {
             if let Err(e) = analyzer.state.tls.keylog.add_file(&path) {
                 analyzer
@@ -707,6 +710,12 @@ impl Analyzer {
         let ts = pkt.ts_ns;
         self.decoder
             .decode(pkt, |seg| state.segment(seg, frame, ts));
+        let budget = &self.state.tls.budget;
+        if budget.refusals(Use::Fragments).0 > 0 {
+            // The decoder does not know frame numbers: the first fragment dropped for the
+            // budget was in this packet when none is known yet.
+            budget.note_frame(Use::Fragments, frame);
+        }
         if !self.decoder.kerberos_udp.is_empty() {
             for (src, dst, payload) in std::mem::take(&mut self.decoder.kerberos_udp) {
                 let m = kerberos::decode(&payload);
@@ -812,6 +821,11 @@ impl Analyzer {
         }
     }
 
+    /// The memory budget of this analyzer (held bytes, peak, what it refused).
+    pub fn budget(&self) -> &Budget {
+        &self.state.tls.budget
+    }
+
     /// Reports of connections finalized since the last call, in the order they ended.
     pub fn take_finished(&mut self) -> Vec<ConnectionReport> {
         std::mem::take(&mut self.finished)
@@ -861,6 +875,11 @@ impl Analyzer {
         if let Stage2::Inline(reporter) = std::mem::take(&mut self.stage2) {
             reporter.complete(&mut file_report);
         }
+        debug_assert_eq!(
+            self.state.tls.budget.held(),
+            0,
+            "every buffer gave its bytes back to the memory budget"
+        );
         (file_report, rest)
     }
 
@@ -887,6 +906,7 @@ impl Analyzer {
                 let _ = to.send(std::mem::take(batch));
             }
         }
+        self.decoder.forget_fragments();
         let mut warnings = std::mem::take(&mut self.warnings);
         warnings.extend(self.state.tls.keylog.warnings.iter().cloned());
         warnings.extend(self.state.tls.server_key_warnings());
@@ -899,13 +919,7 @@ impl Analyzer {
                 self.state.evicted, self.state.options.max_connections
             ));
         }
-        if self.state.pending_overflows > 0 {
-            warnings.push(format!(
-                "the {} MiB budget for out-of-order data of all connections was reached {} times: those holes were given up early",
-                GLOBAL_OUT_OF_ORDER >> 20,
-                self.state.pending_overflows
-            ));
-        }
+        warnings.extend(self.state.tls.budget.warnings());
         let mut file_report = assemble::file_report(
             file,
             outcome,

@@ -94,18 +94,22 @@ where
                     CaptureEvent::TlsSecrets(text) => analyzer.tls_secrets(text),
                 })?;
             let certificates = analyzer.state.tls.certs.keys().collect();
+            let budget = analyzer.state.tls.budget.clone();
             // Dropping the analyzer closes the channel: the second stage's loop ends.
-            Ok::<_, CaptureError>((analyzer.finish_first_stage(name, outcome), certificates))
+            let report = analyzer.finish_first_stage(name, outcome);
+            Ok::<_, CaptureError>((report, certificates, budget))
         });
         for batch in from {
             for event in batch {
                 reporter.event(event, &mut sink);
             }
         }
-        let (mut report, certificates) = first
+        let (mut report, certificates, budget) = first
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
         reporter.complete(&mut report);
+        // The second stage dropped the last connections' buffers.
+        debug_assert_eq!(budget.held(), 0, "every buffer gave its bytes back");
         Ok((report, certificates))
     })
 }
@@ -319,6 +323,8 @@ fn sharded(
             .map(|index| {
                 let mut options = options.clone();
                 options.shard = Some((index, shards));
+                // The shards run at once: each holds its share of the memory budget.
+                options.max_memory /= shards as usize;
                 if index > 0 {
                     // Every shard reads the whole file: count its bytes once.
                     options.progress = None;

@@ -621,6 +621,9 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
             }
         };
         let held_budget = HeldBudget::new(HELD_OUTPUT_BYTES);
+        // Files analysed at once share the memory budget (see tlsdiag::budget).
+        let mut options = options.clone();
+        options.max_memory /= pool.current_num_threads().clamp(1, inputs.len().max(1));
         let (tx, rx) = mpsc::channel::<(FileOutput, HeldOutput)>();
         std::thread::scope(|scope| {
             let inputs = &inputs;

@@ -32,6 +32,8 @@ pub(super) struct PendingDatagram {
     pub(super) have: Vec<(u32, u32)>,
     pub(super) total: Option<u32>,
     pub(super) first_ts: i64,
+    /// What `data` claims of the memory budget; given back when the datagram goes.
+    pub(super) held: crate::budget::Reservation,
 }
 
 /// IP fragment reassembly. etherparse has a pool too, but it needs a strictly sliced packet
@@ -42,6 +44,8 @@ pub(super) struct PendingDatagram {
 pub(super) struct Defrag {
     pub(super) pending: FxHashMap<FragKey, PendingDatagram>,
     pub(super) last_sweep_ns: i64,
+    /// The analyzer's memory budget: a datagram that would pass it is dropped.
+    pub(super) budget: crate::budget::Budget,
 }
 
 impl Defrag {
@@ -77,7 +81,17 @@ impl Defrag {
             have: Vec::new(),
             total: None,
             first_ts: ts_ns,
+            held: Default::default(),
         });
+        if !p.held.set(&self.budget, p.stored + payload.len()) {
+            // Over the memory budget: the datagram is dropped with what it held.
+            let held = p.held.bytes() + payload.len();
+            self.pending.remove(&key);
+            self.budget
+                .refused(crate::budget::Use::Fragments, held as u64, 0);
+            stats.fragments_dropped += 1;
+            return None;
+        }
         if p.have.len() >= MAX_FRAGMENTS {
             self.pending.remove(&key);
             stats.fragments_dropped += 1;
@@ -89,6 +103,7 @@ impl Defrag {
             // Overlapping copies add up: merge them (the same bytes win as when assembled).
             let merged = assemble(&p.fragments);
             p.stored = merged.len();
+            p.held.shrink_to(p.stored);
             p.fragments = vec![(0, merged.into_boxed_slice())];
         }
         p.have.push((offset, end as u32));

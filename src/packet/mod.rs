@@ -122,6 +122,16 @@ impl PacketDecoder {
         Self::default()
     }
 
+    /// The memory budget IP fragments pending reassembly draw on (see [`crate::budget`]).
+    pub fn set_budget(&mut self, budget: crate::budget::Budget) {
+        self.defrag.budget = budget;
+    }
+
+    /// Forgets the datagrams still waiting for fragments (the end of the capture).
+    pub fn forget_fragments(&mut self) {
+        self.defrag.pending.clear();
+    }
+
     /// Decodes one packet and calls `on_segment` with its TCP segment, if it carries one (or
     /// completes a fragmented one).
     pub fn decode<F>(&mut self, pkt: &Packet<'_>, mut on_segment: F)

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::budget::{Budget, Reservation};
 use crate::packet::{flags, TcpSegment};
 
 /// Bytes handed to the consumer of one direction, in stream order.
@@ -95,7 +96,16 @@ pub struct HalfStream {
     /// frame that told).
     isn_choice: Option<(u64, &'static str, u64)>,
     pub stats: HalfStats,
+    /// What the buffered segments claim of the memory budget (see [`settle`](Self::settle)).
+    held: Reservation,
+    /// Times the memory budget made this direction give up its holes, and the first frame.
+    pub budget_overflows: u64,
+    pub budget_first_frame: u64,
 }
+
+/// What one buffered segment costs beyond its bytes (map node, vector header), counted so
+/// that many tiny segments cannot hold much more memory than the budget says.
+const PENDING_OVERHEAD: usize = 64;
 
 /// SYN-ACKs with distinct sequence numbers remembered per direction (middleboxes, SYN cookies
 /// and load balancers send a few; more is noise).
@@ -151,6 +161,9 @@ impl HalfStream {
             syn_acks: false,
             isn_choice: None,
             stats: HalfStats::default(),
+            held: Reservation::default(),
+            budget_overflows: 0,
+            budget_first_frame: 0,
         }
     }
 
@@ -556,6 +569,24 @@ impl HalfStream {
     /// Bytes buffered out of order.
     pub fn pending_bytes(&self) -> usize {
         self.pending_bytes
+    }
+
+    /// Brings this direction's claim on the memory budget to what it buffers now (bytes and
+    /// per-segment overhead). False when the budget refused the growth: the caller then gives
+    /// up this direction's holes ([`flush`](Self::flush)) and settles again, which only
+    /// shrinks. Checked after each segment rather than before, so the budget may be passed by
+    /// at most one segment for the moment it takes to flush.
+    pub fn settle(&mut self, budget: &Budget) -> bool {
+        self.held.set(budget, self.holding())
+    }
+
+    /// What is buffered differs from what is claimed: [`settle`](Self::settle) has work.
+    pub fn unsettled(&self) -> bool {
+        self.held.bytes() != self.holding()
+    }
+
+    fn holding(&self) -> usize {
+        self.pending_bytes + self.pending.len() * PENDING_OVERHEAD
     }
 }
 

@@ -40,6 +40,9 @@ pub struct TlsContext {
     pub keys_used: Vec<bool>,
     /// Subjects of server certificates of RSA key exchanges that no server key matches.
     pub unmatched_certificates: Vec<String>,
+    /// The analyzer's memory budget, which incomplete handshake messages draw on (and, through
+    /// the analyzer, out-of-order TCP data and IP fragments).
+    pub budget: crate::budget::Budget,
 }
 
 impl TlsContext {

@@ -6,6 +6,22 @@ use super::handshake::{self, handshake_name, Detail, TLS13};
 use super::keys::KeySwitch;
 use super::*;
 
+/// Which buffer of a direction just grew (see [`TlsSession::settle_layer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Hold {
+    /// The incomplete record: on refusal the caller drops it.
+    Record,
+    /// The incomplete handshake message: on refusal it is dropped here.
+    Message,
+}
+
+/// An empty buffer keeps an allocation at most this large (uncounted) for the next bytes.
+pub(super) const SMALL: usize = 4096;
+
+/// What one piece of an incomplete handshake message costs beyond its bytes (its list of
+/// frames), counted against the memory budget.
+const HS_PIECE_OVERHEAD: usize = 64;
+
 impl TlsSession {
     pub(super) fn sslv2_record(&mut self, d: usize, content: &[u8], at_frame: u64, ts_ns: i64) {
         self.sslv2_records += 1;
@@ -87,8 +103,142 @@ impl TlsSession {
         });
     }
 
-    /// Appends plaintext handshake bytes and decodes every message they complete.
+    /// Appends plaintext handshake bytes and decodes every message they complete; what is left
+    /// of an incomplete message draws on the memory budget.
     pub(super) fn handshake_bytes(
+        &mut self,
+        d: usize,
+        content: &[u8],
+        at_frame: u64,
+        ts_ns: i64,
+        ctx: &mut TlsContext,
+    ) {
+        self.reassemble_handshake(d, content, at_frame, ts_ns, ctx);
+        self.settle_layer(d, Hold::Message, at_frame, ctx);
+    }
+
+    /// Brings direction `d`'s claim on the memory budget to what it holds while waiting for
+    /// more: the incomplete record (`body`) and the incomplete handshake message. Checked once
+    /// bytes were taken (so the budget may be passed by one segment or one record, at most
+    /// 18 KiB, for that moment). Returns false when the budget refused a record's bytes: the
+    /// caller drops that record. When it refuses an incomplete handshake message, the message is
+    /// dropped here and the rest of it skipped, as for a message over 4 MiB, and the connection
+    /// says so.
+    pub(super) fn settle_layer(
+        &mut self,
+        d: usize,
+        what: Hold,
+        at_frame: u64,
+        ctx: &mut TlsContext,
+    ) -> bool {
+        let layer = &mut self.layers[d];
+        // A large message leaves a large allocation behind: give it back once done or mostly
+        // unused. An empty buffer keeps at most a small allocation and is not counted.
+        let cap = layer.hs_buf.capacity();
+        if (layer.hs_buf.is_empty() && cap > SMALL)
+            || (cap > 64 << 10 && layer.hs_buf.len() < cap / 4)
+        {
+            layer.hs_buf.shrink_to_fit();
+        }
+        let used = |v: &Vec<u8>| if v.is_empty() { 0 } else { v.capacity() };
+        let want =
+            used(&layer.body) + used(&layer.hs_buf) + layer.hs_pieces.len() * HS_PIECE_OVERHEAD;
+        if layer.held.set(&ctx.budget, want) {
+            return true;
+        }
+        if what == Hold::Record || layer.hs_buf.len() < 4 {
+            if what == Hold::Message {
+                // Too little to know the message: a few bytes are kept whatever the budget says.
+                layer.held.force(&ctx.budget, want);
+            }
+            return what == Hold::Message;
+        }
+        let kind = layer.hs_buf[0];
+        let len =
+            u32::from_be_bytes([0, layer.hs_buf[1], layer.hs_buf[2], layer.hs_buf[3]]) as usize;
+        let have = layer.hs_buf.len();
+        layer.hs_skip = (4 + len).saturating_sub(have);
+        layer.hs_buf = Vec::new();
+        layer.hs_pieces = Vec::new();
+        let want = used(&layer.body);
+        layer.held.force(&ctx.budget, want);
+        ctx.budget
+            .refused(crate::budget::Use::Tls, have as u64, at_frame);
+        self.note(format!(
+            "handshake bytes beyond the memory budget were dropped at frame {at_frame}: {} of {len} bytes was not decoded ({have} bytes had arrived; --max-memory)",
+            handshake_name(kind),
+        ));
+        true
+    }
+
+    /// The memory budget refused the bytes of the current record of direction `d`: the rest
+    /// of the record is walked but not read. A handshake record takes its message with it (the
+    /// rest of the message is skipped, as for a message over 4 MiB); the connection says so.
+    pub(super) fn drop_record_over_budget(
+        &mut self,
+        d: usize,
+        at_frame: u64,
+        ctx: &mut TlsContext,
+    ) {
+        let layer = &mut self.layers[d];
+        let Some(mut rec) = layer.cur else { return };
+        let arrived = layer.hs_buf.len() + layer.body.len();
+        rec.keep = false;
+        rec.over_budget = true;
+        layer.cur = Some(rec);
+        if rec.kind == 22 && layer.hs_buf.is_empty() && layer.hs_skip >= rec.len {
+            // All of it is the rest of a message already given up (and said): skip it here.
+            layer.hs_skip -= rec.len;
+            layer.body = Vec::new();
+            self.settle_layer(d, Hold::Record, at_frame, ctx);
+            return;
+        }
+        // The record may first end a message being skipped; the dropped one starts after that.
+        let skipped = if layer.hs_buf.is_empty() {
+            layer.hs_skip.min(rec.len)
+        } else {
+            0
+        };
+        if rec.kind == 22 {
+            // Those bytes go by unread with the record.
+            layer.hs_skip -= skipped;
+        }
+        let header: Vec<u8> = layer
+            .hs_buf
+            .iter()
+            .chain(layer.body.get(skipped..).unwrap_or(&[]))
+            .take(4)
+            .copied()
+            .collect();
+        let text = match header[..] {
+            [kind, a, b, c] if rec.kind == 22 && handshake_name(kind) != "unknown" => {
+                let len = u32::from_be_bytes([0, a, b, c]) as usize;
+                // The message's bytes that go by unread: what was buffered, and this record
+                // after the end of the message being skipped.
+                layer.hs_skip =
+                    (4 + len).saturating_sub(layer.hs_buf.len() + rec.len - skipped);
+                format!(
+                    "handshake bytes beyond the memory budget were dropped at frame {at_frame}: {} of {len} bytes was not decoded ({arrived} bytes had arrived; --max-memory)",
+                    handshake_name(kind)
+                )
+            }
+            _ => format!(
+                "TLS bytes beyond the memory budget were dropped at frame {at_frame}: a record of {} bytes was not read (--max-memory)",
+                rec.len
+            ),
+        };
+        if rec.kind == 22 {
+            layer.hs_buf = Vec::new();
+            layer.hs_pieces = Vec::new();
+        }
+        layer.body = Vec::new();
+        ctx.budget
+            .refused(crate::budget::Use::Tls, arrived as u64, at_frame);
+        self.settle_layer(d, Hold::Record, at_frame, ctx);
+        self.note(text);
+    }
+
+    fn reassemble_handshake(
         &mut self,
         d: usize,
         mut content: &[u8],

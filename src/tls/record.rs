@@ -4,6 +4,7 @@
 
 use super::handshake::{handshake_name, TLS13};
 use super::keys::MAX_APP_CHUNKS;
+use super::reassembly::Hold;
 use super::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +29,8 @@ pub(super) struct Record {
     pub(super) keep: bool,
     /// Bytes of it were lost in a capture gap.
     pub(super) damaged: bool,
+    /// Its content was not buffered: the memory budget refused (see `settle_layer`).
+    pub(super) over_budget: bool,
     /// SSLv2 record (2-byte header).
     pub(super) sslv2: bool,
     /// Version bytes of the record header (part of the AEAD additional data and the MAC).
@@ -52,6 +55,9 @@ pub(super) struct RecordLayer {
     pub(super) hs_pieces: Vec<(usize, Vec<u64>)>,
     /// Bytes of an oversized handshake message still to skip.
     pub(super) hs_skip: usize,
+    /// What `body`, `hs_buf` and `hs_pieces` claim of the memory budget (see
+    /// `settle_layer`).
+    pub(super) held: crate::budget::Reservation,
     /// After ChangeCipherSpec (TLS <= 1.2): handshake records are encrypted.
     pub(super) encrypted: bool,
     pub(super) finished_seen: bool,
@@ -96,6 +102,7 @@ impl RecordLayer {
             hs_buf: Vec::new(),
             hs_pieces: Vec::new(),
             hs_skip: 0,
+            held: Default::default(),
             encrypted: false,
             finished_seen: false,
             ccs_seen: false,
@@ -348,6 +355,7 @@ impl TlsSession {
                         remaining: len,
                         keep: true,
                         damaged: false,
+                        over_budget: false,
                         sslv2: true,
                         hdr_version: [0, 2],
                     }
@@ -376,6 +384,7 @@ impl TlsSession {
                         remaining: len,
                         keep,
                         damaged: false,
+                        over_budget: false,
                         sslv2: false,
                         hdr_version: [header[1], header[2]],
                     }
@@ -417,6 +426,9 @@ impl TlsSession {
             }
             if rec.keep {
                 layer.body.extend_from_slice(&bytes[pos..pos + n]);
+                if !self.settle_layer(d, Hold::Record, at_frame, ctx) {
+                    self.drop_record_over_budget(d, at_frame, ctx);
+                }
             }
             pos += n;
             if rec.remaining == 0 {
@@ -444,7 +456,10 @@ impl TlsSession {
         let body = std::mem::take(&mut self.layers[d].body);
         let content: &[u8] = inline.unwrap_or(&body);
         let dir = d as u8;
-        if rec.damaged {
+        if rec.over_budget {
+            // A record all the same (said when it was dropped: `drop_record_over_budget`).
+            self.detected = true;
+        } else if rec.damaged {
             if rec.kind == 22 && rec.keep {
                 self.note(format!(
                     "a handshake record completed at frame {at_frame} lost bytes in a capture gap; its messages cannot be decoded"
@@ -601,11 +616,12 @@ impl TlsSession {
         // Give the buffer back for reuse.
         let layer = &mut self.layers[d];
         layer.clear_frames();
-        if inline.is_none() {
+        if inline.is_none() && body.capacity() <= super::reassembly::SMALL {
             let mut body = body;
             body.clear();
             layer.body = body;
         }
+        self.settle_layer(d, Hold::Record, at_frame, ctx);
     }
 
     /// Bytes of direction `dir` were lost in a capture gap.
