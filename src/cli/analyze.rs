@@ -59,10 +59,6 @@ pub(crate) struct FileOutput {
     pub(crate) elapsed: Duration,
 }
 
-/// Output of files analysed ahead of their turn kept in memory, all files together; the rest
-/// waits in temporary files (see `held`).
-const HELD_OUTPUT_BYTES: usize = 16 << 20;
-
 /// Files at least this large are worth sharding (see `shards_for`).
 pub(crate) const SHARD_MIN_BYTES: u64 = 32 << 20;
 
@@ -620,7 +616,8 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
                 return ExitCode::from(EXIT_INPUT_ERROR);
             }
         };
-        let held_budget = HeldBudget::new(HELD_OUTPUT_BYTES);
+        // Output held for its turn takes a quarter of the memory budget.
+        let held_budget = HeldBudget::new(options.max_memory / 4);
         // Files analysed at once share the memory budget (see tlsdiag::budget).
         let mut options = options.clone();
         options.max_memory /= pool.current_num_threads().clamp(1, inputs.len().max(1));

@@ -102,9 +102,9 @@ pub(crate) struct AnalysisOptions {
     pub(crate) max_out_of_order: usize,
     /// Memory held at once while waiting for more data: out-of-order TCP segments, incomplete
     /// TLS records and handshake messages, and IP fragments of all connections together (e.g.
-    /// 64M, 1G, or bytes). Past it, what would be held is given up or dropped, and the report says what and
+    /// 32M, 1G, or bytes). Past it, what would be held is given up or dropped, and the report says what and
     /// where. With -j N, each of the N threads gets 1/N of it.
-    #[arg(long, default_value = "64M", value_parser = tlsdiag::budget::parse_size, value_name = "SIZE")]
+    #[arg(long, default_value = "32M", value_parser = tlsdiag::budget::parse_size, value_name = "SIZE")]
     pub(crate) max_memory: usize,
     /// Seconds of capture time without packets after which a connection is finalized.
     #[arg(long, default_value_t = 600, value_name = "SECONDS")]
