@@ -1,5 +1,7 @@
-//! One file analysed on several threads (`analyze_path_sharded`) gives exactly the report of
-//! one thread: same connections, `tcp.stream` numbers, findings, counts and summary.
+//! One file analysed on several threads gives exactly the report of one thread: same
+//! connections in the same order, `tcp.stream` numbers, findings, counts and summary. Two
+//! threads run the analysis as two stages (`analyze_pipelined`, and `analyze_path_sharded` with
+//! 2); more share the conversations out (`analyze_path_sharded` with 3).
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +36,47 @@ fn same_report_sharded(path: &Path) {
             assert_eq!(a.summary.by_code, b.summary.by_code, "{}", path.display());
             assert!(b.connections.is_empty());
         }
+    }
+}
+
+/// The reports streamed by the two-stage analysis, in order, and its file report, are those of
+/// one thread, byte for byte once serialized.
+fn same_stream_on_two_threads(path: &Path) {
+    let mut options = tlsdiag::Options::default();
+    if let Some(keys) = tlsdiag::check::keylog_beside(path) {
+        options.keylog_files = vec![path.with_file_name(keys)];
+    }
+    let run = |two: bool| {
+        let (input, compression) = tlsdiag::capture::open_input(path).unwrap();
+        let mut lines = Vec::new();
+        let sink = |c: tlsdiag::ConnectionReport| lines.push(serde_json::to_string(&c).unwrap());
+        let name = path.display().to_string();
+        let report = if two {
+            tlsdiag::analyzer::analyze_pipelined(input, compression, name, options.clone(), sink)
+        } else {
+            tlsdiag::analyzer::analyze_streaming(input, compression, name, options.clone(), sink)
+        };
+        let report = report.map(|r| serde_json::to_string(&r).unwrap());
+        (report.map_err(|e| e.to_string()), lines)
+    };
+    let (one, one_lines) = run(false);
+    let (two, two_lines) = run(true);
+    assert_eq!(one, two, "{}: file reports differ", path.display());
+    assert!(
+        one_lines == two_lines,
+        "{}: streamed reports differ",
+        path.display()
+    );
+}
+
+#[test]
+fn two_stages_stream_what_one_thread_streams() {
+    let ours = captures_under(&Path::new(env!("CARGO_MANIFEST_DIR")).join("captures"));
+    let public =
+        captures_under(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/captures-public"));
+    assert!(ours.len() >= 59);
+    for path in ours.iter().chain(&public) {
+        same_stream_on_two_threads(path);
     }
 }
 
@@ -125,5 +168,12 @@ fn the_cli_shares_one_large_file_out_and_prints_the_same() {
         counts(run(&["-f", "summary", "-j", "1"])),
         counts(run(&["-f", "summary", "-j", "2"]))
     );
+    // Streamed formats: the second thread writes the reports as they end.
+    for args in [&["-f", "jsonl"][..], &["-f", "text", "--stream"][..]] {
+        let one = run(&[args, &["-j", "1"]].concat());
+        let two = run(&[args, &["-j", "2"]].concat());
+        assert!(one.len() > 1_000_000, "{args:?}");
+        assert!(one == two, "{args:?}: -j 1 and -j 2 differ");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -250,6 +250,50 @@ mod tests {
         b
     }
 
+    /// Gives `data` in reads of at most 1000 bytes, then fails with `error` if set.
+    struct Failing {
+        data: io::Cursor<Vec<u8>>,
+        error: Option<io::ErrorKind>,
+    }
+
+    impl Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(1000);
+            match self.data.read(&mut buf[..n])? {
+                0 => match self.error.take() {
+                    Some(kind) => Err(io::Error::new(kind, "broken")),
+                    None => Ok(0),
+                },
+                n => Ok(n),
+            }
+        }
+    }
+
+    #[test]
+    fn read_ahead_gives_every_byte_then_the_error_in_order() {
+        let data: Vec<u8> = (0..3_500_000u32).map(|i| (i % 251) as u8).collect();
+        for error in [None, Some(io::ErrorKind::UnexpectedEof)] {
+            let inner = Failing {
+                data: io::Cursor::new(data.clone()),
+                error,
+            };
+            let mut ahead = ReadAhead::new(Box::new(inner));
+            let mut got = Vec::new();
+            let mut buf = vec![0; 7777];
+            let end = loop {
+                match ahead.read(&mut buf) {
+                    Ok(0) => break None,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(e) => break Some(e.kind()),
+                }
+            };
+            assert!(got == data, "{error:?}: bytes differ");
+            assert_eq!(end, error);
+            // After the end, the end again.
+            assert_eq!(ahead.read(&mut buf).unwrap(), 0);
+        }
+    }
+
     #[test]
     fn etl_is_recognised_by_content_and_by_name() {
         let r = decompress(Box::new(io::Cursor::new(etl_head())));
