@@ -53,7 +53,7 @@ pub fn analyze_pipelined<F>(
 where
     F: FnMut(ConnectionReport),
 {
-    pipelined((input, compression), name, options, (false, false), sink).map(|(report, _)| report)
+    pipelined((input, compression), name, options, false, sink).map(|(report, _)| report)
 }
 
 /// Batches of events in flight between the two stages at most (each of [`EVENT_BATCH`]
@@ -61,16 +61,17 @@ where
 const PIPELINE_DEPTH: usize = 16;
 
 /// The two-stage run behind [`analyze_pipelined`]; also returns the keys of the distinct
-/// certificates seen (for merging shards). With `read_ahead` a third thread reads the capture
-/// ahead of the first stage: that pays when the second stage has little to do (summary, or
-/// reports kept for the end: 0.61 s to 0.42 s on the 1 GB handshake-heavy capture), and costs
-/// when it writes every report as it comes (JSON Lines: 0.47 s to 0.55 s), the three threads
-/// then competing for two cores.
+/// certificates seen (for merging shards). A third thread reads the capture ahead of the first
+/// stage ([`capture::ReadAhead`]). Measured on two cores with the 1 GB bench captures, it pays
+/// where the second stage has little to do (summary of handshake-heavy traffic 0.61 to 0.42 s;
+/// JSON Lines of bulk traffic 0.28 to 0.19 s) and costs where both stages are busy (JSON Lines
+/// of handshake-heavy traffic 0.49-0.59 s to 0.64-0.71 s, three threads competing for two
+/// cores); bulk traffic is the common case.
 fn pipelined<F>(
     (input, compression): (Box<dyn std::io::Read + Send>, capture::Compression),
     name: String,
     options: Options,
-    (keep_all_reports, read_ahead): (bool, bool),
+    keep_all_reports: bool,
     mut sink: F,
 ) -> Result<(FileReport, Vec<(usize, u64)>), CaptureError>
 where
@@ -82,11 +83,7 @@ where
     std::thread::scope(|scope| {
         let first = scope.spawn(move || {
             let counter = options.progress.clone();
-            let input: Box<dyn std::io::Read + Send> = if read_ahead {
-                Box::new(capture::ReadAhead::new(input))
-            } else {
-                input
-            };
+            let input = Box::new(capture::ReadAhead::new(input));
             let mut analyzer = Analyzer::with_channel(options, to);
             let outcome =
                 capture::read_capture_counted(input, compression, counter, |ev| match ev {
@@ -275,9 +272,7 @@ pub fn analyze_path_sharded(
         let mut connections = Vec::new();
         let name = path.display().to_string();
         let input = capture::open_input(path)?;
-        let (report, _) = pipelined(input, name, options.clone(), (true, true), |c| {
-            connections.push(c)
-        })?;
+        let (report, _) = pipelined(input, name, options.clone(), true, |c| connections.push(c))?;
         return Ok(complete(report, connections, &options));
     }
     sharded(path, options, shards, true)
@@ -293,10 +288,7 @@ pub fn summarize_path_sharded(
     if shards == 2 || (shards > 2 && path == Path::new("-")) {
         let (input, compression) = capture::open_input(path)?;
         let name = path.display().to_string();
-        // No report is kept: the second stage has little to do, a reader thread pays.
-        let (keep_all_reports, read_ahead) = (false, true);
-        let flags = (keep_all_reports, read_ahead);
-        return pipelined((input, compression), name, options, flags, drop).map(|(r, _)| r);
+        return analyze_pipelined(input, compression, name, options, drop);
     }
     if shards <= 1 {
         let (input, compression) = capture::open_input(path)?;
