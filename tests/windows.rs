@@ -369,3 +369,23 @@ fn schannel_bad_exports_are_clear_errors() {
         "{out}"
     );
 }
+
+#[test]
+fn a_huge_tolerance_is_no_overflow() {
+    // Found by review after the fuzz run: the joins widened each connection's time span by
+    // the tolerance with plain arithmetic (a panic in debug builds).
+    let (code, out, err) = tlsdiag(&[
+        captures().join("tls12-ca-list-17k.pcap").to_str().unwrap(),
+        "--schannel-events",
+        captures()
+            .join("schannel/system-schannel.xml")
+            .to_str()
+            .unwrap(),
+        "--iis-log",
+        captures().join("iislogs").to_str().unwrap(),
+        "--iis-log-tolerance",
+        "9223372036854775807",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Schannel events: 7 in 1 file(s)"), "{out}");
+}

@@ -34,7 +34,10 @@ pub fn join(
             let (ch, cp) = host_port(&c.client)?;
             let (sh, sp) = host_port(&c.server)?;
             let start = c.start_ns.div_euclid(1_000_000_000);
-            let end = (c.end_ns + 999_999_999).div_euclid(1_000_000_000);
+            let end = c
+                .end_ns
+                .saturating_add(999_999_999)
+                .div_euclid(1_000_000_000);
             Some((ch, cp, sh, sp, start, end))
         })
         .collect();
@@ -49,8 +52,8 @@ pub fn join(
                     && l.client_port.is_none_or(|p| p == *cp)
                     && *sh == l.server_ip
                     && *sp == l.server_port
-                    && l.time >= start - tolerance_secs
-                    && l.time <= end + tolerance_secs;
+                    && l.time >= start.saturating_sub(tolerance_secs)
+                    && l.time <= end.saturating_add(tolerance_secs);
                 ok.then_some(i)
             })
             .collect();

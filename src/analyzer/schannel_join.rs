@@ -23,7 +23,11 @@ pub fn join(
         let candidates: Vec<usize> = connections
             .iter()
             .enumerate()
-            .filter(|(_, c)| e.time_ns >= c.start_ns - tol && e.time_ns <= c.end_ns + tol)
+            .filter(|(_, c)| {
+                // A huge --iis-log-tolerance saturates instead of overflowing.
+                e.time_ns >= c.start_ns.saturating_sub(tol)
+                    && e.time_ns <= c.end_ns.saturating_add(tol)
+            })
             .filter(|(_, c)| match (e.id, e.alert) {
                 (36887 | 36888, Some(a)) => c.alerts.iter().any(|x| x.description == Some(a)),
                 (36885, _) => c
