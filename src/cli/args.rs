@@ -103,7 +103,9 @@ pub(crate) struct AnalysisOptions {
     /// Memory held at once while waiting for more data: out-of-order TCP segments, incomplete
     /// TLS records and handshake messages, and IP fragments of all connections together (e.g.
     /// 32M, 1G, or bytes). Past it, what would be held is given up or dropped, and the report says what and
-    /// where. With -j N, each of the N threads gets 1/N of it.
+    /// where. With -j N, each of the N threads gets 1/N of it; over many files, the output of
+    /// files waiting for their turn keeps a quarter of it in memory and the rest in temporary
+    /// files.
     #[arg(long, default_value = "32M", value_parser = tlsdiag::budget::parse_size, value_name = "SIZE")]
     pub(crate) max_memory: usize,
     /// Seconds of capture time without packets after which a connection is finalized.
