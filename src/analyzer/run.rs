@@ -1,6 +1,7 @@
 //! The entry points over whole inputs: a file or bytes at once, streamed connection by
-//! connection, or shared out among threads (each reading the file, each keeping its share of
-//! the conversations), and the joins of outside logs that need every report.
+//! connection, in two stages on two threads (packets; reports), or shared out among more
+//! threads (each reading the file, each keeping its share of the conversations), and the joins
+//! of outside logs that need every report.
 
 use super::*;
 use crate::findings;
@@ -252,13 +253,11 @@ fn collect(
     Ok(complete(report, connections, &options))
 }
 
-/// Like [`analyze_path`], on `shards` threads: each reads the whole file and decodes every
-/// packet, and tracks every TCP conversation (so `tcp.stream` numbers stay Wireshark's), but
-/// reassembles and analyses only the conversations its shard owns. Reading and decoding is the
-/// small part of the work on handshake-heavy captures, so this pays there; on bulk traffic,
-/// where little but reading is left, it does not (README, Performance). The result is the
-/// same report as [`analyze_path`]. Standard input cannot be read twice and is analysed on
-/// one thread.
+/// Like [`analyze_path`], on `shards` threads. Two run the analysis in two stages (see
+/// [`analyze_pipelined`]), as does standard input, which cannot be read twice. With more, each
+/// reads the whole file and decodes every packet, and tracks every TCP conversation (so
+/// `tcp.stream` numbers stay Wireshark's), but reassembles and analyses only the conversations
+/// its shard owns. The result is the same report as [`analyze_path`].
 pub fn analyze_path_sharded(
     path: &Path,
     options: Options,
