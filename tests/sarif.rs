@@ -179,3 +179,94 @@ fn an_unreadable_capture_is_a_tool_notification() {
     assert!(text.contains("no-such-capture.pcap"), "{text}");
     assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), 2);
 }
+
+/// SARIF results made as connections end (only the results and the 401/403 reports kept) are
+/// those of the held report, linked both ways, on every capture, ours and public, on one and on
+/// two threads.
+#[test]
+fn results_gathered_as_connections_end_are_those_of_the_held_report() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut all = tlsdiag::check::captures_in(&root.join("captures")).unwrap();
+    let public = root.join("../shared/captures-public");
+    if public.exists() {
+        all.extend(tlsdiag::check::captures_in(&public).unwrap());
+    }
+    assert!(all.len() >= 59);
+    all.extend(linked_captures());
+    let mut linked = 0;
+    for path in all {
+        let mut options = tlsdiag::Options::default();
+        if let Some(keys) = tlsdiag::check::keylog_beside(&path) {
+            options.keylog_files = vec![path.with_file_name(keys)];
+        }
+        let Ok(held) = tlsdiag::analyze_path(&path, options.clone()) else {
+            continue;
+        };
+        let expected = tlsdiag::render::sarif::sarif_results(&held);
+        linked += expected.matches("within a minute on tcp.stream").count();
+        for two_threads in [false, true] {
+            let name = path.display().to_string();
+            let mut collector = tlsdiag::render::sarif::SarifCollector::new(&name);
+            let (input, compression) = tlsdiag::capture::open_input(&path).unwrap();
+            tlsdiag::analyzer::analyze_streaming_unlinked(
+                input,
+                compression,
+                name,
+                options.clone(),
+                two_threads,
+                |c| collector.add(c),
+            )
+            .unwrap();
+            assert!(
+                collector.finish() == expected,
+                "{} (two threads: {two_threads})",
+                path.display()
+            );
+        }
+    }
+    // Two of the captures have a 403 linked to a handshake problem (one before it, one after
+    // it in the file), so linking is compared too.
+    assert_eq!(linked, 2);
+}
+
+/// The failed client-certificate handshake of one capture and the 403 of another with the
+/// same client and server (its port changed), in both orders, written to temporary files (as
+/// tests/http.rs builds them).
+fn linked_captures() -> Vec<PathBuf> {
+    let records = |bytes: &[u8]| -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut pos = 24;
+        while pos + 16 <= bytes.len() {
+            let caplen = u32::from_le_bytes(bytes[pos + 8..pos + 12].try_into().unwrap()) as usize;
+            out.push(bytes[pos..pos + 16 + caplen].to_vec());
+            pos += 16 + caplen;
+        }
+        out
+    };
+    let tls = std::fs::read(capture("tls12-client-cert-empty-required.pcap")).unwrap();
+    let http = std::fs::read(capture("http-401-403.pcap")).unwrap();
+    let mut http_records = records(&http);
+    for r in &mut http_records {
+        let t = 16 + 14 + (r[16 + 14] & 0x0f) as usize * 4;
+        for at in [t, t + 2] {
+            if u16::from_be_bytes([r[at], r[at + 1]]) == 44325 {
+                r[at..at + 2].copy_from_slice(&44310u16.to_be_bytes());
+            }
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("tlsdiag-sarif-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut out = Vec::new();
+    for (name, first_tls) in [("tls-then-403.pcap", true), ("403-then-tls.pcap", false)] {
+        let mut bytes = tls[..24].to_vec();
+        let (a, b) = (records(&tls), http_records.clone());
+        let (first, second) = if first_tls { (a, b) } else { (b, a) };
+        for r in first.iter().chain(&second) {
+            bytes.extend_from_slice(r);
+        }
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        out.push(path);
+    }
+    out
+}

@@ -18,7 +18,7 @@ use reporter::{Event, Reporter};
 
 pub use run::{
     analyze_bytes, analyze_path, analyze_path_sharded, analyze_pipelined, analyze_streaming,
-    summarize_path_sharded,
+    analyze_streaming_unlinked, summarize_path_sharded,
 };
 
 use std::path::Path;

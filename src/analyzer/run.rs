@@ -14,6 +14,41 @@ pub fn analyze_streaming<F>(
     compression: capture::Compression,
     name: String,
     options: Options,
+    sink: F,
+) -> Result<FileReport, CaptureError>
+where
+    F: FnMut(ConnectionReport),
+{
+    streaming((input, compression), name, options, false, sink)
+}
+
+/// Like [`analyze_streaming`] (on two threads when `two_threads`, as [`analyze_pipelined`]),
+/// but a 401/403 is not linked to the earlier connections' handshake problems as it ends: for
+/// a caller that links it both ways once the file is read ([`findings::ProblemIndex`]).
+pub fn analyze_streaming_unlinked<F>(
+    input: Box<dyn std::io::Read + Send>,
+    compression: capture::Compression,
+    name: String,
+    options: Options,
+    two_threads: bool,
+    sink: F,
+) -> Result<FileReport, CaptureError>
+where
+    F: FnMut(ConnectionReport),
+{
+    if two_threads {
+        pipelined((input, compression), name, options, true, sink).map(|(report, _)| report)
+    } else {
+        streaming((input, compression), name, options, true, sink)
+    }
+}
+
+/// The one-thread streamed run; `keep_all_reports` turns off linking as connections end.
+fn streaming<F>(
+    (input, compression): (Box<dyn std::io::Read + Send>, capture::Compression),
+    name: String,
+    options: Options,
+    keep_all_reports: bool,
     mut sink: F,
 ) -> Result<FileReport, CaptureError>
 where
@@ -21,6 +56,9 @@ where
 {
     let counter = options.progress.clone();
     let mut analyzer = Analyzer::new(options);
+    if keep_all_reports {
+        analyzer.keep_all_reports();
+    }
     let outcome = capture::read_capture_counted(input, compression, counter, |ev| {
         match ev {
             CaptureEvent::Packet(p) => analyzer.packet(&p),

@@ -57,6 +57,8 @@ pub(crate) struct FileOutput {
     pub(crate) report: Option<FileReport>,
     pub(crate) error: Option<String>,
     pub(crate) elapsed: Duration,
+    /// SARIF results gathered as the connections ended (the report then has none).
+    pub(crate) sarif: Option<String>,
 }
 
 /// Files at least this large are worth sharding (see `shards_for`).
@@ -245,8 +247,29 @@ pub(crate) fn process(
         Format::Jsonl => true,
         Format::Json | Format::Summary | Format::Sarif | Format::Parquet | Format::Html => false,
     };
+    // SARIF needs only each connection's results: they are made as connections end, unless
+    // outside logs are joined to the whole report first.
+    let sarif_streamed =
+        format == Format::Sarif && options.iis_log.is_none() && options.schannel.is_none();
+    let mut sarif = None;
     let result = match format {
         _ if streamed => stream_file(path, &name, options, format, shards >= 2, out),
+        Format::Sarif if sarif_streamed => {
+            let mut collector = render::sarif::SarifCollector::new(&name);
+            let result = capture::open_input(path).and_then(|(input, compression)| {
+                let (two_threads, sink) = (shards >= 2, |c| collector.add(c));
+                tlsdiag::analyzer::analyze_streaming_unlinked(
+                    input,
+                    compression,
+                    name.clone(),
+                    options,
+                    two_threads,
+                    sink,
+                )
+            });
+            sarif = Some(collector.finish());
+            result
+        }
         // The whole report is written at the end: analyse on `shards` threads.
         Format::Json | Format::Text | Format::Sarif | Format::Parquet | Format::Html => {
             tlsdiag::analyze_path_sharded(path, options, shards)
@@ -286,6 +309,7 @@ pub(crate) fn process(
                 report: Some(r),
                 error: None,
                 elapsed,
+                sarif,
             }
         }
         Err(e) => FileOutput {
@@ -293,6 +317,7 @@ pub(crate) fn process(
             report: None,
             error: Some(format!("{name}: {e}")),
             elapsed,
+            sarif: None,
         },
     }
 }
@@ -501,95 +526,97 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
         };
         let _ = out.write_all(render::html::html_head(&title).as_bytes());
     }
-    let mut finish_file =
-        |r: FileOutput, rendered: Option<HeldOutput>, out: &mut dyn Write, totals: &mut Totals| {
-            totals.add(&r);
-            if let Some(e) = &r.error {
-                eprintln!("tlsdiag: {e}");
-                unreadable.push(e.clone());
-                if format == Format::Jsonl {
-                    #[derive(serde::Serialize)]
-                    struct ErrorLine<'a> {
-                        kind: &'static str,
-                        schema_version: u32,
-                        file: &'a str,
-                        error: &'a str,
-                    }
-                    let line = ErrorLine {
-                        kind: "error",
-                        schema_version: model::SCHEMA_VERSION,
-                        file: &inputs[r.index].display().to_string(),
-                        error: e,
-                    };
-                    if let Ok(line) = serde_json::to_string(&line) {
-                        let _ = writeln!(out, "{line}");
-                    }
+    let mut finish_file = |mut r: FileOutput,
+                           rendered: Option<HeldOutput>,
+                           out: &mut dyn Write,
+                           totals: &mut Totals| {
+        totals.add(&r);
+        if let Some(e) = &r.error {
+            eprintln!("tlsdiag: {e}");
+            unreadable.push(e.clone());
+            if format == Format::Jsonl {
+                #[derive(serde::Serialize)]
+                struct ErrorLine<'a> {
+                    kind: &'static str,
+                    schema_version: u32,
+                    file: &'a str,
+                    error: &'a str,
                 }
-            } else if let Some(rep) = &r.report {
-                for w in rep.warnings.iter().filter(|_| !args.quiet) {
-                    // A warning about the key logs holds for every file: said once.
-                    eprintln!("tlsdiag: {}: warning: {w}", rep.file);
+                let line = ErrorLine {
+                    kind: "error",
+                    schema_version: model::SCHEMA_VERSION,
+                    file: &inputs[r.index].display().to_string(),
+                    error: e,
+                };
+                if let Ok(line) = serde_json::to_string(&line) {
+                    let _ = writeln!(out, "{line}");
                 }
             }
-            if let Some(held) = rendered {
-                if let Err(e) = held.write_to(out) {
-                    eprintln!(
-                        "tlsdiag: {}: held output lost: {e}",
-                        inputs[r.index].display()
-                    );
+        } else if let Some(rep) = &r.report {
+            for w in rep.warnings.iter().filter(|_| !args.quiet) {
+                // A warning about the key logs holds for every file: said once.
+                eprintln!("tlsdiag: {}: warning: {w}", rep.file);
+            }
+        }
+        if let Some(held) = rendered {
+            if let Err(e) = held.write_to(out) {
+                eprintln!(
+                    "tlsdiag: {}: held output lost: {e}",
+                    inputs[r.index].display()
+                );
+            }
+        }
+        if format == Format::Json {
+            if let Some(rep) = &r.report {
+                if json_written > 0 {
+                    let _ = out.write_all(b",\n");
+                }
+                // Serialized through a buffer of its own: every small piece of the
+                // pretty-printed text would otherwise be a dynamic call on `out`.
+                {
+                    let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut *out);
+                    let _ = render::write_json_report(&mut w, rep);
+                    let _ = w.flush();
+                }
+                if !many {
+                    let _ = out.write_all(b"\n");
+                }
+                json_written += 1;
+            }
+        } else if format == Format::Sarif {
+            let part = match (r.sarif.take(), &r.report) {
+                (Some(part), Some(_)) => part,
+                (None, Some(report)) => render::sarif::sarif_results(report),
+                (_, None) => String::new(),
+            };
+            if !part.is_empty() {
+                if sarif_parts > 0 {
+                    let _ = out.write_all(b",\n");
+                }
+                let _ = out.write_all(part.as_bytes());
+                sarif_parts += 1;
+            }
+        } else if let (Some(dir), Some(rep)) = (&parquet_dir, &r.report) {
+            match write_parquet(rep, dir) {
+                Ok(n) => {
+                    let _ = writeln!(out, "{}: {n}", rep.file);
+                }
+                Err(e) => {
+                    eprintln!("tlsdiag: {}: {e}", rep.file);
+                    unreadable.push(e);
                 }
             }
-            if format == Format::Json {
-                if let Some(rep) = &r.report {
-                    if json_written > 0 {
-                        let _ = out.write_all(b",\n");
-                    }
-                    // Serialized through a buffer of its own: every small piece of the
-                    // pretty-printed text would otherwise be a dynamic call on `out`.
-                    {
-                        let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut *out);
-                        let _ = render::write_json_report(&mut w, rep);
-                        let _ = w.flush();
-                    }
-                    if !many {
-                        let _ = out.write_all(b"\n");
-                    }
-                    json_written += 1;
-                }
-            } else if format == Format::Sarif {
-                let part = r
-                    .report
-                    .as_ref()
-                    .map(render::sarif::sarif_results)
-                    .unwrap_or_default();
-                if !part.is_empty() {
-                    if sarif_parts > 0 {
-                        let _ = out.write_all(b",\n");
-                    }
-                    let _ = out.write_all(part.as_bytes());
-                    sarif_parts += 1;
-                }
-            } else if let (Some(dir), Some(rep)) = (&parquet_dir, &r.report) {
-                match write_parquet(rep, dir) {
-                    Ok(n) => {
-                        let _ = writeln!(out, "{}: {n}", rep.file);
-                    }
-                    Err(e) => {
-                        eprintln!("tlsdiag: {}: {e}", rep.file);
-                        unreadable.push(e);
-                    }
-                }
-            } else if format == Format::Text && many {
-                let _ = out.write_all(b"\n");
-            }
-            if r.index + 1 == inputs.len() {
-                // The last file's report (with every connection for json, text, sarif and html:
-                // hundreds of MB for a 1 GB capture) is not freed piece by piece just before
-                // the process ends and the system takes its memory back at once; that took
-                // about a tenth of `-f json` on a 1 GB capture.
-                std::mem::forget(r);
-            }
-        };
+        } else if format == Format::Text && many {
+            let _ = out.write_all(b"\n");
+        }
+        if r.index + 1 == inputs.len() {
+            // The last file's report (with every connection for json, text, sarif and html:
+            // hundreds of MB for a 1 GB capture) is not freed piece by piece just before
+            // the process ends and the system takes its memory back at once; that took
+            // about a tenth of `-f json` on a 1 GB capture.
+            std::mem::forget(r);
+        }
+    };
     let sequential = !many || args.analysis.jobs == Some(1);
     if sequential {
         for (i, path) in inputs.iter().enumerate() {

@@ -19,66 +19,92 @@ pub struct Recent {
 
 /// Links every HTTP 401/403 to handshake problems of the same client and server within a minute
 /// on any other connection of the file, before or after it. Used when all reports are kept (JSON
-/// and library use); streamed output links to earlier connections only.
+/// and library use); streamed output links to earlier connections only. The linked streams are
+/// named in the order of `connections`.
+pub fn correlate_all(connections: &mut [ConnectionReport]) {
+    let mut index = ProblemIndex::default();
+    for (i, c) in connections.iter().enumerate() {
+        index.add(c, (i as u64, 0));
+    }
+    index.seal();
+    for c in connections.iter_mut() {
+        index.link(c);
+    }
+}
+
+/// The handshake problems of one file's connections, gathered in any order, so that each
+/// 401/403 can then be linked to those of its client and server within a minute before or
+/// after it ([`correlate_all`], and SARIF, which writes the other connections' results as they
+/// end and keeps only these).
 ///
 /// The connections with handshake problems are grouped by (client host, server) and sorted by
 /// start time: each 401/403 looks only at its own group's entries within the window (two binary
 /// searches), so a file with many failing handshakes is not compared connection by connection.
-/// The linked streams are named in the order of `connections`.
-pub fn correlate_all(connections: &mut [ConnectionReport]) {
-    let links: Vec<(usize, String)> = {
-        let connections = &*connections;
-        let mut by_pair: FxHashMap<(&str, &str), Vec<Problem>> = FxHashMap::default();
-        for (index, c) in connections.iter().enumerate() {
-            let codes = problem_codes(c);
-            if !codes.is_empty() {
-                by_pair
-                    .entry((host_str(&c.client), c.server.as_str()))
-                    .or_default()
-                    .push(Problem {
-                        start_ns: c.start_ns,
-                        index,
-                        stream: c.stream,
-                        codes,
-                    });
-            }
+#[derive(Default)]
+pub struct ProblemIndex {
+    by_pair: FxHashMap<(String, String), Vec<Problem>>,
+}
+
+impl ProblemIndex {
+    /// Notes `c`'s handshake problems, if it has any; `order` places its stream among the
+    /// streams a link names.
+    pub fn add(&mut self, c: &ConnectionReport, order: (u64, u64)) {
+        let codes = problem_codes(c);
+        if !codes.is_empty() {
+            self.by_pair
+                .entry((host_str(&c.client).to_string(), c.server.clone()))
+                .or_default()
+                .push(Problem {
+                    start_ns: c.start_ns,
+                    order,
+                    stream: c.stream,
+                    codes,
+                });
         }
-        if by_pair.is_empty() {
+    }
+
+    /// Sorts what was added; call once, before [`ProblemIndex::link`].
+    pub fn seal(&mut self) {
+        for list in self.by_pair.values_mut() {
+            list.sort_unstable_by_key(|p| (p.start_ns, p.order));
+        }
+    }
+
+    /// Whether `c` has a finding that a link would be added to (a 401 or 403).
+    pub fn wants_link(c: &ConnectionReport) -> bool {
+        c.findings.iter().any(wants_link)
+    }
+
+    /// Adds to `c`'s 401/403 findings the handshake problems of its client and server within a
+    /// minute on other connections.
+    pub fn link(&self, c: &mut ConnectionReport) {
+        if !Self::wants_link(c) {
             return;
         }
-        for list in by_pair.values_mut() {
-            list.sort_unstable_by_key(|p| (p.start_ns, p.index));
+        let Some(list) = self
+            .by_pair
+            .get(&(host_str(&c.client).to_string(), c.server.clone()))
+        else {
+            return;
+        };
+        let from = c.start_ns.saturating_sub(CORRELATION_WINDOW_NS);
+        let to = c.start_ns.saturating_add(CORRELATION_WINDOW_NS);
+        let lo = list.partition_point(|p| p.start_ns < from);
+        let hi = list.partition_point(|p| p.start_ns <= to);
+        let mut near: Vec<&Problem> = list[lo..hi]
+            .iter()
+            .filter(|p| p.stream != c.stream)
+            .collect();
+        if near.is_empty() {
+            return;
         }
-        let mut links = Vec::new();
-        for (index, c) in connections.iter().enumerate() {
-            if !c.findings.iter().any(wants_link) {
-                continue;
-            }
-            let Some(list) = by_pair.get(&(host_str(&c.client), c.server.as_str())) else {
-                continue;
-            };
-            let from = c.start_ns.saturating_sub(CORRELATION_WINDOW_NS);
-            let to = c.start_ns.saturating_add(CORRELATION_WINDOW_NS);
-            let lo = list.partition_point(|p| p.start_ns < from);
-            let hi = list.partition_point(|p| p.start_ns <= to);
-            let mut near: Vec<&Problem> = list[lo..hi]
-                .iter()
-                .filter(|p| p.stream != c.stream)
-                .collect();
-            if near.is_empty() {
-                continue;
-            }
-            near.sort_unstable_by_key(|p| p.index);
-            let linked: Vec<String> = near
-                .iter()
-                .map(|p| format!("tcp.stream {} ({})", p.stream, p.codes.join(", ")))
-                .collect();
-            links.push((index, linked.join(", ")));
-        }
-        links
-    };
-    for (index, linked) in links {
-        for f in connections[index].findings.iter_mut() {
+        near.sort_unstable_by_key(|p| p.order);
+        let linked: Vec<String> = near
+            .iter()
+            .map(|p| format!("tcp.stream {} ({})", p.stream, p.codes.join(", ")))
+            .collect();
+        let linked = linked.join(", ");
+        for f in c.findings.iter_mut() {
             if wants_link(f) {
                 f.explanation.push_str(&format!(
                     " The same client had a handshake problem with this server within a minute on {linked}: that is the likely cause."
@@ -88,11 +114,11 @@ pub fn correlate_all(connections: &mut [ConnectionReport]) {
     }
 }
 
-/// A connection with handshake problems, as [`correlate_all`] keeps it.
+/// A connection with handshake problems, as [`ProblemIndex`] keeps it.
 struct Problem {
     start_ns: i64,
-    /// Position in the connections (the order the links are named in).
-    index: usize,
+    /// Where its stream is named among the links.
+    order: (u64, u64),
     stream: u64,
     codes: Vec<&'static str>,
 }

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::findings::{catalog, explain_text, CodeDoc};
+use crate::findings::{catalog, explain_text, CodeDoc, ProblemIndex};
 use crate::model::*;
 
 /// Where docs/findings.md is published; each rule's `helpUri` is its section there.
@@ -78,36 +78,112 @@ pub fn sarif_results(r: &FileReport) -> String {
     let uri = path_uri(&r.file);
     let mut lines: Vec<String> = Vec::new();
     for c in &r.connections {
-        for f in &c.findings {
-            let mut result = json!({
-                "ruleId": f.code,
-                "level": level(f.severity),
-                "message": { "text": format!("{}. {}", f.title.trim_end_matches('.'), f.explanation) },
-                "locations": [{
-                    "physicalLocation": { "artifactLocation": { "uri": uri } },
-                    "logicalLocations": [{
-                        "name": format!("tcp.stream {}", c.stream),
-                        "fullyQualifiedName": format!("{} -> {} (tcp.stream {})", c.client, c.server, c.stream),
-                        "kind": "resource",
-                    }],
-                }],
-                "partialFingerprints": { "tlsdiagFinding/v1": fingerprint(&r.file, &c.server, f.code) },
-                "properties": {
-                    "stream": c.stream,
-                    "client": c.client,
-                    "server": c.server,
-                    "frames": f.frames,
-                    "wiresharkFilter": f.filter,
-                    "outcome": c.outcome.status.word(),
-                },
-            });
-            if let Some(i) = codes.iter().position(|&k| k == f.code) {
-                result["ruleIndex"] = i.into();
-            }
-            lines.push(format!("        {result}"));
-        }
+        connection_results(&r.file, &uri, &codes, c, &mut lines);
     }
     lines.join(",\n")
+}
+
+/// The results of one connection's findings.
+fn connection_results(
+    file: &str,
+    uri: &str,
+    codes: &[&str],
+    c: &ConnectionReport,
+    lines: &mut Vec<String>,
+) {
+    for f in &c.findings {
+        let mut result = json!({
+            "ruleId": f.code,
+            "level": level(f.severity),
+            "message": { "text": format!("{}. {}", f.title.trim_end_matches('.'), f.explanation) },
+            "locations": [{
+                "physicalLocation": { "artifactLocation": { "uri": uri } },
+                "logicalLocations": [{
+                    "name": format!("tcp.stream {}", c.stream),
+                    "fullyQualifiedName": format!("{} -> {} (tcp.stream {})", c.client, c.server, c.stream),
+                    "kind": "resource",
+                }],
+            }],
+            "partialFingerprints": { "tlsdiagFinding/v1": fingerprint(file, &c.server, f.code) },
+            "properties": {
+                "stream": c.stream,
+                "client": c.client,
+                "server": c.server,
+                "frames": f.frames,
+                "wiresharkFilter": f.filter,
+                "outcome": c.outcome.status.word(),
+            },
+        });
+        if let Some(i) = codes.iter().position(|&k| k == f.code) {
+            result["ruleIndex"] = i.into();
+        }
+        lines.push(format!("        {result}"));
+    }
+}
+
+/// A file's SARIF results gathered as its connections end, without keeping their reports: each
+/// connection's results are written at once, except a 401/403's, which waits for the end of
+/// the file to be linked to handshake problems before and after it (as `correlate_all` links
+/// them in a held report); then the results are put in stream order, as a held report has
+/// them. Only the results, the problems and those few reports are kept.
+pub struct SarifCollector {
+    file: String,
+    uri: String,
+    codes: Vec<&'static str>,
+    /// Results by (stream, order of end), as the held report sorts its connections.
+    results: Vec<((u64, u64), Vec<String>)>,
+    waiting: Vec<((u64, u64), ConnectionReport)>,
+    problems: ProblemIndex,
+    ended: u64,
+}
+
+impl SarifCollector {
+    pub fn new(file: &str) -> SarifCollector {
+        SarifCollector {
+            file: file.to_string(),
+            uri: path_uri(file),
+            codes: catalog().map(|d| d.code).collect(),
+            results: Vec::new(),
+            waiting: Vec::new(),
+            problems: ProblemIndex::default(),
+            ended: 0,
+        }
+    }
+
+    /// Takes one connection's report as it ends.
+    pub fn add(&mut self, c: ConnectionReport) {
+        let key = (c.stream, self.ended);
+        self.ended += 1;
+        self.problems.add(&c, key);
+        if ProblemIndex::wants_link(&c) {
+            self.waiting.push((key, c));
+        } else if !c.findings.is_empty() {
+            let mut lines = Vec::new();
+            connection_results(&self.file, &self.uri, &self.codes, &c, &mut lines);
+            self.results.push((key, lines));
+        }
+    }
+
+    /// The file's results, as [`sarif_results`] writes them for the held report.
+    pub fn finish(mut self) -> String {
+        self.problems.seal();
+        for (key, mut c) in std::mem::take(&mut self.waiting) {
+            self.problems.link(&mut c);
+            let mut lines = Vec::new();
+            connection_results(&self.file, &self.uri, &self.codes, &c, &mut lines);
+            self.results.push((key, lines));
+        }
+        self.results.sort_unstable_by_key(|(key, _)| *key);
+        // Each result is freed as soon as it is copied: the file's results are held once.
+        let mut out = String::new();
+        for line in self.results.into_iter().flat_map(|(_, lines)| lines) {
+            if !out.is_empty() {
+                out.push_str(",\n");
+            }
+            out.push_str(&line);
+        }
+        out
+    }
 }
 
 /// Closes the results and the log; `errors` (files that could not be read) become tool
