@@ -13,7 +13,7 @@ use tlsdiag::model::{Severity, Summary};
 use tlsdiag::{capture, model, render, FileReport, Options};
 
 use super::args::*;
-use super::held::{HeldBudget, HeldOutput};
+use super::held::HeldOutput;
 use super::*;
 
 /// Expands the inputs: directories recursively, `--files-from` lists; input order is kept.
@@ -257,13 +257,14 @@ pub(crate) fn process(
         Format::Sarif if sarif_streamed => {
             let mut collector = render::sarif::SarifCollector::new(&name);
             let result = capture::open_input(path).and_then(|(input, compression)| {
-                let (two_threads, sink) = (shards >= 2, |c| collector.add(c));
+                let name = name.clone();
+                let sink = |c| collector.add(c);
                 tlsdiag::analyzer::analyze_streaming_unlinked(
                     input,
                     compression,
-                    name.clone(),
+                    name,
                     options,
-                    two_threads,
+                    shards >= 2,
                     sink,
                 )
             });
@@ -644,7 +645,7 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
             }
         };
         // Output held for its turn takes a quarter of the memory budget.
-        let held_budget = HeldBudget::new(options.max_memory / 4);
+        let held_budget = tlsdiag::budget::Budget::new(options.max_memory / 4);
         // Files analysed at once share the memory budget (see tlsdiag::budget).
         let mut options = options.clone();
         options.max_memory /= pool.current_num_threads().clamp(1, inputs.len().max(1));
