@@ -7,6 +7,7 @@ pub mod jsonl;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod sarif;
+pub mod spool;
 pub mod text;
 
 pub use json::write_json_report;
