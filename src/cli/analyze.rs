@@ -239,38 +239,43 @@ pub(crate) fn process(
 ) -> FileOutput {
     let started = Instant::now();
     let name = path.display().to_string();
+    let joins = options.iis_log.is_some() || options.schannel.is_some();
     let streamed = match format {
         // The IIS log is joined once every connection is known: held output only.
-        Format::Text => {
-            streams_text(path, stream) && options.iis_log.is_none() && options.schannel.is_none()
-        }
+        Format::Text => streams_text(path, stream) && !joins,
         Format::Jsonl => true,
         Format::Json | Format::Summary | Format::Sarif | Format::Parquet | Format::Html => false,
     };
-    // SARIF needs only each connection's results: they are made as connections end, unless
-    // outside logs are joined to the whole report first.
-    let sarif_streamed =
-        format == Format::Sarif && options.iis_log.is_none() && options.schannel.is_none();
-    let mut sarif = None;
+    // The formats whose file header comes first are made as connections end, a piece for each,
+    // unless outside logs are joined to the whole report first.
+    let limit = options.max_memory / 4;
+    let mut collector = match format {
+        _ if joins => None,
+        Format::Sarif => Some(Collector::Sarif(render::sarif::SarifCollector::new(&name))),
+        Format::Json => Some(Collector::Json(render::json::JsonCollector::new(limit))),
+        Format::Html => Some(Collector::Html(render::html::HtmlCollector::new(limit))),
+        Format::Text | Format::Jsonl | Format::Summary | Format::Parquet => None,
+    };
+    let mut collect_error = None;
     let result = match format {
         _ if streamed => stream_file(path, &name, options, format, shards >= 2, out),
-        Format::Sarif if sarif_streamed => {
-            let mut collector = render::sarif::SarifCollector::new(&name);
-            let result = capture::open_input(path).and_then(|(input, compression)| {
-                let name = name.clone();
-                let sink = |c| collector.add(c);
-                tlsdiag::analyzer::analyze_streaming_unlinked(
-                    input,
-                    compression,
-                    name,
-                    options,
-                    shards >= 2,
-                    sink,
-                )
-            });
-            sarif = Some(collector.finish());
-            result
-        }
+        _ if collector.is_some() => capture::open_input(path).and_then(|(input, compression)| {
+            let sink = |c| {
+                if let Some(collector) = collector.as_mut() {
+                    if let Err(e) = collector.add(c) {
+                        collect_error.get_or_insert(e);
+                    }
+                }
+            };
+            tlsdiag::analyzer::analyze_streaming_unlinked(
+                input,
+                compression,
+                name.clone(),
+                options,
+                shards >= 2,
+                sink,
+            )
+        }),
         // The whole report is written at the end: analyse on `shards` threads.
         Format::Json | Format::Text | Format::Sarif | Format::Parquet | Format::Html => {
             tlsdiag::analyze_path_sharded(path, options, shards)
@@ -280,27 +285,58 @@ pub(crate) fn process(
         }
     };
     let elapsed = started.elapsed();
+    let failed = |error: String| FileOutput {
+        index,
+        report: None,
+        error: Some(format!("{name}: {error}")),
+        elapsed,
+        sarif: None,
+    };
+    if let Some(e) = collect_error {
+        return failed(format!("cannot keep the report's pieces: {e}"));
+    }
     match result {
         Ok(mut r) => {
             // Warnings the command already gave once (about the key logs) are not repeated
             // in every file's part.
             r.warnings.retain(|w| !said_once.contains(w));
-            let _ = match format {
-                Format::Text if !streamed => out.write_all(render::render_text(&r).as_bytes()),
+            let mut sarif = None;
+            let written = match (format, collector) {
+                (Format::Sarif, Some(Collector::Sarif(c))) => {
+                    sarif = Some(c.finish());
+                    Ok(())
+                }
+                // Serialized through a buffer of its own: every small piece of the
+                // pretty-printed text would otherwise be a dynamic call on `out`.
+                (Format::Json, collector) => {
+                    let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut *out);
+                    match collector {
+                        Some(Collector::Json(c)) => c.finish(&r, &mut w),
+                        _ => render::write_json_report(&mut w, &r),
+                    }
+                    .and_then(|_| w.flush())
+                }
+                (Format::Html, Some(Collector::Html(c))) => c.finish(&r, out),
+                (Format::Html, _) => out.write_all(render::html::html_file(&r).as_bytes()),
+                (Format::Text, _) if !streamed => out.write_all(render::render_text(&r).as_bytes()),
                 // Connections came first, as they ended; the file's header and verdict close
                 // its part.
-                Format::Text | Format::Summary => out
+                (Format::Text | Format::Summary, _) => out
                     .write_all(render::render_file_header(&r).as_bytes())
                     .and_then(|_| out.write_all(render::render_diagnosis(&r).as_bytes())),
-                Format::Jsonl => {
+                (Format::Jsonl, _) => {
                     let mut lines = Vec::with_capacity(4096);
                     render::write_jsonl_file(&mut lines, &r).and_then(|_| out.write_all(&lines))
                 }
                 // Written by the caller, which knows what came before.
-                Format::Html => out.write_all(render::html::html_file(&r).as_bytes()),
-                Format::Json | Format::Sarif | Format::Parquet => Ok(()),
+                (Format::Sarif | Format::Parquet, _) => Ok(()),
             };
-            if !matches!(format, Format::Json | Format::Sarif | Format::Parquet) {
+            if let Err(e) = written {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    return failed(format!("cannot write the report: {e}"));
+                }
+            }
+            if !matches!(format, Format::Sarif | Format::Parquet) {
                 // Rendered already: while the file waits for its turn only its counts are
                 // needed.
                 r.connections = Vec::new();
@@ -313,13 +349,53 @@ pub(crate) fn process(
                 sarif,
             }
         }
-        Err(e) => FileOutput {
-            index,
-            report: None,
-            error: Some(format!("{name}: {e}")),
-            elapsed,
-            sarif: None,
-        },
+        Err(e) => failed(e.to_string()),
+    }
+}
+
+/// Writes `prefix` before the first bytes written through it, if any are.
+struct Prefixed<'a> {
+    out: &'a mut dyn Write,
+    prefix: &'a [u8],
+}
+
+impl<'a> Prefixed<'a> {
+    fn new(out: &'a mut dyn Write, prefix: &'a [u8]) -> Prefixed<'a> {
+        Prefixed { out, prefix }
+    }
+}
+
+impl Write for Prefixed<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !buf.is_empty() && !self.prefix.is_empty() {
+            self.out.write_all(self.prefix)?;
+            self.prefix = &[];
+        }
+        self.out.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Makes one file's report pieces as its connections end (see `render::spool`).
+enum Collector {
+    Sarif(render::sarif::SarifCollector),
+    Json(render::json::JsonCollector),
+    Html(render::html::HtmlCollector),
+}
+
+impl Collector {
+    fn add(&mut self, c: tlsdiag::ConnectionReport) -> std::io::Result<()> {
+        match self {
+            Collector::Sarif(s) => {
+                s.add(c);
+                Ok(())
+            }
+            Collector::Json(j) => j.add(c),
+            Collector::Html(h) => h.add(c),
+        }
     }
 }
 
@@ -510,7 +586,8 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
     // Several files in parallel: each file's output is held until its turn, so that the result
     // is the same whatever the scheduling.
     let mut totals = Totals::default();
-    let mut json_written = 0usize;
+    // Files whose JSON report was written (they are separated by commas).
+    let json_written = std::cell::Cell::new(0usize);
     let many = inputs.len() > 1;
     if format == Format::Json && many {
         let _ = out.write_all(b"[\n");
@@ -560,6 +637,9 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
             }
         }
         if let Some(held) = rendered {
+            if format == Format::Json && r.report.is_some() && json_written.get() > 0 {
+                let _ = out.write_all(b",\n");
+            }
             if let Err(e) = held.write_to(out) {
                 eprintln!(
                     "tlsdiag: {}: held output lost: {e}",
@@ -567,23 +647,11 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
                 );
             }
         }
-        if format == Format::Json {
-            if let Some(rep) = &r.report {
-                if json_written > 0 {
-                    let _ = out.write_all(b",\n");
-                }
-                // Serialized through a buffer of its own: every small piece of the
-                // pretty-printed text would otherwise be a dynamic call on `out`.
-                {
-                    let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut *out);
-                    let _ = render::write_json_report(&mut w, rep);
-                    let _ = w.flush();
-                }
-                if !many {
-                    let _ = out.write_all(b"\n");
-                }
-                json_written += 1;
+        if format == Format::Json && r.report.is_some() {
+            if !many {
+                let _ = out.write_all(b"\n");
             }
+            json_written.set(json_written.get() + 1);
         } else if format == Format::Sarif {
             let part = match (r.sarif.take(), &r.report) {
                 (Some(part), Some(_)) => part,
@@ -626,13 +694,19 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
             } else {
                 shards_for(path, format, args.stream, args.analysis.jobs)
             };
+            // A file's JSON report follows the one before with a comma, if it has one.
+            let comma: &[u8] = if format == Format::Json && json_written.get() > 0 {
+                b",\n"
+            } else {
+                b""
+            };
             let r = process(
                 i,
                 path,
                 options.clone(),
                 format,
                 (shards, args.stream, &said_once),
-                &mut out,
+                &mut Prefixed::new(&mut out, comma),
             );
             finish_file(r, None, &mut out, &mut totals);
         }

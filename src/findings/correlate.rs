@@ -17,6 +17,44 @@ pub struct Recent {
     problems: Vec<&'static str>,
 }
 
+/// Connection reports taken as they end and handed on as a held report would have them: each
+/// under its place in `tcp.stream` order (stream, then order of end: the held report's stable
+/// sort), at once, except a 401/403's, which waits for the end of the file to be linked to the
+/// handshake problems before and after it, as [`correlate_all`] links them. Only those few
+/// reports and the problems are kept (the report formats whose pieces are written as
+/// connections end: SARIF, JSON, HTML, Parquet).
+#[derive(Default)]
+pub struct DeferredLinks {
+    problems: ProblemIndex,
+    waiting: Vec<((u64, u64), ConnectionReport)>,
+    ended: u64,
+}
+
+impl DeferredLinks {
+    /// Takes a connection as it ends; returns it with its place when it can be written now.
+    pub fn admit(&mut self, c: ConnectionReport) -> Option<((u64, u64), ConnectionReport)> {
+        let place = (c.stream, self.ended);
+        self.ended += 1;
+        self.problems.add(&c, place);
+        if ProblemIndex::wants_link(&c) {
+            self.waiting.push((place, c));
+            None
+        } else {
+            Some((place, c))
+        }
+    }
+
+    /// The connections that waited, linked, with their places.
+    pub fn finish(mut self) -> impl Iterator<Item = ((u64, u64), ConnectionReport)> {
+        self.problems.seal();
+        let problems = self.problems;
+        self.waiting.into_iter().map(move |(place, mut c)| {
+            problems.link(&mut c);
+            (place, c)
+        })
+    }
+}
+
 /// Links every HTTP 401/403 to handshake problems of the same client and server within a minute
 /// on any other connection of the file, before or after it. Used when all reports are kept (JSON
 /// and library use); streamed output links to earlier connections only. The linked streams are

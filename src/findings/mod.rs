@@ -20,7 +20,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 pub(crate) use catalog::wrap;
 pub use catalog::{catalog, catalog_markdown, doc, explain_text, CodeDoc};
-pub use correlate::{correlate_all, correlate_recent, ProblemIndex, Recent};
+pub use correlate::{correlate_all, correlate_recent, DeferredLinks, ProblemIndex, Recent};
 pub use kerberos::{file_findings as kerberos_file_findings, kerberos_rules};
 
 use crate::model::*;

@@ -6,6 +6,10 @@
 //! connections are one table at the end.
 
 use std::fmt::Write as _;
+use std::io;
+
+use super::spool::Spool;
+use crate::findings::DeferredLinks;
 
 use crate::model::*;
 use crate::tls::{Detail, Direction, HandshakeMessage};
@@ -111,6 +115,26 @@ fn filter_box(filter: &str) -> String {
 
 /// One capture's section: header, verdict, problem connections in detail, healthy ones in a table.
 pub fn html_file(r: &FileReport) -> String {
+    let mut o = file_head(r);
+    let mut order: Vec<&ConnectionReport> = r.connections.iter().collect();
+    order.sort_by_key(|c| c.stream);
+    let (problems, healthy): (Vec<&ConnectionReport>, Vec<&ConnectionReport>) =
+        order.into_iter().partition(|c| has_problem(c));
+    for c in &problems {
+        connection(&mut o, c);
+    }
+    if !healthy.is_empty() {
+        healthy_table_open(&mut o, healthy.len());
+        for c in healthy {
+            healthy_row(&mut o, c);
+        }
+        o.push_str(HEALTHY_TABLE_CLOSE);
+    }
+    o
+}
+
+/// The section's header and verdict.
+fn file_head(r: &FileReport) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "<h1>{}</h1>", esc(&r.file));
     let _ = writeln!(
@@ -126,35 +150,103 @@ pub fn html_file(r: &FileReport) -> String {
         let _ = writeln!(o, "<p class=\"meta\">warning: {}</p>", esc(w));
     }
     verdict(&mut o, r);
-    let mut order: Vec<&ConnectionReport> = r.connections.iter().collect();
-    order.sort_by_key(|c| c.stream);
-    let (problems, healthy): (Vec<&ConnectionReport>, Vec<&ConnectionReport>) =
-        order.into_iter().partition(|c| has_problem(c));
-    for c in &problems {
-        connection(&mut o, c);
-    }
-    if !healthy.is_empty() {
-        let _ = writeln!(
-            o,
-            "<h2>{} connection(s) without a problem</h2><div class=\"card\"><details><summary>show them</summary><table><tr><th>tcp.stream</th><th>client</th><th>server</th><th>SNI</th><th>version</th><th>outcome</th><th>findings</th></tr>",
-            healthy.len()
-        );
-        for c in healthy {
-            let _ = writeln!(
-                o,
-                "<tr><td>{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                c.stream,
-                esc(&c.client),
-                esc(&c.server),
-                esc(c.sni.as_deref().unwrap_or("")),
-                esc(c.tls_version.as_deref().unwrap_or(if c.tls { "" } else { "no TLS" })),
-                if c.tls { c.outcome.status.word() } else { "" },
-                c.findings.len()
-            );
-        }
-        o.push_str("</table></details></div>\n");
-    }
     o
+}
+
+fn healthy_table_open(o: &mut String, count: usize) {
+    let _ = writeln!(
+        o,
+        "<h2>{count} connection(s) without a problem</h2><div class=\"card\"><details><summary>show them</summary><table><tr><th>tcp.stream</th><th>client</th><th>server</th><th>SNI</th><th>version</th><th>outcome</th><th>findings</th></tr>",
+    );
+}
+
+const HEALTHY_TABLE_CLOSE: &str = "</table></details></div>\n";
+
+fn healthy_row(o: &mut String, c: &ConnectionReport) {
+    let _ = writeln!(
+        o,
+        "<tr><td>{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        c.stream,
+        esc(&c.client),
+        esc(&c.server),
+        esc(c.sni.as_deref().unwrap_or("")),
+        esc(c.tls_version.as_deref().unwrap_or(if c.tls { "" } else { "no TLS" })),
+        if c.tls { c.outcome.status.word() } else { "" },
+        c.findings.len()
+    );
+}
+
+/// A file's HTML section made as its connections end, so that it is never held whole: each
+/// connection is rendered at once (a 401/403 once linked, at the end: [`DeferredLinks`]) into
+/// a [`Spool`], problems before healthy ones, and [`HtmlCollector::finish`] writes the header
+/// and verdict, then the pieces in `tcp.stream` order: the bytes [`html_file`] gives for the
+/// held report.
+pub struct HtmlCollector {
+    /// Pieces by (healthy, stream, order of end).
+    spool: Spool<(bool, u64, u64)>,
+    links: DeferredLinks,
+    healthy: usize,
+    piece: String,
+}
+
+impl HtmlCollector {
+    /// A collector keeping up to `limit` bytes of rendered connections in memory.
+    pub fn new(limit: usize) -> HtmlCollector {
+        HtmlCollector {
+            spool: Spool::new(limit),
+            links: DeferredLinks::default(),
+            healthy: 0,
+            piece: String::new(),
+        }
+    }
+
+    /// Takes one connection's report as it ends.
+    pub fn add(&mut self, c: ConnectionReport) -> io::Result<()> {
+        match self.links.admit(c) {
+            Some((place, c)) => self.put(place, &c),
+            None => Ok(()),
+        }
+    }
+
+    fn put(&mut self, (stream, ended): (u64, u64), c: &ConnectionReport) -> io::Result<()> {
+        self.piece.clear();
+        let healthy = !has_problem(c);
+        if healthy {
+            self.healthy += 1;
+            healthy_row(&mut self.piece, c);
+        } else {
+            connection(&mut self.piece, c);
+        }
+        let piece = &self.piece;
+        self.spool.put((healthy, stream, ended), |buf| {
+            buf.extend_from_slice(piece.as_bytes());
+            Ok(())
+        })
+    }
+
+    /// Writes the file's section: `report` is the analysis's report of the file, without its
+    /// connections (they are the ones collected).
+    pub fn finish(mut self, report: &FileReport, out: &mut dyn io::Write) -> io::Result<()> {
+        for (place, c) in std::mem::take(&mut self.links).finish() {
+            self.put(place, &c)?;
+        }
+        out.write_all(file_head(report).as_bytes())?;
+        let mut table_open = false;
+        let healthy = self.healthy;
+        self.spool.drain_sorted(|&(is_healthy, _, _), piece| {
+            if is_healthy && !table_open {
+                let mut open = String::new();
+                healthy_table_open(&mut open, healthy);
+                out.write_all(open.as_bytes())?;
+                table_open = true;
+            }
+            out.write_all(piece)
+        })?;
+        if table_open {
+            out.write_all(HEALTHY_TABLE_CLOSE.as_bytes())?;
+        }
+        Ok(())
+    }
 }
 
 fn verdict(o: &mut String, r: &FileReport) {

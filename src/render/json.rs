@@ -1,12 +1,15 @@
 //! `-f json`: a file's whole report, pretty-printed (two spaces), serialized straight into the
-//! writer given.
+//! writer given: from a held report, or connection by connection as they end
+//! ([`JsonCollector`]), spooled and written in `tcp.stream` order after the file's header.
 
 use std::io::{self, Write};
 
 use serde::Serialize;
 use serde_json::ser::Formatter;
 
-use crate::model::FileReport;
+use super::spool::Spool;
+use crate::findings::DeferredLinks;
+use crate::model::{ConnectionReport, FileReport};
 
 /// Writes the report as `serde_json::to_writer_pretty` does, byte for byte, with fewer and larger
 /// writes (a line break and its indentation are one write). `out` should be buffered (a
@@ -14,6 +17,78 @@ use crate::model::FileReport;
 pub fn write_json_report<W: Write>(out: &mut W, r: &FileReport) -> io::Result<()> {
     let mut ser = serde_json::Serializer::with_formatter(out, Pretty::default());
     r.serialize(&mut ser).map_err(io::Error::from)
+}
+
+/// A file's JSON report made as its connections end, so that it is never held whole: each
+/// connection is serialized at once (a 401/403 once linked, at the end: [`DeferredLinks`]) into
+/// a [`Spool`], and [`JsonCollector::finish`] writes the file's header, then the connections in
+/// `tcp.stream` order: the bytes [`write_json_report`] writes for the held report.
+pub struct JsonCollector {
+    spool: Spool<(u64, u64)>,
+    links: DeferredLinks,
+}
+
+/// Where a connection stands in the report: an element of `connections`, two levels down.
+const CONNECTION_DEPTH: usize = 2;
+
+impl JsonCollector {
+    /// A collector keeping up to `limit` bytes of serialized connections in memory.
+    pub fn new(limit: usize) -> JsonCollector {
+        JsonCollector {
+            spool: Spool::new(limit),
+            links: DeferredLinks::default(),
+        }
+    }
+
+    /// Takes one connection's report as it ends.
+    pub fn add(&mut self, c: ConnectionReport) -> io::Result<()> {
+        match self.links.admit(c) {
+            Some((place, c)) => self.put(place, &c),
+            None => Ok(()),
+        }
+    }
+
+    fn put(&mut self, place: (u64, u64), c: &ConnectionReport) -> io::Result<()> {
+        self.spool.put(place, |buf| {
+            let pretty = Pretty {
+                depth: CONNECTION_DEPTH,
+                has_value: false,
+            };
+            let mut ser = serde_json::Serializer::with_formatter(buf, pretty);
+            c.serialize(&mut ser).map_err(io::Error::from)
+        })
+    }
+
+    /// Writes the file's report: `report` is the analysis's report of the file, without its
+    /// connections (they are the ones collected).
+    pub fn finish<W: Write>(mut self, report: &FileReport, out: &mut W) -> io::Result<()> {
+        for (place, c) in std::mem::take(&mut self.links).finish() {
+            self.put(place, &c)?;
+        }
+        // The header is the report with no connection: it ends with the empty list, which the
+        // spooled connections fill.
+        let mut head = Vec::new();
+        write_json_report(&mut head, report)?;
+        const EMPTY_TAIL: &[u8] = b"[]\n}";
+        if !report.connections.is_empty() || !head.ends_with(EMPTY_TAIL) {
+            return Err(io::Error::other(
+                "the file's report should end with its empty list of connections",
+            ));
+        }
+        out.write_all(&head[..head.len() - EMPTY_TAIL.len() + 1])?;
+        let any = !self.spool.is_empty();
+        let mut first = true;
+        let indent = &BREAKS[..2 + 2 * CONNECTION_DEPTH];
+        self.spool.drain_sorted(|_, piece| {
+            out.write_all(if first { &indent[1..] } else { indent })?;
+            first = false;
+            out.write_all(piece)
+        })?;
+        if any {
+            out.write_all(&BREAKS[1..2 + 2 * (CONNECTION_DEPTH - 1)])?;
+        }
+        out.write_all(b"]\n}")
+    }
 }
 
 /// `,` then a line break and up to [`MAX_DEPTH`] levels of two-space indentation.

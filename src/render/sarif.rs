@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::findings::{catalog, explain_text, CodeDoc, ProblemIndex};
+use crate::findings::{catalog, explain_text, CodeDoc, DeferredLinks};
 use crate::model::*;
 
 /// Where docs/findings.md is published; each rule's `helpUri` is its section there.
@@ -121,20 +121,16 @@ fn connection_results(
     }
 }
 
-/// A file's SARIF results gathered as its connections end, without keeping their reports: each
-/// connection's results are written at once, except a 401/403's, which waits for the end of
-/// the file to be linked to handshake problems before and after it (as `correlate_all` links
-/// them in a held report); then the results are put in stream order, as a held report has
-/// them. Only the results, the problems and those few reports are kept.
+/// A file's SARIF results gathered as its connections end, without keeping their reports
+/// (a 401/403's waits to be linked, see [`DeferredLinks`]); then put in stream order, as a held
+/// report has them. Only the results and those few reports are kept.
 pub struct SarifCollector {
     file: String,
     uri: String,
     codes: Vec<&'static str>,
-    /// Results by (stream, order of end), as the held report sorts its connections.
+    /// Results by their connection's place in `tcp.stream` order.
     results: Vec<((u64, u64), Vec<String>)>,
-    waiting: Vec<((u64, u64), ConnectionReport)>,
-    problems: ProblemIndex,
-    ended: u64,
+    links: DeferredLinks,
 }
 
 impl SarifCollector {
@@ -144,36 +140,31 @@ impl SarifCollector {
             uri: path_uri(file),
             codes: catalog().map(|d| d.code).collect(),
             results: Vec::new(),
-            waiting: Vec::new(),
-            problems: ProblemIndex::default(),
-            ended: 0,
+            links: DeferredLinks::default(),
         }
     }
 
     /// Takes one connection's report as it ends.
     pub fn add(&mut self, c: ConnectionReport) {
-        let key = (c.stream, self.ended);
-        self.ended += 1;
-        self.problems.add(&c, key);
-        if ProblemIndex::wants_link(&c) {
-            self.waiting.push((key, c));
-        } else if !c.findings.is_empty() {
+        if let Some((place, c)) = self.links.admit(c) {
+            self.push(place, &c);
+        }
+    }
+
+    fn push(&mut self, place: (u64, u64), c: &ConnectionReport) {
+        if !c.findings.is_empty() {
             let mut lines = Vec::new();
-            connection_results(&self.file, &self.uri, &self.codes, &c, &mut lines);
-            self.results.push((key, lines));
+            connection_results(&self.file, &self.uri, &self.codes, c, &mut lines);
+            self.results.push((place, lines));
         }
     }
 
     /// The file's results, as [`sarif_results`] writes them for the held report.
     pub fn finish(mut self) -> String {
-        self.problems.seal();
-        for (key, mut c) in std::mem::take(&mut self.waiting) {
-            self.problems.link(&mut c);
-            let mut lines = Vec::new();
-            connection_results(&self.file, &self.uri, &self.codes, &c, &mut lines);
-            self.results.push((key, lines));
+        for (place, c) in std::mem::take(&mut self.links).finish() {
+            self.push(place, &c);
         }
-        self.results.sort_unstable_by_key(|(key, _)| *key);
+        self.results.sort_unstable_by_key(|(place, _)| *place);
         // Each result is freed as soon as it is copied: the file's results are held once.
         let mut out = String::new();
         for line in self.results.into_iter().flat_map(|(_, lines)| lines) {

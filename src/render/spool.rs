@@ -79,9 +79,12 @@ impl<K: Ord> Spool<K> {
         Ok(())
     }
 
-    /// Hands every piece to `each` in key order (pieces under equal keys in the order put),
-    /// freeing the spool.
-    pub fn drain_sorted(mut self, mut each: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+    /// Hands every piece and its key to `each` in key order (pieces under equal keys in the
+    /// order put), freeing the spool.
+    pub fn drain_sorted(
+        mut self,
+        mut each: impl FnMut(&K, &[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
         self.index.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
         let mut file = match self.file.take() {
             Some(mut f) => {
@@ -94,11 +97,11 @@ impl<K: Ord> Spool<K> {
         // Where the file reader stands: pieces put in key order are read without seeking.
         let mut position = 0u64;
         let mut piece = Vec::new();
-        for (_, offset, len) in std::mem::take(&mut self.index) {
+        for (key, offset, len) in std::mem::take(&mut self.index) {
             let len = len as usize;
             if offset >= self.spilled {
                 let start = (offset - self.spilled) as usize;
-                each(&self.memory[start..start + len])?;
+                each(&key, &self.memory[start..start + len])?;
                 continue;
             }
             let Some(reader) = file.as_mut() else {
@@ -110,7 +113,7 @@ impl<K: Ord> Spool<K> {
             piece.resize(len, 0);
             reader.read_exact(&mut piece)?;
             position = offset + len as u64;
-            each(&piece)?;
+            each(&key, &piece)?;
         }
         Ok(())
     }
@@ -123,7 +126,7 @@ mod tests {
     fn collect(spool: Spool<(u64, u64)>) -> Vec<String> {
         let mut out = Vec::new();
         spool
-            .drain_sorted(|p| {
+            .drain_sorted(|_, p| {
                 out.push(String::from_utf8(p.to_vec()).unwrap());
                 Ok(())
             })

@@ -1,5 +1,34 @@
 //! Helpers shared by the integration tests.
 
+use std::path::{Path, PathBuf};
+
+/// The captures shipped in `captures/`.
+#[allow(dead_code)]
+pub fn ours() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("captures")
+}
+
+/// Every capture, ours and the public ones (when `../shared` is there), with the options that
+/// read each (its key log, when one lies beside it).
+#[allow(dead_code)]
+pub fn every_capture() -> Vec<(PathBuf, tlsdiag::Options)> {
+    let mut all = tlsdiag::check::captures_in(&ours()).unwrap();
+    let public = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/captures-public");
+    if public.exists() {
+        all.extend(tlsdiag::check::captures_in(&public).unwrap());
+    }
+    assert!(all.len() >= 59);
+    all.into_iter()
+        .map(|path| {
+            let mut options = tlsdiag::Options::default();
+            if let Some(keys) = tlsdiag::check::keylog_beside(&path) {
+                options.keylog_files = vec![path.with_file_name(keys)];
+            }
+            (path, options)
+        })
+        .collect()
+}
+
 /// Builds a pcap of one TCP connection (Ethernet, IPv4) from (from_client, payload) pieces,
 /// with a SYN handshake first. For rules no captured server of ours shows (auth loops).
 #[allow(dead_code)] // not every test binary uses every helper
@@ -105,6 +134,49 @@ pub fn pcap_frames(pcap: &[u8], frames: &[(u64, u32)]) -> Vec<u8> {
         let ts = u32::from_le_bytes(r[..4].try_into().unwrap()) + later;
         out.extend_from_slice(&ts.to_le_bytes());
         out.extend_from_slice(&r[4..]);
+    }
+    out
+}
+
+/// The failed client-certificate handshake of one capture and the 403 of another with the
+/// same client and server (its port changed), in both orders, written to temporary files (as
+/// tests/http.rs builds them).
+#[allow(dead_code)]
+pub fn linked_captures() -> Vec<PathBuf> {
+    let records = |bytes: &[u8]| -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut pos = 24;
+        while pos + 16 <= bytes.len() {
+            let caplen = u32::from_le_bytes(bytes[pos + 8..pos + 12].try_into().unwrap()) as usize;
+            out.push(bytes[pos..pos + 16 + caplen].to_vec());
+            pos += 16 + caplen;
+        }
+        out
+    };
+    let tls = std::fs::read(ours().join("tls12-client-cert-empty-required.pcap")).unwrap();
+    let http = std::fs::read(ours().join("http-401-403.pcap")).unwrap();
+    let mut http_records = records(&http);
+    for r in &mut http_records {
+        let t = 16 + 14 + (r[16 + 14] & 0x0f) as usize * 4;
+        for at in [t, t + 2] {
+            if u16::from_be_bytes([r[at], r[at + 1]]) == 44325 {
+                r[at..at + 2].copy_from_slice(&44310u16.to_be_bytes());
+            }
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("tlsdiag-linked-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut out = Vec::new();
+    for (name, first_tls) in [("tls-then-403.pcap", true), ("403-then-tls.pcap", false)] {
+        let mut bytes = tls[..24].to_vec();
+        let (a, b) = (records(&tls), http_records.clone());
+        let (first, second) = if first_tls { (a, b) } else { (b, a) };
+        for r in first.iter().chain(&second) {
+            bytes.extend_from_slice(r);
+        }
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        out.push(path);
     }
     out
 }
