@@ -163,3 +163,261 @@ fn parquet_needs_a_directory() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("give it with -o DIR"));
 }
+
+/// Every capture, ours and public, with the keys beside it, and the two files with a 403
+/// linked to a handshake problem (one before, one after it).
+fn all_captures() -> Vec<(PathBuf, tlsdiag::Options)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut all = tlsdiag::check::captures_in(&root.join("captures")).unwrap();
+    let public = root.join("../shared/captures-public");
+    if public.exists() {
+        all.extend(tlsdiag::check::captures_in(&public).unwrap());
+    }
+    assert!(all.len() >= 59);
+    all.extend(linked_captures());
+    all.into_iter()
+        .map(|path| {
+            let mut options = tlsdiag::Options::default();
+            if let Some(keys) = tlsdiag::check::keylog_beside(&path) {
+                options.keylog_files = vec![path.with_file_name(keys)];
+            }
+            (path, options)
+        })
+        .collect()
+}
+
+/// The four files of `path` written by a `ParquetCollector` fed as connections end.
+fn collect(
+    path: &Path,
+    options: &tlsdiag::Options,
+    two_threads: bool,
+    dir: &Path,
+    limit: usize,
+    group_rows: usize,
+) -> (Vec<PathBuf>, u64) {
+    use tlsdiag::render::parquet::ParquetCollector;
+    let name = path.display().to_string();
+    let mut collector = ParquetCollector::new(&name, dir, limit)
+        .unwrap()
+        .with_row_group_rows(group_rows);
+    let (input, compression) = tlsdiag::capture::open_input(path).unwrap();
+    tlsdiag::analyzer::analyze_streaming_unlinked(
+        input,
+        compression,
+        name,
+        options.clone(),
+        two_threads,
+        |c| collector.add(c).unwrap(),
+    )
+    .unwrap();
+    let spilled = collector.spilled();
+    (collector.finish().unwrap(), spilled)
+}
+
+fn scratch(what: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tlsdiag-parquet-{what}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Tables written as connections end (only encoded rows and the 401/403 reports kept) are the
+/// very files `write_parquet` writes for the held, linked report: byte for byte, on every
+/// capture, on one and on two threads.
+#[test]
+fn tables_written_as_connections_end_are_those_of_the_held_report() {
+    let (held_dir, streamed_dir) = (scratch("held"), scratch("streamed"));
+    let mut linked = 0;
+    let mut compared = 0;
+    for (path, options) in all_captures() {
+        let Ok(held) = tlsdiag::analyze_path(&path, options.clone()) else {
+            continue;
+        };
+        assert_eq!(held.file, path.display().to_string());
+        linked += held
+            .connections
+            .iter()
+            .flat_map(|c| &c.findings)
+            .filter(|f| f.explanation.contains("within a minute on tcp.stream"))
+            .count();
+        let expected = tlsdiag::render::parquet::write_parquet(&held, &held_dir).unwrap();
+        assert_eq!(expected.len(), 4);
+        for two_threads in [false, true] {
+            let (got, _) = collect(
+                &path,
+                &options,
+                two_threads,
+                &streamed_dir,
+                8 << 20,
+                tlsdiag::render::parquet::ROW_GROUP_ROWS,
+            );
+            for (want, got) in expected.iter().zip(&got) {
+                assert_eq!(
+                    got.strip_prefix(&streamed_dir).unwrap(),
+                    want.strip_prefix(&held_dir).unwrap()
+                );
+                assert!(
+                    std::fs::read(got).unwrap() == std::fs::read(want).unwrap(),
+                    "{} differs from the held report's {} (two threads: {two_threads})",
+                    got.display(),
+                    want.display()
+                );
+            }
+        }
+        compared += 1;
+    }
+    assert!(compared >= 59, "{compared}");
+    // Two of the captures have a 403 linked to a handshake problem, so linking is compared too.
+    assert_eq!(linked, 2);
+    let _ = std::fs::remove_dir_all(&held_dir);
+    let _ = std::fs::remove_dir_all(&streamed_dir);
+}
+
+/// Row groups of three rows and a spool of 64 bytes (spilled after nearly every connection)
+/// give the same rows as the defaults, in many row groups.
+#[test]
+fn tiny_row_groups_and_a_spilled_spool_give_the_same_rows() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The public capture with the most connections when it is there, else the largest of ours;
+    // and one with a 403 linked to a handshake problem.
+    let big = [
+        "../shared/captures-public/dev/cisco+mercury/test/data/top_100_fingerprints.pcap",
+        "captures/tls12-ca-list-37k.pcap",
+    ]
+    .iter()
+    .map(|p| root.join(p))
+    .find(|p| p.exists())
+    .unwrap();
+    let options = tlsdiag::Options::default();
+    let (defaults, small) = (scratch("defaults"), scratch("small"));
+    for path in [big.clone(), linked_captures().remove(1)] {
+        let held = tlsdiag::analyze_path(&path, options.clone()).unwrap();
+        for two_threads in [false, true] {
+            let (want, _) = collect(
+                &path,
+                &options,
+                two_threads,
+                &defaults,
+                8 << 20,
+                tlsdiag::render::parquet::ROW_GROUP_ROWS,
+            );
+            let (got, spilled) = collect(&path, &options, two_threads, &small, 64, 3);
+            assert!(spilled > 0, "{}", path.display());
+            for (want, got) in want.iter().zip(&got) {
+                let rows_want = rows(want);
+                assert_eq!(rows(got), rows_want, "{}", got.display());
+                let groups = SerializedFileReader::new(std::fs::File::open(got).unwrap())
+                    .unwrap()
+                    .metadata()
+                    .num_row_groups();
+                assert_eq!(
+                    groups,
+                    rows_want.len().div_ceil(3).max(1),
+                    "{}",
+                    got.display()
+                );
+            }
+            let connections = rows(&got[0]);
+            assert_eq!(connections.len(), held.connections.len());
+            if path == big {
+                assert!(connections.len() >= 10, "{}", connections.len());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&defaults);
+    let _ = std::fs::remove_dir_all(&small);
+}
+
+/// A damaged spool piece is an error, never a panic.
+#[test]
+fn damaged_row_encodings_are_errors() {
+    use tlsdiag::render::parquet::{decode_piece, encode_connection};
+    let path = capture("http-401-403.pcap");
+    let r = tlsdiag::analyze_path(&path, tlsdiag::Options::default()).unwrap();
+    let name = path.display().to_string();
+    assert_eq!(decode_piece(&[]), Ok([0; 4]));
+    for c in &r.connections {
+        let piece = encode_connection(&name, c);
+        let certs: usize = c
+            .messages
+            .iter()
+            .filter_map(|m| match &m.detail {
+                Some(tlsdiag::tls::Detail::Certificate(x)) => Some(x.certificates.len()),
+                _ => None,
+            })
+            .sum();
+        assert_eq!(
+            decode_piece(&piece),
+            Ok([1, c.findings.len(), certs, c.http.len()])
+        );
+        // Cut anywhere inside its first row (the connection's: its table byte and 21 cells of at
+        // least a byte each), and every byte changed in turn: errors or other rows, no panic.
+        for cut in 1..22 {
+            assert!(decode_piece(&piece[..cut]).is_err(), "cut at {cut}");
+        }
+        for i in 0..piece.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut damaged = piece.clone();
+                damaged[i] ^= flip;
+                let _ = decode_piece(&damaged);
+            }
+        }
+    }
+    let garbage: [&[u8]; 7] = [
+        b"garbage",
+        &[0xff; 32],
+        // An unknown table; a text cell in an integer column.
+        &[0xd7, 0],
+        &[0xd0, 5, 1, 1, b'x'],
+        // A text longer than the piece; an integer of more than 64 bits; text not UTF-8.
+        &[0xd0, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, b'a'],
+        &[
+            0xd0, 5, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+        ],
+        &[0xd0, 1, 2, 0xc3, 0x28],
+    ];
+    for g in garbage {
+        assert!(decode_piece(g).is_err(), "{g:?}");
+    }
+}
+
+/// The failed client-certificate handshake of one capture and the 403 of another with the
+/// same client and server (its port changed), in both orders, written to temporary files (as
+/// tests/sarif.rs builds them).
+fn linked_captures() -> Vec<PathBuf> {
+    let records = |bytes: &[u8]| -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut pos = 24;
+        while pos + 16 <= bytes.len() {
+            let caplen = u32::from_le_bytes(bytes[pos + 8..pos + 12].try_into().unwrap()) as usize;
+            out.push(bytes[pos..pos + 16 + caplen].to_vec());
+            pos += 16 + caplen;
+        }
+        out
+    };
+    let tls = std::fs::read(capture("tls12-client-cert-empty-required.pcap")).unwrap();
+    let http = std::fs::read(capture("http-401-403.pcap")).unwrap();
+    let mut http_records = records(&http);
+    for r in &mut http_records {
+        let t = 16 + 14 + (r[16 + 14] & 0x0f) as usize * 4;
+        for at in [t, t + 2] {
+            if u16::from_be_bytes([r[at], r[at + 1]]) == 44325 {
+                r[at..at + 2].copy_from_slice(&44310u16.to_be_bytes());
+            }
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("tlsdiag-parquet-linked-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut out = Vec::new();
+    for (name, first_tls) in [("tls-then-403.pcap", true), ("403-then-tls.pcap", false)] {
+        let mut bytes = tls[..24].to_vec();
+        let (a, b) = (records(&tls), http_records.clone());
+        let (first, second) = if first_tls { (a, b) } else { (b, a) };
+        for r in first.iter().chain(&second) {
+            bytes.extend_from_slice(r);
+        }
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        out.push(path);
+    }
+    out
+}
