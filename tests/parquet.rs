@@ -2,6 +2,8 @@
 //! key columns (file, stream, code, severity, frames, status...). Runs with `--features parquet`.
 #![cfg(feature = "parquet")]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -167,23 +169,13 @@ fn parquet_needs_a_directory() {
 /// Every capture, ours and public, with the keys beside it, and the two files with a 403
 /// linked to a handshake problem (one before, one after it).
 fn all_captures() -> Vec<(PathBuf, tlsdiag::Options)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut all = tlsdiag::check::captures_in(&root.join("captures")).unwrap();
-    let public = root.join("../shared/captures-public");
-    if public.exists() {
-        all.extend(tlsdiag::check::captures_in(&public).unwrap());
-    }
-    assert!(all.len() >= 59);
-    all.extend(linked_captures());
-    all.into_iter()
-        .map(|path| {
-            let mut options = tlsdiag::Options::default();
-            if let Some(keys) = tlsdiag::check::keylog_beside(&path) {
-                options.keylog_files = vec![path.with_file_name(keys)];
-            }
-            (path, options)
-        })
-        .collect()
+    let mut all = common::every_capture();
+    all.extend(
+        common::linked_captures()
+            .into_iter()
+            .map(|p| (p, tlsdiag::Options::default())),
+    );
+    all
 }
 
 /// The four files of `path` written by a `ParquetCollector` fed as connections end.
@@ -289,7 +281,7 @@ fn tiny_row_groups_and_a_spilled_spool_give_the_same_rows() {
     .unwrap();
     let options = tlsdiag::Options::default();
     let (defaults, small) = (scratch("defaults"), scratch("small"));
-    for path in [big.clone(), linked_captures().remove(1)] {
+    for path in [big.clone(), common::linked_captures().remove(1)] {
         let held = tlsdiag::analyze_path(&path, options.clone()).unwrap();
         for two_threads in [false, true] {
             let (want, _) = collect(
@@ -378,46 +370,4 @@ fn damaged_row_encodings_are_errors() {
     for g in garbage {
         assert!(decode_piece(g).is_err(), "{g:?}");
     }
-}
-
-/// The failed client-certificate handshake of one capture and the 403 of another with the
-/// same client and server (its port changed), in both orders, written to temporary files (as
-/// tests/sarif.rs builds them).
-fn linked_captures() -> Vec<PathBuf> {
-    let records = |bytes: &[u8]| -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut pos = 24;
-        while pos + 16 <= bytes.len() {
-            let caplen = u32::from_le_bytes(bytes[pos + 8..pos + 12].try_into().unwrap()) as usize;
-            out.push(bytes[pos..pos + 16 + caplen].to_vec());
-            pos += 16 + caplen;
-        }
-        out
-    };
-    let tls = std::fs::read(capture("tls12-client-cert-empty-required.pcap")).unwrap();
-    let http = std::fs::read(capture("http-401-403.pcap")).unwrap();
-    let mut http_records = records(&http);
-    for r in &mut http_records {
-        let t = 16 + 14 + (r[16 + 14] & 0x0f) as usize * 4;
-        for at in [t, t + 2] {
-            if u16::from_be_bytes([r[at], r[at + 1]]) == 44325 {
-                r[at..at + 2].copy_from_slice(&44310u16.to_be_bytes());
-            }
-        }
-    }
-    let dir = std::env::temp_dir().join(format!("tlsdiag-parquet-linked-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut out = Vec::new();
-    for (name, first_tls) in [("tls-then-403.pcap", true), ("403-then-tls.pcap", false)] {
-        let mut bytes = tls[..24].to_vec();
-        let (a, b) = (records(&tls), http_records.clone());
-        let (first, second) = if first_tls { (a, b) } else { (b, a) };
-        for r in first.iter().chain(&second) {
-            bytes.extend_from_slice(r);
-        }
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        out.push(path);
-    }
-    out
 }

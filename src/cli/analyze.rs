@@ -161,22 +161,29 @@ fn parquet_dir(args: &AnalyzeArgs) -> Result<Option<PathBuf>, String> {
     Ok(Some(dir))
 }
 
-/// Writes a capture's tables; says how many rows went where.
-#[cfg(feature = "parquet")]
-fn write_parquet(r: &tlsdiag::FileReport, dir: &Path) -> Result<String, String> {
-    render::parquet::write_parquet(r, dir)?;
-    let findings: usize = r.connections.iter().map(|c| c.findings.len()).sum();
-    Ok(format!(
-        "{} connection(s), {findings} finding(s) -> {}/{{{}}}/{}",
-        r.connections.len(),
-        dir.display(),
+/// What a capture's tables hold and where they are.
+fn parquet_listing(connections: usize, findings: usize, dir: &Path, file: &str) -> String {
+    #[cfg(feature = "parquet")]
+    let (tables, part) = (
         render::parquet::TABLES.join(","),
-        render::parquet::part_name(&r.file)
-    ))
+        render::parquet::part_name(file),
+    );
+    #[cfg(not(feature = "parquet"))]
+    let (tables, part) = (String::new(), file.to_string());
+    format!(
+        "{connections} connection(s), {findings} finding(s) -> {}/{{{tables}}}/{part}",
+        dir.display(),
+    )
+}
+
+/// Writes a held report's tables (the report of a capture joined to outside logs).
+#[cfg(feature = "parquet")]
+fn write_parquet(r: &tlsdiag::FileReport, dir: &Path) -> Result<(), String> {
+    render::parquet::write_parquet(r, dir).map(|_| ())
 }
 
 #[cfg(not(feature = "parquet"))]
-fn write_parquet(_: &tlsdiag::FileReport, _: &Path) -> Result<String, String> {
+fn write_parquet(_: &tlsdiag::FileReport, _: &Path) -> Result<(), String> {
     Err("built without Parquet support".into())
 }
 
@@ -235,6 +242,7 @@ pub(crate) fn process(
     options: Options,
     format: Format,
     (shards, stream, said_once): (u32, bool, &[String]),
+    tables: Option<&Path>,
     out: &mut dyn Write,
 ) -> FileOutput {
     let started = Instant::now();
@@ -249,12 +257,23 @@ pub(crate) fn process(
     // The formats whose file header comes first are made as connections end, a piece for each,
     // unless outside logs are joined to the whole report first.
     let limit = options.max_memory / 4;
+    let failed = |error: String, elapsed: Duration| FileOutput {
+        index,
+        report: None,
+        error: Some(format!("{name}: {error}")),
+        elapsed,
+        sarif: None,
+    };
     let mut collector = match format {
         _ if joins => None,
+        Format::Parquet => match parquet_collector(&name, tables, limit) {
+            Ok(c) => c,
+            Err(e) => return failed(e, started.elapsed()),
+        },
         Format::Sarif => Some(Collector::Sarif(render::sarif::SarifCollector::new(&name))),
         Format::Json => Some(Collector::Json(render::json::JsonCollector::new(limit))),
         Format::Html => Some(Collector::Html(render::html::HtmlCollector::new(limit))),
-        Format::Text | Format::Jsonl | Format::Summary | Format::Parquet => None,
+        Format::Text | Format::Jsonl | Format::Summary => None,
     };
     let mut collect_error = None;
     let result = match format {
@@ -285,13 +304,7 @@ pub(crate) fn process(
         }
     };
     let elapsed = started.elapsed();
-    let failed = |error: String| FileOutput {
-        index,
-        report: None,
-        error: Some(format!("{name}: {error}")),
-        elapsed,
-        sarif: None,
-    };
+    let failed = |error: String| failed(error, elapsed);
     if let Some(e) = collect_error {
         return failed(format!("cannot keep the report's pieces: {e}"));
     }
@@ -328,15 +341,40 @@ pub(crate) fn process(
                     let mut lines = Vec::with_capacity(4096);
                     render::write_jsonl_file(&mut lines, &r).and_then(|_| out.write_all(&lines))
                 }
+                #[cfg(feature = "parquet")]
+                (
+                    Format::Parquet,
+                    Some(Collector::Parquet {
+                        tables: collected,
+                        connections,
+                        findings,
+                    }),
+                ) => match (collected.finish(), tables) {
+                    (Ok(_), Some(dir)) => {
+                        let listing = parquet_listing(connections, findings, dir, &r.file);
+                        writeln!(out, "{}: {listing}", r.file)
+                    }
+                    (Err(e), _) => return failed(e),
+                    (Ok(_), None) => Ok(()),
+                },
+                (Format::Parquet, _) => match tables.map(|dir| (dir, write_parquet(&r, dir))) {
+                    Some((dir, Ok(()))) => {
+                        let findings = r.connections.iter().map(|c| c.findings.len()).sum();
+                        let listing = parquet_listing(r.connections.len(), findings, dir, &r.file);
+                        writeln!(out, "{}: {listing}", r.file)
+                    }
+                    Some((_, Err(e))) => return failed(e),
+                    None => Ok(()),
+                },
                 // Written by the caller, which knows what came before.
-                (Format::Sarif | Format::Parquet, _) => Ok(()),
+                (Format::Sarif, _) => Ok(()),
             };
             if let Err(e) = written {
                 if e.kind() != std::io::ErrorKind::BrokenPipe {
                     return failed(format!("cannot write the report: {e}"));
                 }
             }
-            if !matches!(format, Format::Sarif | Format::Parquet) {
+            if format != Format::Sarif {
                 // Rendered already: while the file waits for its turn only its counts are
                 // needed.
                 r.connections = Vec::new();
@@ -384,6 +422,35 @@ enum Collector {
     Sarif(render::sarif::SarifCollector),
     Json(render::json::JsonCollector),
     Html(render::html::HtmlCollector),
+    /// With what the tables will hold, for the listing.
+    #[cfg(feature = "parquet")]
+    Parquet {
+        tables: render::parquet::ParquetCollector,
+        connections: usize,
+        findings: usize,
+    },
+}
+
+/// The Parquet tables of a capture made as its connections end, under `dir`.
+#[cfg(feature = "parquet")]
+fn parquet_collector(
+    file: &str,
+    dir: Option<&Path>,
+    limit: usize,
+) -> Result<Option<Collector>, String> {
+    let Some(dir) = dir else {
+        return Ok(None);
+    };
+    Ok(Some(Collector::Parquet {
+        tables: render::parquet::ParquetCollector::new(file, dir, limit)?,
+        connections: 0,
+        findings: 0,
+    }))
+}
+
+#[cfg(not(feature = "parquet"))]
+fn parquet_collector(_: &str, _: Option<&Path>, _: usize) -> Result<Option<Collector>, String> {
+    Err("built without Parquet support".into())
 }
 
 impl Collector {
@@ -395,6 +462,16 @@ impl Collector {
             }
             Collector::Json(j) => j.add(c),
             Collector::Html(h) => h.add(c),
+            #[cfg(feature = "parquet")]
+            Collector::Parquet {
+                tables,
+                connections,
+                findings,
+            } => {
+                *connections += 1;
+                *findings += c.findings.len();
+                tables.add(c).map_err(std::io::Error::other)
+            }
         }
     }
 }
@@ -665,16 +742,6 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
                 let _ = out.write_all(part.as_bytes());
                 sarif_parts += 1;
             }
-        } else if let (Some(dir), Some(rep)) = (&parquet_dir, &r.report) {
-            match write_parquet(rep, dir) {
-                Ok(n) => {
-                    let _ = writeln!(out, "{}: {n}", rep.file);
-                }
-                Err(e) => {
-                    eprintln!("tlsdiag: {}: {e}", rep.file);
-                    unreadable.push(e);
-                }
-            }
         } else if format == Format::Text && many {
             let _ = out.write_all(b"\n");
         }
@@ -706,6 +773,7 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
                 options.clone(),
                 format,
                 (shards, args.stream, &said_once),
+                parquet_dir.as_deref(),
                 &mut Prefixed::new(&mut out, comma),
             );
             finish_file(r, None, &mut out, &mut totals);
@@ -728,6 +796,7 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
             let inputs = &inputs;
             let options = &options;
             let stream = args.stream;
+            let parquet_dir = parquet_dir.as_deref();
             let said_once = &said_once[..];
             scope.spawn(move || {
                 pool.scope(|s| {
@@ -743,6 +812,7 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
                                 options,
                                 format,
                                 (1, stream, said_once),
+                                parquet_dir,
                                 &mut rendered,
                             );
                             let _ = tx.send((r, rendered));

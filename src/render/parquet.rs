@@ -29,7 +29,7 @@ use parquet::schema::parser::parse_message_type;
 use parquet::schema::types::Type;
 use sha2::{Digest, Sha256};
 
-use crate::findings::ProblemIndex;
+use crate::findings::DeferredLinks;
 use crate::model::*;
 use crate::render::spool::Spool;
 use crate::tls::Detail;
@@ -631,9 +631,7 @@ pub struct ParquetCollector {
     file: String,
     dir: PathBuf,
     spool: Spool<(u64, u64)>,
-    waiting: Vec<((u64, u64), ConnectionReport)>,
-    problems: ProblemIndex,
-    ended: u64,
+    links: DeferredLinks,
     group_rows: usize,
 }
 
@@ -650,9 +648,7 @@ impl ParquetCollector {
             file: file.to_string(),
             dir: dir.to_path_buf(),
             spool: Spool::new(limit),
-            waiting: Vec::new(),
-            problems: ProblemIndex::default(),
-            ended: 0,
+            links: DeferredLinks::default(),
             group_rows: ROW_GROUP_ROWS,
         })
     }
@@ -670,14 +666,10 @@ impl ParquetCollector {
 
     /// Takes one connection's report as it ends.
     pub fn add(&mut self, c: ConnectionReport) -> Result<(), String> {
-        let key = (c.stream, self.ended);
-        self.ended += 1;
-        self.problems.add(&c, key);
-        if ProblemIndex::wants_link(&c) {
-            self.waiting.push((key, c));
-            return Ok(());
+        match self.links.admit(c) {
+            Some((place, c)) => self.put(place, &c),
+            None => Ok(()),
         }
-        self.put(key, &c)
     }
 
     fn put(&mut self, key: (u64, u64), c: &ConnectionReport) -> Result<(), String> {
@@ -693,14 +685,12 @@ impl ParquetCollector {
     /// Links the waiting reports, writes the four tables and returns their files, as
     /// [`write_parquet`] does for the held report.
     pub fn finish(mut self) -> Result<Vec<PathBuf>, String> {
-        self.problems.seal();
-        for (key, mut c) in std::mem::take(&mut self.waiting) {
-            self.problems.link(&mut c);
-            self.put(key, &c)?;
+        for (place, c) in std::mem::take(&mut self.links).finish() {
+            self.put(place, &c)?;
         }
         let mut writers = Writers::create(&self.file, &self.dir, self.group_rows)?;
         self.spool
-            .drain_sorted(|piece| writers.add(piece).map_err(io::Error::other))
+            .drain_sorted(|_, piece| writers.add(piece).map_err(io::Error::other))
             .map_err(|e| e.to_string())?;
         writers.close()
     }
