@@ -175,7 +175,7 @@ fn output_does_not_depend_on_parallelism() {
     // Every format, and output held for its turn mostly in temporary files: a quarter of a
     // 64 KiB budget stays in memory, and most captures' output is larger. (Each of the two
     // threads analyses with half of the budget, as -j 1 does with 32 KiB.)
-    for format in ["jsonl", "text", "json"] {
+    for format in ["jsonl", "text", "json", "html", "sarif"] {
         let run = |jobs: &str, memory: &str| {
             let out = tlsdiag(&[
                 "-q",
@@ -196,6 +196,42 @@ fn output_does_not_depend_on_parallelism() {
             "{format}: -j 2 with held output spilled differs"
         );
     }
+}
+
+/// JSON of a directory, made as connections end (spooled to temporary files past a small
+/// budget), is the array of the files' held reports, on one thread and two.
+#[test]
+fn json_of_a_directory_is_its_held_reports() {
+    let dir = captures();
+    let mut files: Vec<PathBuf> = tlsdiag::check::captures_in(&dir).unwrap();
+    files.sort();
+    let parts: Vec<String> = files
+        .iter()
+        .filter_map(|f| tlsdiag::analyze_path(f, tlsdiag::Options::default()).ok())
+        .map(|r| {
+            let mut part = Vec::new();
+            tlsdiag::render::write_json_report(&mut part, &r).unwrap();
+            String::from_utf8(part).unwrap()
+        })
+        .collect();
+    assert!(parts.len() >= 20, "{}", parts.len());
+    let expected = format!("[\n{}\n]\n", parts.join(",\n"));
+    for jobs in ["1", "2"] {
+        let out = tlsdiag(&["-q", "-f", "json", "-j", jobs, dir.to_str().unwrap()]);
+        assert!(out.status.success(), "-j {jobs}");
+        assert!(
+            out.stdout == expected.as_bytes(),
+            "-j {jobs}: the directory's JSON is not its held reports"
+        );
+    }
+    // One file: its report and a line break.
+    let one = &files[0];
+    let out = tlsdiag(&["-f", "json", one.to_str().unwrap()]);
+    let held = tlsdiag::analyze_path(one, tlsdiag::Options::default()).unwrap();
+    let mut want = Vec::new();
+    tlsdiag::render::write_json_report(&mut want, &held).unwrap();
+    want.push(b'\n');
+    assert!(out.stdout == want);
 }
 
 #[test]

@@ -237,7 +237,11 @@ mod tests {
         let mut spool = Spool::new(1000);
         let mut want = Vec::new();
         for i in (0..3000u64).rev() {
-            let size = if i % 1000 == 7 { 300_000 } else { 700 + (i as usize % 13) };
+            let size = if i % 1000 == 7 {
+                300_000
+            } else {
+                700 + (i as usize % 13)
+            };
             let piece: Vec<u8> = (0..size).map(|j| (i as usize * 31 + j) as u8).collect();
             spool
                 .put(i, |b| {
