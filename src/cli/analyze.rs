@@ -200,10 +200,11 @@ pub(crate) fn streams_text(path: &Path, asked: bool) -> bool {
 }
 
 /// Threads to analyse one file on. Two: one reads and follows the packets, the other makes
-/// the reports and writes them (any input, any format). More than two only when the output
-/// waits for the end of the file anyway (json, summary, text that is not streamed), the file
-/// can be read once per thread (a regular, uncompressed file: every shard reads all of it) and
-/// is large enough for the threads to pay; otherwise two.
+/// the reports and writes them (any input, any format). More than two only for a summary or
+/// text that is not streamed (the formats that wait for the whole report: json, html, sarif
+/// and parquet are made as connections end instead, in bounded memory, on two threads), when
+/// the file can be read once per thread (a regular, uncompressed file: every shard reads all
+/// of it) and is large enough for the threads to pay; otherwise two.
 pub(crate) fn shards_for(path: &Path, format: Format, stream: bool, jobs: Option<usize>) -> u32 {
     let threads = jobs
         .filter(|&j| j > 0)
@@ -212,9 +213,9 @@ pub(crate) fn shards_for(path: &Path, format: Format, stream: bool, jobs: Option
         return 1;
     }
     let held = match format {
-        Format::Json | Format::Summary | Format::Sarif | Format::Parquet | Format::Html => true,
+        Format::Summary => true,
         Format::Text => !streams_text(path, stream),
-        Format::Jsonl => false,
+        Format::Json | Format::Sarif | Format::Parquet | Format::Html | Format::Jsonl => false,
     };
     // Standard input is never a regular file here, so it is not opened (that would consume it).
     let large = std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() >= SHARD_MIN_BYTES);
@@ -235,7 +236,10 @@ pub(crate) fn shards_for(path: &Path, format: Format, stream: bool, jobs: Option
 /// Analyses one file and writes its part of the report: text verdict first (header,
 /// diagnosis, connections by tcp.stream), or streamed (each connection as it ends, then header
 /// and diagnosis) for standard input, large files and `--stream`; JSON Lines always streamed.
-/// JSON is written by the caller from the returned report.
+/// JSON, HTML and Parquet are made as connections end and written in `tcp.stream` order after
+/// the file's header (`render::spool`); SARIF results are handed to the caller, which writes
+/// them between the log's head and tail. With outside logs to join (`--iis-log`,
+/// `--schannel-events`), the whole report is held and joined first.
 pub(crate) fn process(
     index: usize,
     path: &Path,
@@ -744,13 +748,6 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
             }
         } else if format == Format::Text && many {
             let _ = out.write_all(b"\n");
-        }
-        if r.index + 1 == inputs.len() {
-            // The last file's report (with every connection for json, text, sarif and html:
-            // hundreds of MB for a 1 GB capture) is not freed piece by piece just before
-            // the process ends and the system takes its memory back at once; that took
-            // about a tenth of `-f json` on a 1 GB capture.
-            std::mem::forget(r);
         }
     };
     let sequential = !many || args.analysis.jobs == Some(1);

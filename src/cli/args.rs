@@ -105,7 +105,7 @@ pub(crate) struct AnalysisOptions {
     /// 32M, 1G, or bytes). Past it, what would be held is given up or dropped, and the report says what and
     /// where. With -j N, each of the N threads gets 1/N of it; over many files, the output of
     /// files waiting for their turn keeps a quarter of it in memory and the rest in temporary
-    /// files.
+    /// files, as do the pieces of a json, html or parquet report waiting for the file's end.
     #[arg(long, default_value = "32M", value_parser = tlsdiag::budget::parse_size, value_name = "SIZE")]
     pub(crate) max_memory: usize,
     /// Seconds of capture time without packets after which a connection is finalized.
@@ -114,8 +114,9 @@ pub(crate) struct AnalysisOptions {
     /// Live connections kept at most (the longest idle are finalized first beyond it).
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     pub(crate) max_connections: usize,
-    /// Files analysed in parallel (default: all cores). `analyze` also shares one large
-    /// uncompressed file out among N threads when its report is written at the end.
+    /// Files analysed in parallel (default: all cores). One file is analysed in two stages on
+    /// two threads; a large uncompressed file whose summary or text report is written at the
+    /// end is shared out among N.
     #[arg(short = 'j', long, value_name = "N")]
     pub(crate) jobs: Option<usize>,
     /// IIS W3C log file (u_ex*.log) or directory of them to join to the connections by client
