@@ -183,6 +183,23 @@ impl Encoder<'_> {
         self.out.push(v as u8);
     }
 
+    /// The columns that open the rows of `connections` and `findings`: which capture, which
+    /// schema, which connection.
+    fn connection_columns(
+        &mut self,
+        file: Option<&str>,
+        schema: Option<i64>,
+        stream: Option<i64>,
+        c: &ConnectionReport,
+    ) {
+        self.text("file", file);
+        self.int("schema_version", schema);
+        self.int("stream", stream);
+        self.text("client", Some(c.client.as_str()));
+        self.text("server", Some(c.server.as_str()));
+        self.text("sni", c.sni.as_deref());
+    }
+
     fn text(&mut self, name: &str, v: Option<&str>) {
         self.next(name, 's');
         match v {
@@ -231,12 +248,7 @@ fn connection_rows(file: &str, c: &ConnectionReport, out: &mut Vec<u8>) {
     let file = Some(file);
     let stream = Some(c.stream as i64);
     e.row(CONNECTIONS);
-    e.text("file", file);
-    e.int("schema_version", schema);
-    e.int("stream", stream);
-    e.text("client", Some(c.client.as_str()));
-    e.text("server", Some(c.server.as_str()));
-    e.text("sni", c.sni.as_deref());
+    e.connection_columns(file, schema, stream, c);
     e.boolean("tls", Some(c.tls));
     e.text("tls_version", c.tls_version.as_deref());
     e.text("cipher_suite", c.cipher_suite.as_deref());
@@ -261,12 +273,7 @@ fn connection_rows(file: &str, c: &ConnectionReport, out: &mut Vec<u8>) {
     );
     for f in &c.findings {
         e.row(FINDINGS);
-        e.text("file", file);
-        e.int("schema_version", schema);
-        e.int("stream", stream);
-        e.text("client", Some(c.client.as_str()));
-        e.text("server", Some(c.server.as_str()));
-        e.text("sni", c.sni.as_deref());
+        e.connection_columns(file, schema, stream, c);
         e.text("code", Some(f.code));
         e.text("severity", Some(f.severity.word()));
         e.text("title", Some(f.title.as_str()));
