@@ -13,6 +13,7 @@ use tlsdiag::model::{Severity, Summary};
 use tlsdiag::{capture, model, render, FileReport, Options};
 
 use super::args::*;
+use super::collect::{self, Collector, Prefixed};
 use super::held::HeldOutput;
 use super::*;
 
@@ -161,32 +162,6 @@ fn parquet_dir(args: &AnalyzeArgs) -> Result<Option<PathBuf>, String> {
     Ok(Some(dir))
 }
 
-/// What a capture's tables hold and where they are.
-fn parquet_listing(connections: usize, findings: usize, dir: &Path, file: &str) -> String {
-    #[cfg(feature = "parquet")]
-    let (tables, part) = (
-        render::parquet::TABLES.join(","),
-        render::parquet::part_name(file),
-    );
-    #[cfg(not(feature = "parquet"))]
-    let (tables, part) = (String::new(), file.to_string());
-    format!(
-        "{connections} connection(s), {findings} finding(s) -> {}/{{{tables}}}/{part}",
-        dir.display(),
-    )
-}
-
-/// Writes a held report's tables (the report of a capture joined to outside logs).
-#[cfg(feature = "parquet")]
-fn write_parquet(r: &tlsdiag::FileReport, dir: &Path) -> Result<(), String> {
-    render::parquet::write_parquet(r, dir).map(|_| ())
-}
-
-#[cfg(not(feature = "parquet"))]
-fn write_parquet(_: &tlsdiag::FileReport, _: &Path) -> Result<(), String> {
-    Err("built without Parquet support".into())
-}
-
 /// Text reports of inputs at least this large are streamed (connections as they end, the
 /// diagnosis after them) instead of held for a verdict-first report.
 pub(crate) const STREAM_TEXT_BYTES: u64 = 256 << 20;
@@ -268,16 +243,12 @@ pub(crate) fn process(
         elapsed,
         sarif: None,
     };
-    let mut collector = match format {
-        _ if joins => None,
-        Format::Parquet => match parquet_collector(&name, tables, limit) {
+    let mut collector = match joins {
+        true => None,
+        false => match Collector::for_format(format, &name, tables, limit) {
             Ok(c) => c,
             Err(e) => return failed(e, started.elapsed()),
         },
-        Format::Sarif => Some(Collector::Sarif(render::sarif::SarifCollector::new(&name))),
-        Format::Json => Some(Collector::Json(render::json::JsonCollector::new(limit))),
-        Format::Html => Some(Collector::Html(render::html::HtmlCollector::new(limit))),
-        Format::Text | Format::Jsonl | Format::Summary => None,
     };
     let mut collect_error = None;
     let result = match format {
@@ -317,67 +288,14 @@ pub(crate) fn process(
             // Warnings the command already gave once (about the key logs) are not repeated
             // in every file's part.
             r.warnings.retain(|w| !said_once.contains(w));
-            let mut sarif = None;
-            let written = match (format, collector) {
-                (Format::Sarif, Some(Collector::Sarif(c))) => {
-                    sarif = Some(c.finish());
-                    Ok(())
-                }
-                // Serialized through a buffer of its own: every small piece of the
-                // pretty-printed text would otherwise be a dynamic call on `out`.
-                (Format::Json, collector) => {
-                    let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut *out);
-                    match collector {
-                        Some(Collector::Json(c)) => c.finish(&r, &mut w),
-                        _ => render::write_json_report(&mut w, &r),
-                    }
-                    .and_then(|_| w.flush())
-                }
-                (Format::Html, Some(Collector::Html(c))) => c.finish(&r, out),
-                (Format::Html, _) => out.write_all(render::html::html_file(&r).as_bytes()),
-                (Format::Text, _) if !streamed => out.write_all(render::render_text(&r).as_bytes()),
-                // Connections came first, as they ended; the file's header and verdict close
-                // its part.
-                (Format::Text | Format::Summary, _) => out
-                    .write_all(render::render_file_header(&r).as_bytes())
-                    .and_then(|_| out.write_all(render::render_diagnosis(&r).as_bytes())),
-                (Format::Jsonl, _) => {
-                    let mut lines = Vec::with_capacity(4096);
-                    render::write_jsonl_file(&mut lines, &r).and_then(|_| out.write_all(&lines))
-                }
-                #[cfg(feature = "parquet")]
-                (
-                    Format::Parquet,
-                    Some(Collector::Parquet {
-                        tables: collected,
-                        connections,
-                        findings,
-                    }),
-                ) => match (collected.finish(), tables) {
-                    (Ok(_), Some(dir)) => {
-                        let listing = parquet_listing(connections, findings, dir, &r.file);
-                        writeln!(out, "{}: {listing}", r.file)
-                    }
-                    (Err(e), _) => return failed(e),
-                    (Ok(_), None) => Ok(()),
-                },
-                (Format::Parquet, _) => match tables.map(|dir| (dir, write_parquet(&r, dir))) {
-                    Some((dir, Ok(()))) => {
-                        let findings = r.connections.iter().map(|c| c.findings.len()).sum();
-                        let listing = parquet_listing(r.connections.len(), findings, dir, &r.file);
-                        writeln!(out, "{}: {listing}", r.file)
-                    }
-                    Some((_, Err(e))) => return failed(e),
-                    None => Ok(()),
-                },
-                // Written by the caller, which knows what came before.
-                (Format::Sarif, _) => Ok(()),
+            let written = match collector {
+                Some(c) => c.finish(&r, tables, out),
+                None => write_part(format, streamed, &r, tables, out).map(|_| None),
             };
-            if let Err(e) = written {
-                if e.kind() != std::io::ErrorKind::BrokenPipe {
-                    return failed(format!("cannot write the report: {e}"));
-                }
-            }
+            let sarif = match written {
+                Ok(sarif) => sarif,
+                Err(e) => return failed(e),
+            };
             if format != Format::Sarif {
                 // Rendered already: while the file waits for its turn only its counts are
                 // needed.
@@ -395,89 +313,31 @@ pub(crate) fn process(
     }
 }
 
-/// Writes `prefix` before the first bytes written through it, if any are.
-struct Prefixed<'a> {
-    out: &'a mut dyn Write,
-    prefix: &'a [u8],
-}
-
-impl<'a> Prefixed<'a> {
-    fn new(out: &'a mut dyn Write, prefix: &'a [u8]) -> Prefixed<'a> {
-        Prefixed { out, prefix }
-    }
-}
-
-impl Write for Prefixed<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if !buf.is_empty() && !self.prefix.is_empty() {
-            self.out.write_all(self.prefix)?;
-            self.prefix = &[];
+/// Writes a file's part from its report: held (every connection in it) or the header and
+/// verdict that close a streamed part. SARIF is written by the caller.
+fn write_part(
+    format: Format,
+    streamed: bool,
+    r: &FileReport,
+    tables: Option<&Path>,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let written = match format {
+        Format::Json => collect::write_json(out, |w| render::write_json_report(w, r)),
+        Format::Html => out.write_all(render::html::html_file(r).as_bytes()),
+        Format::Text if !streamed => out.write_all(render::render_text(r).as_bytes()),
+        // Connections came first, as they ended; the file's header and verdict close its part.
+        Format::Text | Format::Summary => out
+            .write_all(render::render_file_header(r).as_bytes())
+            .and_then(|_| out.write_all(render::render_diagnosis(r).as_bytes())),
+        Format::Jsonl => {
+            let mut lines = Vec::with_capacity(4096);
+            render::write_jsonl_file(&mut lines, r).and_then(|_| out.write_all(&lines))
         }
-        self.out.write(buf)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
-    }
-}
-
-/// Makes one file's report pieces as its connections end (see `render::spool`).
-enum Collector {
-    Sarif(render::sarif::SarifCollector),
-    Json(render::json::JsonCollector),
-    Html(render::html::HtmlCollector),
-    /// With what the tables will hold, for the listing.
-    #[cfg(feature = "parquet")]
-    Parquet {
-        tables: render::parquet::ParquetCollector,
-        connections: usize,
-        findings: usize,
-    },
-}
-
-/// The Parquet tables of a capture made as its connections end, under `dir`.
-#[cfg(feature = "parquet")]
-fn parquet_collector(
-    file: &str,
-    dir: Option<&Path>,
-    limit: usize,
-) -> Result<Option<Collector>, String> {
-    let Some(dir) = dir else {
-        return Ok(None);
+        Format::Parquet => return collect::write_held_parquet(r, tables, out),
+        Format::Sarif => Ok(()),
     };
-    Ok(Some(Collector::Parquet {
-        tables: render::parquet::ParquetCollector::new(file, dir, limit)?,
-        connections: 0,
-        findings: 0,
-    }))
-}
-
-#[cfg(not(feature = "parquet"))]
-fn parquet_collector(_: &str, _: Option<&Path>, _: usize) -> Result<Option<Collector>, String> {
-    Err("built without Parquet support".into())
-}
-
-impl Collector {
-    fn add(&mut self, c: tlsdiag::ConnectionReport) -> std::io::Result<()> {
-        match self {
-            Collector::Sarif(s) => {
-                s.add(c);
-                Ok(())
-            }
-            Collector::Json(j) => j.add(c),
-            Collector::Html(h) => h.add(c),
-            #[cfg(feature = "parquet")]
-            Collector::Parquet {
-                tables,
-                connections,
-                findings,
-            } => {
-                *connections += 1;
-                *findings += c.findings.len();
-                tables.add(c).map_err(std::io::Error::other)
-            }
-        }
-    }
+    collect::written(written)
 }
 
 /// Streams one file's connections to `out` as they end (the reports made and written on a

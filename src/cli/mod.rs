@@ -5,6 +5,7 @@ mod analyze;
 mod args;
 mod calist;
 mod check;
+mod collect;
 mod held;
 
 use std::process::ExitCode;
