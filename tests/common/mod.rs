@@ -140,9 +140,16 @@ pub fn pcap_frames(pcap: &[u8], frames: &[(u64, u32)]) -> Vec<u8> {
 
 /// The failed client-certificate handshake of one capture and the 403 of another with the
 /// same client and server (its port changed), in both orders, written to temporary files (as
-/// tests/http.rs builds them).
+/// tests/http.rs builds them). Written once per test process: tests running at once read them
+/// while none rewrites them.
 #[allow(dead_code)]
 pub fn linked_captures() -> Vec<PathBuf> {
+    static WRITTEN: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+    WRITTEN.get_or_init(write_linked_captures).clone()
+}
+
+#[allow(dead_code)]
+fn write_linked_captures() -> Vec<PathBuf> {
     let records = |bytes: &[u8]| -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         let mut pos = 24;
