@@ -154,33 +154,33 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
         vec![("client", tcp_c), ("server", tcp_s)]
     };
     for (who, half) in halves {
-        if half.first_frame.is_none() {
+        if half.first_frame().is_none() {
             not_seen.push(format!(
                 "no packet from the {who} is in the capture (one-sided capture)"
             ));
         }
-        for g in &half.stats.gaps {
+        for g in &half.stats().gaps {
             not_seen.push(format!(
                 "{} bytes from the {who} lost in a capture gap (at stream offset {}, noticed at frame {})",
                 g.bytes, g.offset, g.frame
             ));
         }
-        if half.stats.buffer_overflows > 0 {
+        if half.stats().buffer_overflows > 0 {
             not_seen.push(format!(
                 "the {who}'s out-of-order buffer reached its bound {} times: holes were given up early (--max-out-of-order)",
-                half.stats.buffer_overflows
+                half.stats().buffer_overflows
             ));
         }
-        if half.budget_overflows > 0 {
+        let (budget_overflows, budget_first_frame) = half.budget_overflows();
+        if budget_overflows > 0 {
             not_seen.push(format!(
-                "the {who}'s out-of-order data went over the memory budget {} times, first at frame {}: holes were given up early (--max-memory)",
-                half.budget_overflows, half.budget_first_frame
+                "the {who}'s out-of-order data went over the memory budget {budget_overflows} times, first at frame {budget_first_frame}: holes were given up early (--max-memory)"
             ));
         }
-        if half.stats.conflicting_overlaps > 0 {
+        if half.stats().conflicting_overlaps > 0 {
             not_seen.push(format!(
                 "{} retransmissions from the {who} carried bytes that differ from the first copy (first copy kept)",
-                half.stats.conflicting_overlaps
+                half.stats().conflicting_overlaps
             ));
         }
     }
@@ -203,24 +203,24 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
             "{reneg} encrypted handshake record(s) after the handshake finished (renegotiation or post-handshake messages): a key log would show them"
         ));
     }
-    let ended_by = if c.tcp[0].rst_frame.is_some() || c.tcp[1].rst_frame.is_some() {
+    let ended_by = if c.tcp[0].rst_frame().is_some() || c.tcp[1].rst_frame().is_some() {
         "rst"
-    } else if c.tcp[0].fin_frame.is_some() || c.tcp[1].fin_frame.is_some() {
+    } else if c.tcp[0].fin_frame().is_some() || c.tcp[1].fin_frame().is_some() {
         "fin"
     } else {
         "capture-end"
     };
-    let rst_frame = match (tcp_c.rst_frame, tcp_s.rst_frame) {
+    let rst_frame = match (tcp_c.rst_frame(), tcp_s.rst_frame()) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let reset_by = match (tcp_c.rst_frame, tcp_s.rst_frame) {
+    let reset_by = match (tcp_c.rst_frame(), tcp_s.rst_frame()) {
         (Some(a), Some(b)) if b < a => Some(Direction::Server),
         (Some(_), _) => Some(Direction::Client),
         (None, Some(_)) => Some(Direction::Server),
         (None, None) => None,
     };
-    let (fin_frame, closed_by) = match (tcp_c.fin_frame, tcp_s.fin_frame) {
+    let (fin_frame, closed_by) = match (tcp_c.fin_frame(), tcp_s.fin_frame()) {
         (Some(a), Some(b)) if b < a => (Some(b), Some(Direction::Server)),
         (Some(a), _) => (Some(a), Some(Direction::Client)),
         (None, Some(b)) => (Some(b), Some(Direction::Server)),
@@ -259,8 +259,8 @@ pub(crate) fn connection_report(c: &mut Conn, capture_last_frame: u64) -> Option
             reset_by,
             fin_frame,
             closed_by,
-            client: tcp_c.stats.clone(),
-            server: tcp_s.stats.clone(),
+            client: tcp_c.stats().clone(),
+            server: tcp_s.stats().clone(),
             notes: c
                 .app
                 .openvpn

@@ -524,7 +524,7 @@ impl State {
                 other.resync_on_ack(seg.ack, frame);
             }
             let ended =
-                seg.has(flags::RST) || (this.fin_frame.is_some() && other.fin_frame.is_some());
+                seg.has(flags::RST) || (this.fin_frame().is_some() && other.fin_frame().is_some());
             if ended && conn.ended_at.is_none() {
                 conn.ended_at = Some(ts_ns);
             }
@@ -563,13 +563,11 @@ impl State {
             let m = this.midstream;
             this.flush(frame, &mut |del| deliver(app, certs, dir, m, ts_ns, del));
             this.settle(&budget);
-            if this.budget_overflows == 0 {
-                this.budget_first_frame = frame;
-            }
-            this.budget_overflows += 1;
+            this.note_budget_overflow(frame);
             budget.refused(Use::OutOfOrder, held as u64, frame);
         }
-        let ended = seg.has(flags::RST) || (this.fin_frame.is_some() && other.fin_frame.is_some());
+        let ended =
+            seg.has(flags::RST) || (this.fin_frame().is_some() && other.fin_frame().is_some());
         if ended && conn.ended_at.is_none() {
             conn.ended_at = Some(ts_ns);
         }

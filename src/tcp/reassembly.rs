@@ -2,6 +2,7 @@
 //! bytes and explicit gaps (see the module above for the delivery rules).
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU64;
 
 use crate::budget::{Budget, Reservation};
 use crate::packet::{flags, TcpSegment};
@@ -53,54 +54,96 @@ pub struct HalfStats {
 
 const MAX_GAP_RECORDS: usize = 32;
 
+/// What a direction that sent no bytes reports: nothing.
+static NO_STATS: HalfStats = HalfStats {
+    bytes: 0,
+    segments: 0,
+    retransmitted_bytes: 0,
+    out_of_order_segments: 0,
+    conflicting_overlaps: 0,
+    gaps: Vec::new(),
+    gap_bytes: 0,
+    buffer_overflows: 0,
+};
+
 struct Pending {
     data: Vec<u8>,
     frame: u64,
 }
 
 /// One direction of a TCP connection.
+///
+/// Only what every direction needs (sequence numbers, frames, flags) is kept inline; the rest
+/// ([`Extra`]) is allocated when the direction first carries bytes or SYNs disagree. A port
+/// scan leaves up to `--max-connections` (100,000) half-open connections live, each one SYN and
+/// nothing else: they must stay small.
 pub struct HalfStream {
     started: bool,
-    /// Sequence number of the next byte to deliver.
-    next_seq: u32,
-    /// Stream offset of the next byte to deliver (counts gaps too).
-    delivered: u64,
-    /// Wireshark's base sequence: the SYN's, or one less than the first segment's.
-    pub base_seq: Option<u32>,
     pub syn_seen: bool,
-    /// Out-of-order segments by stream offset; never overlapping each other.
-    pending: BTreeMap<u64, Pending>,
-    pending_bytes: usize,
-    /// Highest stream offset the peer acknowledged.
-    peer_acked: Option<u64>,
-    pub fin_frame: Option<u64>,
-    pub rst_frame: Option<u64>,
-    pub first_frame: Option<u64>,
-    pub last_frame: u64,
     /// No SYN was seen: the first byte seen may not be the first byte of the stream (see
     /// [`starts_midstream`](Self::starts_midstream) for whether bytes are known to be missing).
     pub midstream: bool,
+    /// Data or a FIN was seen: the direction's sequence space moved past its SYN, so a SYN
+    /// with the same number can no longer be a retransmission, and its base is settled.
+    pub sent_data: bool,
+    /// The SYNs seen carried ACK (the direction answered the connection).
+    syn_acks: bool,
+    /// Sequence number of the next byte to deliver.
+    next_seq: u32,
+    /// Wireshark's base sequence: the SYN's, or one less than the first segment's.
+    pub base_seq: Option<u32>,
+    /// Stream offset of the next byte to deliver (counts gaps too).
+    delivered: u64,
+    /// Highest stream offset the peer acknowledged.
+    peer_acked: Option<u64>,
+    /// Frames of the first FIN, the first RST and the first packet. Frame numbers start at 1
+    /// ([`Packet::frame`](crate::capture::Packet::frame)), so `None` costs no extra word.
+    fin_frame: Option<NonZeroU64>,
+    rst_frame: Option<NonZeroU64>,
+    first_frame: Option<NonZeroU64>,
+    pub last_frame: u64,
+    /// The first SYN's initial sequence number and frame; any others are in
+    /// [`Extra::later_syn_isns`].
+    first_syn_isn: Option<(u32, NonZeroU64)>,
+    /// Allocated on first use (see [`extra_mut`](Self::extra_mut)).
+    extra: Option<Box<Extra>>,
+}
+
+/// The state of a direction that carries bytes or whose SYNs disagree; a direction that only
+/// sent a SYN (or only ACKs) has none.
+#[derive(Default)]
+struct Extra {
+    /// Out-of-order segments by stream offset; never overlapping each other.
+    pending: BTreeMap<u64, Pending>,
+    pending_bytes: usize,
+    /// What the buffered segments claim of the memory budget (see [`HalfStream::settle`]).
+    held: Reservation,
     /// The first bytes at stream offset 0 (up to 16), to tell a stream whose SYN is missing
     /// but whose data starts at the beginning (a ClientHello, a request line) from one picked
     /// up in the middle.
     first_data: Vec<u8>,
-    /// Data or a FIN was seen: the direction's sequence space moved past its SYN, so a SYN
-    /// with the same number can no longer be a retransmission, and its base is settled.
-    pub sent_data: bool,
-    /// Distinct initial sequence numbers of the SYNs seen in this direction, with the frame of
-    /// the first SYN bearing each (at most [`MAX_SYN_ISNS`]).
-    pub syn_isns: Vec<(u32, u64)>,
-    /// Those SYNs carried ACK (the direction answered the connection).
-    syn_acks: bool,
+    /// Distinct initial sequence numbers of the SYNs after the first, with the frame of the
+    /// first SYN bearing each (with the first, at most [`MAX_SYN_ISNS`]).
+    later_syn_isns: Vec<(u32, u64)>,
     /// Why the base is the one it is when several SYNs disagreed: (frame of its SYN, reason,
     /// frame that told).
     isn_choice: Option<(u64, &'static str, u64)>,
-    pub stats: HalfStats,
-    /// What the buffered segments claim of the memory budget (see [`settle`](Self::settle)).
-    held: Reservation,
+    stats: HalfStats,
     /// Times the memory budget made this direction give up its holes, and the first frame.
-    pub budget_overflows: u64,
-    pub budget_first_frame: u64,
+    budget_overflows: u64,
+    budget_first_frame: u64,
+}
+
+impl Extra {
+    fn holding(&self) -> usize {
+        self.pending_bytes + self.pending.len() * PENDING_OVERHEAD
+    }
+}
+
+/// A frame number as kept in a [`HalfStream`].
+fn frame_number(frame: u64) -> Option<NonZeroU64> {
+    debug_assert!(frame != 0, "frame numbers start at 1");
+    NonZeroU64::new(frame)
 }
 
 /// What one buffered segment costs beyond its bytes (map node, vector header), counted so
@@ -143,35 +186,71 @@ impl HalfStream {
     pub fn new() -> Self {
         HalfStream {
             started: false,
-            next_seq: 0,
-            delivered: 0,
-            base_seq: None,
             syn_seen: false,
-            pending: BTreeMap::new(),
-            pending_bytes: 0,
+            midstream: false,
+            sent_data: false,
+            syn_acks: false,
+            next_seq: 0,
+            base_seq: None,
+            delivered: 0,
             peer_acked: None,
             fin_frame: None,
             rst_frame: None,
             first_frame: None,
             last_frame: 0,
-            midstream: false,
-            first_data: Vec::new(),
-            sent_data: false,
-            syn_isns: Vec::new(),
-            syn_acks: false,
-            isn_choice: None,
-            stats: HalfStats::default(),
-            held: Reservation::default(),
-            budget_overflows: 0,
-            budget_first_frame: 0,
+            first_syn_isn: None,
+            extra: None,
         }
+    }
+
+    /// The state kept apart, allocated now if this is its first use.
+    fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
     }
 
     /// Bytes before the first seen data are missing: no SYN was seen, and the first data does
     /// not begin as a stream begins (a TLS ClientHello or ServerHello record, an HTTP request
     /// or status line, the HTTP/2 preface).
     pub fn starts_midstream(&self) -> bool {
-        self.midstream && !looks_like_stream_start(&self.first_data)
+        let first_data = self.extra.as_ref().map_or(&[][..], |e| &e.first_data);
+        self.midstream && !looks_like_stream_start(first_data)
+    }
+
+    /// Frame of the first packet in this direction.
+    pub fn first_frame(&self) -> Option<u64> {
+        self.first_frame.map(NonZeroU64::get)
+    }
+
+    /// Frame of the first FIN in this direction.
+    pub fn fin_frame(&self) -> Option<u64> {
+        self.fin_frame.map(NonZeroU64::get)
+    }
+
+    /// Frame of the first RST in this direction.
+    pub fn rst_frame(&self) -> Option<u64> {
+        self.rst_frame.map(NonZeroU64::get)
+    }
+
+    /// Counters and evidence of the bytes sent (all zero when none were).
+    pub fn stats(&self) -> &HalfStats {
+        self.extra.as_ref().map_or(&NO_STATS, |e| &e.stats)
+    }
+
+    /// Times the memory budget made this direction give up its holes, and the frame of the
+    /// first (0 when none).
+    pub fn budget_overflows(&self) -> (u64, u64) {
+        self.extra
+            .as_ref()
+            .map_or((0, 0), |e| (e.budget_overflows, e.budget_first_frame))
+    }
+
+    /// Counts one time the memory budget made this direction give up its holes, at `frame`.
+    pub fn note_budget_overflow(&mut self, frame: u64) {
+        let extra = self.extra_mut();
+        if extra.budget_overflows == 0 {
+            extra.budget_first_frame = frame;
+        }
+        extra.budget_overflows += 1;
     }
 
     /// Stream offset of a sequence number, relative to what has been delivered.
@@ -211,15 +290,14 @@ impl HalfStream {
         } else {
             seg.seq
         };
-        if self.first_data.is_empty()
-            && !seg.payload.is_empty()
-            && self.delivered == 0
-            && seq == self.next_seq
-        {
-            self.first_data = seg.payload[..seg.payload.len().min(16)].to_vec();
+        if !seg.payload.is_empty() && self.delivered == 0 && seq == self.next_seq {
+            let extra = self.extra_mut();
+            if extra.first_data.is_empty() {
+                extra.first_data = seg.payload[..seg.payload.len().min(16)].to_vec();
+            }
         }
         if !seg.payload.is_empty() || seg.missing > 0 {
-            self.stats.segments += 1;
+            self.extra_mut().stats.segments += 1;
             self.insert(seq, seg.payload, seg.missing, frame, max_pending, out);
         }
         self.note_end(seg, frame);
@@ -232,20 +310,18 @@ impl HalfStream {
     /// server's name) set nothing that matters. The first data may still settle on an earlier
     /// SYN-ACK it follows, as may the peer's ACK ([`resync_on_ack`](Self::resync_on_ack)).
     fn note_arrival(&mut self, seg: &TcpSegment<'_>, frame: u64) {
-        self.first_frame.get_or_insert(frame);
+        if self.first_frame.is_none() {
+            self.first_frame = frame_number(frame);
+        }
         self.last_frame = frame;
         if seg.has(flags::SYN) {
             self.syn_acks = seg.has(flags::ACK);
-            if !self.syn_isns.iter().any(|&(isn, _)| isn == seg.seq)
-                && self.syn_isns.len() < MAX_SYN_ISNS
-            {
-                self.syn_isns.push((seg.seq, frame));
-            }
+            self.remember_syn_isn(seg.seq, frame);
             match self.base_seq {
                 None => self.base_seq = Some(seg.seq),
                 Some(b) if b != seg.seq && !self.sent_data => {
                     self.rebase(seg.seq);
-                    self.isn_choice = Some((frame, "came last", frame));
+                    self.extra_mut().isn_choice = Some((frame, "came last", frame));
                 }
                 Some(_) => {}
             }
@@ -254,10 +330,10 @@ impl HalfStream {
         } else if !self.sent_data && (!seg.payload.is_empty() || seg.has(flags::FIN)) {
             let fits = seg.seq.wrapping_sub(1);
             if self.base_seq != Some(fits) {
-                if let Some(&(isn, syn_frame)) = self.syn_isns.iter().find(|&&(isn, _)| isn == fits)
-                {
-                    self.rebase(isn);
-                    self.isn_choice = Some((syn_frame, "the first data follows it", frame));
+                if let Some(syn_frame) = self.syn_frame(fits) {
+                    self.rebase(fits);
+                    self.extra_mut().isn_choice =
+                        Some((syn_frame, "the first data follows it", frame));
                 }
             }
         }
@@ -266,10 +342,48 @@ impl HalfStream {
         }
     }
 
+    /// Distinct initial sequence numbers of the SYNs seen in this direction, with the frame of
+    /// the first SYN bearing each, in the order seen.
+    fn syn_isns(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        let first = self.first_syn_isn.map(|(isn, frame)| (isn, frame.get()));
+        let later = self
+            .extra
+            .iter()
+            .flat_map(|e| e.later_syn_isns.iter().copied());
+        first.into_iter().chain(later)
+    }
+
+    fn syn_isn_count(&self) -> usize {
+        usize::from(self.first_syn_isn.is_some())
+            + self.extra.as_ref().map_or(0, |e| e.later_syn_isns.len())
+    }
+
+    /// Frame of the first SYN with initial sequence number `isn`.
+    fn syn_frame(&self, isn: u32) -> Option<u64> {
+        self.syn_isns()
+            .find(|&(i, _)| i == isn)
+            .map(|(_, frame)| frame)
+    }
+
+    /// Keeps a SYN's initial sequence number if it is new (at most [`MAX_SYN_ISNS`]); the
+    /// first is kept inline, so a SYN alone allocates nothing.
+    fn remember_syn_isn(&mut self, isn: u32, frame: u64) {
+        if self.syn_frame(isn).is_some() || self.syn_isn_count() >= MAX_SYN_ISNS {
+            return;
+        }
+        if self.first_syn_isn.is_none() {
+            if let Some(frame) = frame_number(frame) {
+                self.first_syn_isn = Some((isn, frame));
+                return;
+            }
+        }
+        self.extra_mut().later_syn_isns.push((isn, frame));
+    }
+
     /// Numbers this direction from the SYN with sequence number `isn`; only before any data,
     /// so nothing delivered or buffered is renumbered.
     fn rebase(&mut self, isn: u32) {
-        debug_assert!(!self.sent_data && self.pending.is_empty());
+        debug_assert!(!self.sent_data && self.first_pending().is_none());
         self.base_seq = Some(isn);
         self.started = true;
         self.syn_seen = true;
@@ -277,35 +391,40 @@ impl HalfStream {
         self.next_seq = isn.wrapping_add(1);
         self.delivered = 0;
         self.peer_acked = None;
-        self.first_data.clear();
+        if let Some(extra) = self.extra.as_deref_mut() {
+            extra.first_data.clear();
+        }
     }
 
     /// The peer acknowledged `ack` at `frame`: when this direction sent SYN-ACKs with different
     /// numbers and no data yet, the one acknowledged is the real one.
     pub fn resync_on_ack(&mut self, ack: u32, frame: u64) {
-        if self.sent_data || self.syn_isns.len() < 2 {
+        if self.sent_data || self.syn_isn_count() < 2 {
             return;
         }
         let isn = ack.wrapping_sub(1);
-        let Some(&(_, syn_frame)) = self.syn_isns.iter().find(|&&(i, _)| i == isn) else {
+        let Some(syn_frame) = self.syn_frame(isn) else {
             return;
         };
         if self.base_seq != Some(isn) {
             self.rebase(isn);
-            self.isn_choice = Some((syn_frame, "the peer acknowledged it", frame));
-        } else if !matches!(self.isn_choice, Some((_, r, _)) if r != "came last") {
-            self.isn_choice = Some((syn_frame, "the peer acknowledged it", frame));
+            self.extra_mut().isn_choice = Some((syn_frame, "the peer acknowledged it", frame));
+        } else {
+            let extra = self.extra_mut();
+            if !matches!(extra.isn_choice, Some((_, r, _)) if r != "came last") {
+                extra.isn_choice = Some((syn_frame, "the peer acknowledged it", frame));
+            }
         }
     }
 
     /// Says which SYN numbers this direction when several with different sequence numbers
     /// were seen (None otherwise).
     pub fn isn_note(&self, who: &str) -> Option<String> {
-        if self.syn_isns.len() < 2 {
+        if self.syn_isn_count() < 2 {
             return None;
         }
-        let (frame, why, told) = self.isn_choice?;
-        let frames: Vec<String> = self.syn_isns.iter().map(|(_, f)| f.to_string()).collect();
+        let (frame, why, told) = self.extra.as_ref()?.isn_choice?;
+        let frames: Vec<String> = self.syn_isns().map(|(_, f)| f.to_string()).collect();
         let told = if told == frame {
             String::new()
         } else {
@@ -313,18 +432,18 @@ impl HalfStream {
         };
         Some(format!(
             "the {who} sent {} {} with different initial sequence numbers (frames {}); its bytes are numbered from the one in frame {frame}: {why}{told}",
-            self.syn_isns.len(),
+            frames.len(),
             if self.syn_acks { "SYN-ACKs" } else { "SYNs" },
             frames.join(", ")
         ))
     }
 
     fn note_end(&mut self, seg: &TcpSegment<'_>, frame: u64) {
-        if seg.has(flags::FIN) {
-            self.fin_frame.get_or_insert(frame);
+        if seg.has(flags::FIN) && self.fin_frame.is_none() {
+            self.fin_frame = frame_number(frame);
         }
-        if seg.has(flags::RST) {
-            self.rst_frame.get_or_insert(frame);
+        if seg.has(flags::RST) && self.rst_frame.is_none() {
+            self.rst_frame = frame_number(frame);
         }
     }
 
@@ -354,13 +473,13 @@ impl HalfStream {
         let end = start + payload.len() as i64;
         let delivered = self.delivered as i64;
         if end <= delivered {
-            self.stats.retransmitted_bytes += payload.len() as u64;
+            self.extra_mut().stats.retransmitted_bytes += payload.len() as u64;
             return;
         }
         if start <= delivered {
             // In order (possibly overlapping what was delivered: the first copy won).
             let skip = (delivered - start) as usize;
-            self.stats.retransmitted_bytes += skip as u64;
+            self.extra_mut().stats.retransmitted_bytes += skip as u64;
             let fresh = &payload[skip..];
             self.deliver_data(fresh, frame, frame, out);
             if missing > 0 {
@@ -370,18 +489,19 @@ impl HalfStream {
             return;
         }
         // Out of order: keep the parts not already buffered.
-        self.stats.out_of_order_segments += 1;
+        let extra = self.extra_mut();
+        extra.stats.out_of_order_segments += 1;
         let start = start as u64;
         let mut cursor = start;
         let end = end as u64;
         let mut pieces: Vec<(u64, u64)> = Vec::new();
         // Existing entries that may overlap [start, end): the one before start and those inside.
-        let before = self
+        let before = extra
             .pending
             .range(..start)
             .next_back()
             .map(|(&s, p)| (s, s + p.data.len() as u64));
-        let inside: Vec<(u64, u64)> = self
+        let inside: Vec<(u64, u64)> = extra
             .pending
             .range(start..end)
             .map(|(&s, p)| (s, s + p.data.len() as u64))
@@ -397,14 +517,14 @@ impl HalfStream {
             let ov_start = s.max(cursor);
             let ov_end = e.min(end);
             if ov_start < ov_end {
-                if let Some(p) = self.pending.get(&s) {
+                if let Some(p) = extra.pending.get(&s) {
                     let old = &p.data[(ov_start - s) as usize..(ov_end - s) as usize];
                     let new = &payload[(ov_start - start) as usize..(ov_end - start) as usize];
                     if old != new {
-                        self.stats.conflicting_overlaps += 1;
+                        extra.stats.conflicting_overlaps += 1;
                     }
                 }
-                self.stats.retransmitted_bytes += ov_end - ov_start;
+                extra.stats.retransmitted_bytes += ov_end - ov_start;
             }
             cursor = cursor.max(e);
             if cursor >= end {
@@ -416,9 +536,9 @@ impl HalfStream {
         }
         for (s, e) in pieces {
             let len = (e - s) as usize;
-            if self.pending_bytes + len > max_pending {
+            if self.pending_bytes() + len > max_pending {
                 // The buffer is full: give up on the oldest hole so memory stays bounded.
-                self.stats.buffer_overflows += 1;
+                self.extra_mut().stats.buffer_overflows += 1;
                 self.skip_to_first_pending(frame, out);
                 // After the skip, this piece may be deliverable directly.
                 if s <= self.delivered {
@@ -430,12 +550,13 @@ impl HalfStream {
                     self.drain(Some(frame), out);
                     continue;
                 }
-                if self.pending_bytes + len > max_pending {
+                if self.pending_bytes() + len > max_pending {
                     continue;
                 }
             }
-            self.pending_bytes += len;
-            self.pending.insert(
+            let extra = self.extra_mut();
+            extra.pending_bytes += len;
+            extra.pending.insert(
                 s,
                 Pending {
                     data: payload[(s - start) as usize..(e - start) as usize].to_vec(),
@@ -455,7 +576,7 @@ impl HalfStream {
         }
         self.delivered += bytes.len() as u64;
         self.next_seq = self.next_seq.wrapping_add(bytes.len() as u32);
-        self.stats.bytes += bytes.len() as u64;
+        self.extra_mut().stats.bytes += bytes.len() as u64;
         out(Delivery::Data {
             bytes,
             frame,
@@ -470,14 +591,16 @@ impl HalfStream {
         if len == 0 {
             return;
         }
-        if self.stats.gaps.len() < MAX_GAP_RECORDS {
-            self.stats.gaps.push(GapRecord {
-                offset: self.delivered,
+        let offset = self.delivered;
+        let stats = &mut self.extra_mut().stats;
+        if stats.gaps.len() < MAX_GAP_RECORDS {
+            stats.gaps.push(GapRecord {
+                offset,
                 bytes: len,
                 frame: at_frame,
             });
         }
-        self.stats.gap_bytes += len;
+        stats.gap_bytes += len;
         self.delivered += len;
         self.next_seq = self.next_seq.wrapping_add(len as u32);
         out(Delivery::Gap { len, at_frame });
@@ -492,13 +615,16 @@ impl HalfStream {
         F: FnMut(Delivery<'_>),
     {
         let mut at_frame = filler.unwrap_or(0);
-        while let Some(entry) = self.pending.first_entry() {
+        while let Some(extra) = self.extra.as_deref_mut() {
+            let Some(entry) = extra.pending.first_entry() else {
+                break;
+            };
             let start = *entry.key();
             if start > self.delivered {
                 break;
             }
             let p = entry.remove();
-            self.pending_bytes -= p.data.len();
+            extra.pending_bytes -= p.data.len();
             let skip = (self.delivered - start) as usize;
             if skip < p.data.len() {
                 at_frame = at_frame.max(p.frame);
@@ -507,12 +633,18 @@ impl HalfStream {
         }
     }
 
+    /// Stream offset of the first buffered segment.
+    fn first_pending(&self) -> Option<u64> {
+        let (&start, _) = self.extra.as_ref()?.pending.first_key_value()?;
+        Some(start)
+    }
+
     /// Skips the hole before the first buffered segment and delivers what follows.
     fn skip_to_first_pending<F>(&mut self, at_frame: u64, out: &mut F)
     where
         F: FnMut(Delivery<'_>),
     {
-        if let Some((&start, _)) = self.pending.first_key_value() {
+        if let Some(start) = self.first_pending() {
             if start > self.delivered {
                 self.deliver_gap(start - self.delivered, at_frame, out);
             }
@@ -527,7 +659,7 @@ impl HalfStream {
         F: FnMut(Delivery<'_>),
     {
         let Some(acked) = self.peer_acked else { return };
-        while let Some((&start, _)) = self.pending.first_key_value() {
+        while let Some(start) = self.first_pending() {
             if start <= self.delivered || acked < start {
                 break;
             }
@@ -550,7 +682,7 @@ impl HalfStream {
         let off = off as u64;
         if self.peer_acked.is_none_or(|a| off > a) {
             self.peer_acked = Some(off);
-            if !self.pending.is_empty() {
+            if self.first_pending().is_some() {
                 self.check_acked_hole(at_frame, out);
             }
         }
@@ -561,14 +693,14 @@ impl HalfStream {
     where
         F: FnMut(Delivery<'_>),
     {
-        while !self.pending.is_empty() {
+        while self.first_pending().is_some() {
             self.skip_to_first_pending(at_frame, out);
         }
     }
 
     /// Bytes buffered out of order.
     pub fn pending_bytes(&self) -> usize {
-        self.pending_bytes
+        self.extra.as_ref().map_or(0, |e| e.pending_bytes)
     }
 
     /// Brings this direction's claim on the memory budget to what it buffers now (bytes and
@@ -577,16 +709,21 @@ impl HalfStream {
     /// shrinks. Checked after each segment rather than before, so the budget may be passed by
     /// at most one segment for the moment it takes to flush.
     pub fn settle(&mut self, budget: &Budget) -> bool {
-        self.held.set(budget, self.holding())
+        match self.extra.as_deref_mut() {
+            Some(extra) => {
+                let holding = extra.holding();
+                extra.held.set(budget, holding)
+            }
+            // Nothing was ever buffered, so nothing is claimed.
+            None => true,
+        }
     }
 
     /// What is buffered differs from what is claimed: [`settle`](Self::settle) has work.
     pub fn unsettled(&self) -> bool {
-        self.held.bytes() != self.holding()
-    }
-
-    fn holding(&self) -> usize {
-        self.pending_bytes + self.pending.len() * PENDING_OVERHEAD
+        self.extra
+            .as_ref()
+            .is_some_and(|e| e.held.bytes() != e.holding())
     }
 }
 
@@ -673,7 +810,7 @@ mod tests {
         );
         assert_eq!(got, b"abcdefghi");
         assert_eq!(frames, vec![4, 2, 3]);
-        assert_eq!(h.stats.out_of_order_segments, 2);
+        assert_eq!(h.stats().out_of_order_segments, 2);
     }
 
     #[test]
@@ -691,7 +828,7 @@ mod tests {
             false,
         );
         assert_eq!(got, b"abcdef");
-        assert_eq!(h.stats.retransmitted_bytes, 9);
+        assert_eq!(h.stats().retransmitted_bytes, 9);
     }
 
     #[test]
@@ -709,7 +846,7 @@ mod tests {
             false,
         );
         assert_eq!(got, b"abcXYZgh");
-        assert_eq!(h.stats.conflicting_overlaps, 1);
+        assert_eq!(h.stats().conflicting_overlaps, 1);
     }
 
     #[test]
@@ -732,8 +869,8 @@ mod tests {
             true,
         );
         assert_eq!(got, b"abc######xyz");
-        assert_eq!(h.stats.gap_bytes, 6);
-        assert_eq!(h.stats.gaps[0].offset, 3);
+        assert_eq!(h.stats().gap_bytes, 6);
+        assert_eq!(h.stats().gaps[0].offset, 3);
     }
 
     #[test]
@@ -792,7 +929,20 @@ mod tests {
         h.segment(&seg(11, ACK, b"k"), 4, 8, &mut sink);
         assert!(h.pending_bytes() <= 8);
         assert!(got.starts_with(b"##cdef"));
-        assert_eq!(h.stats.buffer_overflows, 1);
+        assert_eq!(h.stats().buffer_overflows, 1);
+    }
+
+    #[test]
+    fn a_syn_alone_keeps_nothing_apart() {
+        let mut h = HalfStream::new();
+        run(&mut h, &[(100, SYN, b""), (100, SYN, b"")], false);
+        h.peer_ack(101, 3, &mut |_| {});
+        assert!(h.extra.is_none());
+        assert_eq!((h.first_frame(), h.stats().segments), (Some(1), 0));
+        assert_eq!(h.isn_note("client"), None);
+        // Bytes need it.
+        run(&mut h, &[(101, ACK, b"abc")], false);
+        assert!(h.extra.is_some());
     }
 
     #[test]
@@ -860,7 +1010,7 @@ mod tests {
         assert_eq!(h.base_seq, Some(500));
         let (got, _) = run(&mut h, &[(501, ACK, b"abc")], false);
         assert_eq!(got, b"abc");
-        assert_eq!(h.stats.gap_bytes, 0);
+        assert_eq!(h.stats().gap_bytes, 0);
         assert_eq!(
             h.isn_note("server").unwrap(),
             "the server sent 2 SYN-ACKs with different initial sequence numbers (frames 2, 3); its \
