@@ -101,7 +101,8 @@ const PIPELINE_DEPTH: usize = 16;
 
 /// The two-stage run behind [`analyze_pipelined`]; also returns the keys of the distinct
 /// certificates seen (for merging shards). A third thread reads the capture ahead of the first
-/// stage ([`capture::ReadAhead`]). Measured on two cores with the 1 GB bench captures, it pays
+/// stage, which parses the blocks where they lie in its chunks ([`capture::read_capture_ahead`]).
+/// Measured on two cores with the 1 GB bench captures, it pays
 /// where the second stage has little to do (summary of handshake-heavy traffic 0.61 to 0.42 s;
 /// JSON Lines of bulk traffic 0.28 to 0.19 s) and costs where both stages are busy (JSON Lines
 /// of handshake-heavy traffic 0.49-0.59 s to 0.64-0.71 s, three threads competing for two
@@ -122,10 +123,9 @@ where
     std::thread::scope(|scope| {
         let first = scope.spawn(move || {
             let counter = options.progress.clone();
-            let input = Box::new(capture::ReadAhead::new(input));
             let mut analyzer = Analyzer::with_channel(options, to);
             let outcome =
-                capture::read_capture_counted(input, compression, counter, |ev| match ev {
+                capture::read_capture_ahead(input, compression, counter, |ev| match ev {
                     CaptureEvent::Packet(p) => analyzer.packet(&p),
                     CaptureEvent::TlsSecrets(text) => analyzer.tls_secrets(text),
                 })?;

@@ -165,12 +165,19 @@ pub struct ReadAhead {
 }
 
 impl ReadAhead {
-    pub fn new(mut inner: Box<dyn Read + Send>) -> ReadAhead {
+    pub fn new(inner: Box<dyn Read + Send>) -> ReadAhead {
+        ReadAhead::with_chunk_size(inner, READ_AHEAD_CHUNK)
+    }
+
+    /// Reads ahead in chunks of `chunk_size` bytes (tests use small ones, so that blocks
+    /// straddle chunks).
+    pub(super) fn with_chunk_size(mut inner: Box<dyn Read + Send>, chunk_size: usize) -> ReadAhead {
+        let chunk_size = chunk_size.max(1);
         let (chunk_to, chunks) = std::sync::mpsc::sync_channel(READ_AHEAD_CHUNKS);
         let (spent, spent_from) = std::sync::mpsc::sync_channel::<Vec<u8>>(READ_AHEAD_CHUNKS + 2);
         std::thread::spawn(move || loop {
             let mut chunk = spent_from.try_recv().unwrap_or_default();
-            chunk.resize(READ_AHEAD_CHUNK, 0);
+            chunk.resize(chunk_size, 0);
             let mut filled = 0;
             let result = loop {
                 match inner.read(&mut chunk[filled..]) {
@@ -186,7 +193,7 @@ impl ReadAhead {
                 }
             };
             chunk.truncate(filled);
-            let end = filled < READ_AHEAD_CHUNK || result.is_err();
+            let end = filled < chunk_size || result.is_err();
             // The consumer hung up (it stopped reading): nothing more to do.
             if filled > 0 && chunk_to.send(Ok(chunk)).is_err() {
                 return;
@@ -208,26 +215,41 @@ impl ReadAhead {
     }
 }
 
+impl ReadAhead {
+    /// The next chunk read ahead (never empty), `None` at the end of the input.
+    pub(super) fn next_chunk(&mut self) -> io::Result<Option<Vec<u8>>> {
+        if self.done {
+            return Ok(None);
+        }
+        match self.chunks.recv() {
+            Ok(Ok(chunk)) => Ok(Some(chunk)),
+            Ok(Err(e)) => {
+                self.done = true;
+                Err(e)
+            }
+            Err(_) => {
+                self.done = true;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Hands a chunk back to the reading thread to be filled again.
+    pub(super) fn give_back(&self, chunk: Vec<u8>) {
+        let _ = self.spent.try_send(chunk);
+    }
+}
+
 impl Read for ReadAhead {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.pos == self.current.len() {
-            if self.done {
-                return Ok(0);
-            }
-            match self.chunks.recv() {
-                Ok(Ok(chunk)) => {
+            match self.next_chunk()? {
+                Some(chunk) => {
                     let spent = std::mem::replace(&mut self.current, chunk);
-                    let _ = self.spent.try_send(spent);
+                    self.give_back(spent);
                     self.pos = 0;
                 }
-                Ok(Err(e)) => {
-                    self.done = true;
-                    return Err(e);
-                }
-                Err(_) => {
-                    self.done = true;
-                    return Ok(0);
-                }
+                None => return Ok(0),
             }
         }
         let n = buf.len().min(self.current.len() - self.pos);

@@ -5,19 +5,22 @@
 //! compression by magic, making reads full (the format sniffing in `create_reader` does a single
 //! `read()`, which fails on pipes), tracking pcapng interfaces per section (link type, timestamp
 //! resolution and offset), numbering frames exactly as Wireshark does (1-based, every packet
-//! block in file order), and keeping Decryption Secrets Blocks.
+//! block in file order), and keeping Decryption Secrets Blocks. With `-j 2` the file is read
+//! on a thread of its own ([`ReadAhead`]) and its blocks are parsed in place in that thread's
+//! chunks (`chunks.rs`), with the same results as pcap-parser's buffered reader.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
+mod chunks;
 mod input;
 
 pub use input::{decompress, open_input, ReadAhead};
 use input::{Counting, ReadFull};
 
 use pcap_parser::pcapng::Block;
-use pcap_parser::traits::PcapNGPacketBlock;
+use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{PcapBlockOwned, PcapError, SecretsType};
 
 /// Initial size of the block buffer; large enough for any ordinary snaplen.
@@ -144,13 +147,68 @@ pub fn read_capture_counted<F>(
     input: Box<dyn Read + Send>,
     compression: Compression,
     progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
-    mut on_event: F,
+    on_event: F,
 ) -> Result<ReadOutcome, CaptureError>
 where
     F: FnMut(CaptureEvent<'_>),
 {
-    let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let ended_early = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (reader, state) = counted(input, progress);
+    let pcap = pcap_parser::create_reader(INITIAL_BUFFER, reader).map_err(not_a_capture)?;
+    read_blocks(pcap, compression, state, on_event)
+}
+
+/// Like [`read_capture_counted`], with the reading (system calls, page-cache copies,
+/// decompression) on a thread of its own a few chunks ahead ([`ReadAhead`]), and the blocks
+/// parsed where they lie in its chunks (`-j 2` on one file).
+pub fn read_capture_ahead<F>(
+    input: Box<dyn Read + Send>,
+    compression: Compression,
+    progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    on_event: F,
+) -> Result<ReadOutcome, CaptureError>
+where
+    F: FnMut(CaptureEvent<'_>),
+{
+    read_capture_chunked(input, compression, progress, None, on_event)
+}
+
+/// [`read_capture_ahead`] with chunks of `chunk_size` bytes (the read-ahead's own size when
+/// `None`).
+fn read_capture_chunked<F>(
+    input: Box<dyn Read + Send>,
+    compression: Compression,
+    progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    chunk_size: Option<usize>,
+    on_event: F,
+) -> Result<ReadOutcome, CaptureError>
+where
+    F: FnMut(CaptureEvent<'_>),
+{
+    let (reader, state) = counted(input, progress);
+    let source = match chunk_size {
+        Some(size) => ReadAhead::with_chunk_size(Box::new(reader), size),
+        None => ReadAhead::new(Box::new(reader)),
+    };
+    let pcap = chunks::ChunkReader::new(source, INITIAL_BUFFER).map_err(not_a_capture)?;
+    read_blocks(Box::new(pcap), compression, state, on_event)
+}
+
+type Shared<T> = std::sync::Arc<T>;
+
+/// What the input's wrappers tell once it is read: the bytes it gave, and whether a compressed
+/// stream ended early.
+struct InputState {
+    count: Shared<std::sync::atomic::AtomicU64>,
+    ended_early: Shared<std::sync::atomic::AtomicBool>,
+}
+
+/// The input made to fill every read, counting the bytes it gives (into `progress` too).
+fn counted(
+    input: Box<dyn Read + Send>,
+    progress: Option<Shared<std::sync::atomic::AtomicU64>>,
+) -> (ReadFull<Counting<Box<dyn Read + Send>>>, InputState) {
+    let count = Shared::new(std::sync::atomic::AtomicU64::new(0));
+    let ended_early = Shared::new(std::sync::atomic::AtomicBool::new(false));
     let reader = ReadFull {
         inner: Counting {
             inner: input,
@@ -159,24 +217,34 @@ where
         },
         ended_early: ended_early.clone(),
     };
+    (reader, InputState { count, ended_early })
+}
+
+/// Why the start of the input is not a capture.
+fn not_a_capture(e: PcapError<&[u8]>) -> CaptureError {
+    match e {
+        PcapError::Eof => CaptureError::Empty,
+        PcapError::ReadError => CaptureError::Io(io::Error::other("read failed")),
+        PcapError::Incomplete(_) => {
+            CaptureError::NotACapture("a file shorter than a capture header".into())
+        }
+        _ => CaptureError::NotACapture("bytes that are neither pcap nor pcapng".into()),
+    }
+}
+
+/// Reads every block from `pcap` (pcap-parser's reader, or the chunk reader), in file order.
+fn read_blocks<F>(
+    mut pcap: Box<dyn PcapReaderIterator + Send + '_>,
+    compression: Compression,
+    InputState { count, ended_early }: InputState,
+    mut on_event: F,
+) -> Result<ReadOutcome, CaptureError>
+where
+    F: FnMut(CaptureEvent<'_>),
+{
     let mut outcome = ReadOutcome {
         compression: Some(compression),
         ..Default::default()
-    };
-    let mut pcap = match pcap_parser::create_reader(INITIAL_BUFFER, reader) {
-        Ok(r) => r,
-        Err(PcapError::Eof) => return Err(CaptureError::Empty),
-        Err(PcapError::ReadError) => return Err(CaptureError::Io(io::Error::other("read failed"))),
-        Err(PcapError::Incomplete(_)) => {
-            return Err(CaptureError::NotACapture(
-                "a file shorter than a capture header".into(),
-            ))
-        }
-        Err(_) => {
-            return Err(CaptureError::NotACapture(
-                "bytes that are neither pcap nor pcapng".into(),
-            ))
-        }
     };
     let mut interfaces: Vec<Interface> = Vec::new();
     let mut legacy: Option<Interface> = None;
