@@ -7,7 +7,7 @@ set -u
 cd "$(dirname "$0")"
 SECONDS_EACH=${1:-600}
 [ $# -gt 0 ] && shift
-LIST=${*:-tls_session certificate http keylog capture capture_keys kerberos iislog schannel serverkey trust}
+LIST=${*:-tls_session certificate http keylog capture capture_chunks capture_keys kerberos iislog schannel serverkey trust}
 for spec in $LIST; do
     t=${spec%%:*}
     secs=$SECONDS_EACH

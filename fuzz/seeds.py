@@ -4,6 +4,8 @@
     python3 fuzz/seeds.py            # writes fuzz/corpus/<target>/
 
 capture, capture_keys: every capture file of captures/ up to 256 KiB.
+capture_chunks: the same uncompressed, each after two bytes choosing chunks of 100 bytes (the
+    size is mutated with the rest).
 tls_session, http: the TCP payloads of each classic pcap, per connection, in packet order,
     as chunks [2-byte header: bit 15 direction, low 14 bits length][bytes].
 certificate: the certificates of captures/pki (PEM to DER).
@@ -159,6 +161,8 @@ def main():
                 data = p.read_bytes()
                 put("capture", data)
                 put("capture_keys", data)
+                if not name.endswith((".gz", ".zst")):
+                    put("capture_chunks", struct.pack("<H", 99) + data)
             if name.endswith(".pcap"):
                 for s in sessions(p):
                     if 0 < len(s) <= 256 * 1024:

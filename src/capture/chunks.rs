@@ -5,7 +5,8 @@
 //! `carry`. The reader answers as pcap-parser's own readers do (the same blocks, errors, offsets
 //! and end), so the read loop is the same over either.
 
-use std::io;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::{self, Read};
 
 use pcap_parser::nom::{self, Needed, Offset};
 use pcap_parser::pcap::{
@@ -17,6 +18,7 @@ use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{PcapBlockOwned, PcapError};
 
 use super::input::ReadAhead;
+use super::{CaptureEvent, Compression};
 
 type LegacyParse = fn(&[u8]) -> nom::IResult<&[u8], LegacyPcapBlock<'_>, PcapError<&[u8]>>;
 
@@ -264,48 +266,50 @@ impl PcapReaderIterator for ChunkReader {
     }
 }
 
+/// Everything a read gives: each event (frame, time, link type, interface, lengths and a
+/// hash of the bytes) and how it ended, read by pcap-parser's buffered reader (`None`) or in
+/// place from chunks of `chunk_size` bytes: for the tests and the `capture_chunks` fuzz target,
+/// which compare the two.
+#[doc(hidden)]
+pub fn readout(bytes: &[u8], chunk_size: Option<usize>) -> String {
+    let mut out = String::new();
+    let on_event = |ev: CaptureEvent<'_>| {
+        let mut h = DefaultHasher::new();
+        match ev {
+            CaptureEvent::Packet(p) => {
+                p.data.hash(&mut h);
+                out.push_str(&format!(
+                    "{} {} {} {} {} {} {:x}\n",
+                    p.frame,
+                    p.ts_ns,
+                    p.linktype,
+                    p.interface,
+                    p.data.len(),
+                    p.orig_len,
+                    h.finish()
+                ));
+            }
+            CaptureEvent::TlsSecrets(text) => {
+                text.hash(&mut h);
+                out.push_str(&format!("secrets {} {:x}\n", text.len(), h.finish()));
+            }
+        }
+    };
+    let input: Box<dyn Read + Send> = Box::new(io::Cursor::new(bytes.to_vec()));
+    let result = match chunk_size {
+        None => super::read_capture_counted(input, Compression::None, None, on_event),
+        Some(size) => {
+            super::read_capture_chunked(input, Compression::None, None, Some(size), on_event)
+        }
+    };
+    format!("{out}{result:?}")
+}
+
 #[cfg(test)]
 mod tests {
-    use std::hash::{DefaultHasher, Hash, Hasher};
     use std::path::Path;
 
-    use super::super::*;
-
-    /// Everything a read gives: each event (frame, time, link type, interface, lengths and a
-    /// hash of the bytes) and how it ended.
-    fn read_with(bytes: &[u8], chunk_size: Option<usize>) -> String {
-        let mut out = String::new();
-        let on_event = |ev: CaptureEvent<'_>| {
-            let mut h = DefaultHasher::new();
-            match ev {
-                CaptureEvent::Packet(p) => {
-                    p.data.hash(&mut h);
-                    out.push_str(&format!(
-                        "{} {} {} {} {} {} {:x}\n",
-                        p.frame,
-                        p.ts_ns,
-                        p.linktype,
-                        p.interface,
-                        p.data.len(),
-                        p.orig_len,
-                        h.finish()
-                    ));
-                }
-                CaptureEvent::TlsSecrets(text) => {
-                    text.hash(&mut h);
-                    out.push_str(&format!("secrets {} {:x}\n", text.len(), h.finish()));
-                }
-            }
-        };
-        let input: Box<dyn Read + Send> = Box::new(io::Cursor::new(bytes.to_vec()));
-        let result = match chunk_size {
-            None => read_capture_counted(input, Compression::None, None, on_event),
-            Some(size) => {
-                read_capture_chunked(input, Compression::None, None, Some(size), on_event)
-            }
-        };
-        format!("{out}{result:?}")
-    }
+    use super::readout;
 
     /// The inputs: every capture of ours, cut short at a few places, and with bytes changed.
     fn inputs() -> Vec<(String, Vec<u8>)> {
@@ -342,14 +346,14 @@ mod tests {
         assert!(inputs.len() > 300, "{}", inputs.len());
         let mut straddled = 0;
         for (name, bytes) in &inputs {
-            let want = read_with(bytes, None);
+            let want = readout(bytes, None);
             // At most a few thousand chunks a file, so that the test stays quick.
             for size in [1, 7, 100, 1500, 65_536] {
                 if bytes.len() / size > 400 {
                     continue;
                 }
                 straddled += (bytes.len() > size) as usize;
-                let got = read_with(bytes, Some(size));
+                let got = readout(bytes, Some(size));
                 assert!(got == want, "{name}, chunks of {size}:\n{got}\n---\n{want}");
             }
         }

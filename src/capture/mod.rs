@@ -16,6 +16,8 @@ use std::path::Path;
 mod chunks;
 mod input;
 
+#[doc(hidden)]
+pub use chunks::readout;
 pub use input::{decompress, open_input, ReadAhead};
 use input::{Counting, ReadFull};
 
