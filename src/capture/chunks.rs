@@ -231,7 +231,14 @@ impl PcapReaderIterator for ChunkReader {
         }
         // At least what was asked for, and some more, so that a block announced in small
         // steps (a header, then its body) is gathered in few calls.
-        let mut want = self.needed.max(4096);
+        // Never more than the capacity, as pcap-parser's buffer reads no more than its space: a
+        // hostile length then ends in the caller's bound (BlockTooLarge), not in a copy of
+        // what the header claims.
+        let mut want = self
+            .needed
+            .max(4096)
+            .min(self.capacity.saturating_sub(self.carry.len()))
+            .max(1);
         while want > 0 {
             if self.pos == self.chunk.len()
                 && !self.take_chunk().map_err(|_| PcapError::ReadError)?
@@ -336,6 +343,27 @@ mod tests {
             all.push((name, bytes));
         }
         all
+    }
+
+    /// A legacy record announcing more than the 256 MiB bound, with more than that behind it:
+    /// both readers stop at the bound (the chunk reader once gathered all that the header
+    /// claimed and read it as a packet).
+    #[test]
+    fn a_hostile_record_length_ends_at_the_bound_in_chunks_too() {
+        let mut bytes = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        bytes.extend_from_slice(&[0xff, 0xff, 0, 0, 1, 0, 0, 0]);
+        let record = |bytes: &mut Vec<u8>, caplen: u32| {
+            bytes.extend_from_slice(&[0; 8]);
+            bytes.extend_from_slice(&caplen.to_le_bytes());
+            bytes.extend_from_slice(&caplen.to_le_bytes());
+        };
+        record(&mut bytes, 60);
+        bytes.resize(bytes.len() + 60, 0);
+        record(&mut bytes, 300 << 20);
+        bytes.resize(bytes.len() + (257 << 20), 0);
+        let want = readout(&bytes, None);
+        assert!(want.contains("BlockTooLarge { offset: 100 }"), "{want}");
+        assert_eq!(readout(&bytes, Some(1 << 20)), want);
     }
 
     /// Blocks parsed in place from chunks of any size, straddling them or not, give what
