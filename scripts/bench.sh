@@ -20,7 +20,8 @@
 #
 # For each input: `cat FILE > /dev/null` (median of RUNS, page cache warm), then tlsdiag
 # `-q -f FORMAT -j 1` per format; MB/s, the fraction of cat's speed, peak RSS (wait4).
-# Then `-j 2` on one file (summary and jsonl), checked byte for byte against `-j 1`.
+# Then `-j 2` on one file (summary and jsonl) against `-j 1`, PAIRS (default 7) runs of each
+# taking turns, checked byte for byte.
 # Prints Markdown tables; the README's Performance section is this output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -96,20 +97,26 @@ for format in $FORMATS; do
 done
 
 echo
-echo "One file on two threads (\`-j 2\` against \`-j 1\`, same output byte for byte):"
+echo "One file on two threads (\`-j 2\` against \`-j 1\`, same output byte for byte; PAIRS=${PAIRS:-7}"
+echo "runs of each taking turns, since a shared machine's speed drifts; medians):"
 echo
-echo "| input | format | -j 1 | -j 2 | speed-up | same output |"
-echo "|---|---|---|---|---|---|"
+echo "| input | format | -j 1 | -j 2 | speed-up | -j 2 peak RSS | same output |"
+echo "|---|---|---|---|---|---|---|"
 for input in handshake-heavy bulk; do
   f="$DIR/$input.pcap"
   for format in summary jsonl; do
-    one=${SECS[$input/$format]:-}
-    [ -n "$one" ] || read -r one _ < <(median $BIN -q -f "$format" -j 1 "$f")
-    read -r two _ < <(median $BIN -q -f "$format" -j 2 "$f")
+    ones=(); twos=(); rss=0
+    for _ in $(seq "${PAIRS:-7}"); do
+      read -r one _ < <(python3 scripts/measure.py 1 $BIN -q -f "$format" -j 1 "$f")
+      read -r two kb < <(python3 scripts/measure.py 1 $BIN -q -f "$format" -j 2 "$f")
+      ones+=("$one"); twos+=("$two"); [ "$kb" -gt "$rss" ] && rss=$kb
+    done
+    one=$(printf '%s\n' "${ones[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    two=$(printf '%s\n' "${twos[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
     $BIN -q -f "$format" -j 1 "$f" > "$DIR/one.out"
     $BIN -q -f "$format" -j 2 "$f" > "$DIR/two.out"
     same=yes; cmp -s "$DIR/one.out" "$DIR/two.out" || same=NO
-    echo "| $input | $format | $one s | $two s | $(ratio "$one" "$two")x | $same |"
+    echo "| $input | $format | $one s | $two s | $(ratio "$one" "$two")x | $((rss / 1024)) MB | $same |"
   done
 done
 rm -f "$DIR/one.out" "$DIR/two.out"
