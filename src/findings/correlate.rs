@@ -231,16 +231,7 @@ pub fn correlate_recent(report: &mut ConnectionReport, recent: &mut VecDeque<Rec
             }
         }
     }
-    let problems: Vec<&'static str> = report
-        .findings
-        .iter()
-        .filter(|f| {
-            f.severity == Severity::Error
-                && !f.code.starts_with("http-")
-                && !f.code.starts_with("krb-")
-        })
-        .map(|f| f.code)
-        .collect();
+    let problems = problem_codes(report);
     recent.push_back(Recent {
         stream: report.stream,
         client_host: client,
