@@ -166,7 +166,7 @@ pub(crate) struct AnalyzeArgs {
     pub(crate) color: ColorChoice,
     /// Text: write each connection as soon as it ends (in order of end time) and the diagnosis
     /// after them, holding nothing back. The default for standard input and for files of
-    /// 256 MiB or more; smaller files get the diagnosis first and connections in tcp.stream order.
+    /// 192 MiB or more; smaller files get the diagnosis first and connections in tcp.stream order.
     #[arg(long)]
     pub(crate) stream: bool,
     #[command(flatten)]
