@@ -5,7 +5,7 @@
 #
 # Environment: BENCH_DIR (default /tmp/tlsdiag-bench) holds the generated captures; RUNS
 # (default 3) runs per measurement, the median is kept; TSHARK=1 adds tshark on the same files;
-# FORMATS (default: every format) limits the formats.
+# FORMATS (default: every format) limits the formats; JOBS_ONLY=1 measures only `-j 2`.
 #
 # Inputs, generated once into BENCH_DIR:
 #   handshake-heavy  the real nginx/curl connections of benches/data/ (see its README)
@@ -65,6 +65,7 @@ ratio() { python3 -c "print(f'{$1 / max($2, 0.005):.${3:-2}f}')"; }
 mbps() { python3 -c "print(f'{$1 / 1e6 / max($2, 0.005):,.0f}')"; }
 
 declare -A SECS
+if [ "${JOBS_ONLY:-0}" != 1 ]; then
 echo "| input | size | cat | format | seconds | MB/s | fraction of cat | peak RSS |"
 echo "|---|---|---|---|---|---|---|---|"
 for input in $INPUTS; do
@@ -95,13 +96,15 @@ for format in $FORMATS; do
   small=${SECS[handshake-heavy-small/$format]}
   echo "| $format | $big s | $small s | $(ratio "$big" "$small" 1) |"
 done
+fi
 
 echo
 echo "One file on two threads (\`-j 2\` against \`-j 1\`, same output byte for byte; PAIRS=${PAIRS:-7}"
-echo "runs of each taking turns, since a shared machine's speed drifts; medians):"
+echo "runs of each taking turns, since a shared machine's speed drifts; medians, and the best run of"
+echo "each, which the machine's other load slows least):"
 echo
-echo "| input | format | -j 1 | -j 2 | speed-up | -j 2 peak RSS | same output |"
-echo "|---|---|---|---|---|---|---|"
+echo "| input | format | -j 1 | -j 2 | speed-up | best -j 1 | best -j 2 | speed-up of the best | -j 2 peak RSS | same output |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for input in handshake-heavy bulk; do
   f="$DIR/$input.pcap"
   for format in summary jsonl; do
@@ -113,10 +116,12 @@ for input in handshake-heavy bulk; do
     done
     one=$(printf '%s\n' "${ones[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
     two=$(printf '%s\n' "${twos[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    best_one=$(printf '%s\n' "${ones[@]}" | sort -n | head -1)
+    best_two=$(printf '%s\n' "${twos[@]}" | sort -n | head -1)
     $BIN -q -f "$format" -j 1 "$f" > "$DIR/one.out"
     $BIN -q -f "$format" -j 2 "$f" > "$DIR/two.out"
     same=yes; cmp -s "$DIR/one.out" "$DIR/two.out" || same=NO
-    echo "| $input | $format | $one s | $two s | $(ratio "$one" "$two")x | $((rss / 1024)) MB | $same |"
+    echo "| $input | $format | $one s | $two s | $(ratio "$one" "$two")x | $best_one s | $best_two s | $(ratio "$best_one" "$best_two")x | $((rss / 1024)) MB | $same |"
   done
 done
 rm -f "$DIR/one.out" "$DIR/two.out"

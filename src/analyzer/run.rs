@@ -104,9 +104,9 @@ const PIPELINE_DEPTH: usize = 16;
 /// stage, which parses the blocks where they lie in its chunks ([`capture::read_capture_ahead`]).
 /// Measured on two cores with the 1 GB bench captures, it pays
 /// where the second stage has little to do (summary of handshake-heavy traffic 0.61 to 0.42 s;
-/// JSON Lines of bulk traffic 0.28 to 0.19 s) and costs where both stages are busy (JSON Lines
-/// of handshake-heavy traffic 0.49-0.59 s to 0.64-0.71 s, three threads competing for two
-/// cores); bulk traffic is the common case.
+/// JSON Lines of bulk traffic 0.28 to 0.19 s). Where both stages are busy (JSON Lines of
+/// handshake-heavy traffic) it cost until it ran at a lower priority than theirs, reading in
+/// their gaps instead of taking their cores (`READ_AHEAD_NICE` in `capture/input.rs`).
 fn pipelined<F>(
     (input, compression): (Box<dyn std::io::Read + Send>, capture::Compression),
     name: String,

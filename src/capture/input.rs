@@ -192,12 +192,14 @@ impl ReadAhead {
 /// The nice value of the read-ahead thread. Each chunk the consumer takes wakes this thread,
 /// and a woken thread of the same priority takes the core from the thread running there: one
 /// of the two stages, busy on handshake-heavy traffic (about 2,500 context switches per GB).
-/// At nice 10 it reads in the gaps instead. Measured with `-j 2` on the 1 GB bench captures
-/// (medians of 11 runs taking turns, four series): handshake-heavy `summary` 1.40-1.49x to
-/// 1.63-1.81x the speed of `-j 1`, `jsonl` 1.35-1.53x to 1.59-1.71x; bulk traffic, where
-/// reading is half of the work, 1.60-1.73x to 1.50-1.64x in `summary` and 1.48-1.64x to
-/// 1.53-1.74x in `jsonl`. gzip input, where decompressing is the slowest stage, is as fast
-/// (0.38-0.40 s for 134 MB either way): when the stages wait for it, it has a core.
+/// At nice 10 it reads in the gaps instead. Measured with `-j 2` against `-j 1` on the 1 GB
+/// bench captures (medians of 9-11 runs taking turns, five series, the machine's speed
+/// drifting between them): handshake-heavy `summary` 1.39-1.49x before, 1.42-1.81x after;
+/// `jsonl` 1.32-1.53x before, 1.54-1.71x after. On bulk traffic, where reading is half of the
+/// work, `summary` loses a little (1.60-1.73x before, 1.48-1.64x after; `jsonl` 1.48-1.64x
+/// before, 1.53-1.74x after); handshakes are what this tool is for. gzip input, where
+/// decompressing is the slowest stage, is as fast (0.38-0.40 s for 134 MB either way): when
+/// the stages wait for it, it has a core.
 #[cfg(target_os = "linux")]
 const READ_AHEAD_NICE: libc::c_int = 10;
 
