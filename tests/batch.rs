@@ -377,3 +377,64 @@ fn check_reads_and_updates_a_folder_expect_toml() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("expect.toml"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `-o FILE` under a file size limit that the report passes (as a full disk would stop it): exit
+/// code 2 with the reason, the earlier report left as it was, and no half report or temporary
+/// file beside it. Without the limit, the report takes the name.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_report_that_cannot_be_written_whole_leaves_the_earlier_one() {
+    let dir = temp_dir("output-limit");
+    let report = dir.join("report.json");
+    std::fs::write(&report, "earlier report").unwrap();
+    let capture = captures().join("tls12-ca-list-37k.pcap");
+    // The shell ignores SIGXFSZ (inherited across exec) so that a write past the limit fails
+    // with EFBIG instead of killing the process; `ulimit -f 16` is 8 or 16 KiB depending on
+    // the shell, less than this report.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 16; exec \"$0\" -f json -o \"$1\" \"$2\"")
+        .arg(env!("CARGO_BIN_EXE_tlsdiag"))
+        .arg(&report)
+        .arg(&capture)
+        .output()
+        .expect("run sh");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot write the report: File too large"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&report).unwrap(), "earlier report");
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["report.json"]);
+
+    let out = tlsdiag(&[
+        "-f",
+        "json",
+        "-o",
+        report.to_str().unwrap(),
+        capture.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = std::fs::read(&report).unwrap();
+    assert!(written.len() > 16 << 10, "{} bytes", written.len());
+    let v: Value = serde_json::from_slice(&written).unwrap();
+    assert_eq!(
+        v["connections"][0]["findings"][0]["code"],
+        "ca-list-over-limit"
+    );
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["report.json"]);
+    std::fs::remove_dir_all(&dir).ok();
+}

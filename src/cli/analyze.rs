@@ -447,13 +447,18 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
             return ExitCode::from(EXIT_INPUT_ERROR);
         }
     };
+    // With -o FILE, what puts the report in place once it is whole.
+    let mut report_placement = None;
     let mut out: Box<dyn Write> = match &args.output {
         // -f parquet: -o names the tables' directory; standard output lists what was written.
         Some(_) if parquet_dir.is_some() => {
             Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
         }
-        Some(path) => match std::fs::File::create(path) {
-            Ok(f) => Box::new(std::io::BufWriter::new(f)),
+        Some(path) => match super::output::create(path) {
+            Ok((writer, placement)) => {
+                report_placement = Some(placement);
+                Box::new(writer)
+            }
             Err(e) => {
                 eprintln!("tlsdiag: {}: {e}", path.display());
                 return ExitCode::from(EXIT_INPUT_ERROR);
@@ -713,7 +718,13 @@ pub(crate) fn analyze(args: AnalyzeArgs) -> ExitCode {
     {
         let _ = out.write_all(b"`tlsdiag explain CODE` tells more about a code.\n");
     }
-    if let Err(e) = out.flush() {
+    let flushed = out.flush();
+    drop(out);
+    let placed = match report_placement {
+        Some(placement) => placement.finish(),
+        None => Ok(()),
+    };
+    if let Err(e) = flushed.and(placed) {
         eprintln!("tlsdiag: cannot write the report: {e}");
         return ExitCode::from(EXIT_INPUT_ERROR);
     }

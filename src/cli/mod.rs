@@ -7,6 +7,7 @@ mod calist;
 mod check;
 mod collect;
 mod held;
+mod output;
 
 use std::process::ExitCode;
 
