@@ -60,16 +60,22 @@ pub(crate) fn create(target: &Path) -> io::Result<(ReportWriter, Placement)> {
     let error = FirstError::default();
     let existing = std::fs::symlink_metadata(target).ok();
     let in_place = existing.as_ref().is_some_and(|m| !m.file_type().is_file());
-    let (file, rename) = if in_place {
-        (File::create(target)?, None)
+    let temp = temporary_name(target);
+    let created = if in_place {
+        None
     } else {
-        let temp = temporary_name(target);
-        let file = File::create(&temp)?;
-        // The report keeps the permissions of the one it replaces.
-        if let Some(m) = &existing {
-            let _ = file.set_permissions(m.permissions());
+        File::create(&temp).ok()
+    };
+    let (file, rename) = match created {
+        Some(file) => {
+            // The report keeps the permissions of the one it replaces.
+            if let Some(m) = &existing {
+                let _ = file.set_permissions(m.permissions());
+            }
+            (file, Some((temp, target.to_path_buf())))
         }
-        (file, Some((temp, target.to_path_buf())))
+        // A directory where a file may be replaced but not created: written in place.
+        _ => (File::create(target)?, None),
     };
     let writer = ReportWriter {
         file: BufWriter::new(file),
@@ -174,6 +180,7 @@ mod tests {
         placement.finish().unwrap();
         let m = std::fs::metadata("/dev/null").unwrap();
         assert!(!m.is_file(), "/dev/null is still a device");
+        assert!(!temporary_name(Path::new("/dev/null")).exists());
     }
 
     #[test]
